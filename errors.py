@@ -1,0 +1,88 @@
+"""One error shape everywhere: LINE's own ``{"error", "error_description"}`` for
+JSON callers, an HTML page for people. Never a traceback in a response."""
+from __future__ import annotations
+
+import logging
+import traceback
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from signing import SigningError
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    """JSON for scripts (JSON bodies, the sandbox's LINE endpoints and admin API), HTML for people."""
+    if request.is_json:
+        return True
+    path = request.path
+    if path.startswith("/sandbox/") and path != "/sandbox/" and not path.startswith("/sandbox/console"):
+        return True
+    best = request.accept_mimetypes.best
+    return best == "application/json"
+
+
+def translate_error(err: SigningError) -> str:
+    """The SigningError's message in the user's language."""
+    template = gettext(err.template)
+    try:
+        return template % err.params if err.params else template
+    except (KeyError, ValueError, TypeError):
+        return str(err)
+
+
+def json_error(code: str, description: str, status: int, **extra):
+    body = {"error": code, "error_description": description}
+    body.update(extra)
+    return jsonify(body), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(SigningError)
+    def signing_error(e: SigningError):
+        message = translate_error(e)
+        if wants_json():
+            return json_error(e.code, message, 400, field=e.field)
+        return render_template("errors/http.html", code=400, title=gettext("Bad input"), message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        if isinstance(e, InternalServerError):
+            return internal_error(e)
+        description = e.description or ""
+        if e.code == 413:
+            description = gettext("The request is larger than %(limit)s. Paste only the key, JWT or token asked for.",
+                                  limit="1 MiB")
+        elif e.code == 404:
+            description = gettext("There is no page at this address.")
+        elif e.code == 405:
+            description = gettext("This address does not take a %(method)s request.", method=request.method)
+        code = (e.name or "error").lower().replace(" ", "_")
+        if wants_json():
+            response, status = json_error(code, description, e.code or 400)
+        else:
+            response = app.make_response(
+                (render_template("errors/http.html", code=e.code, title=e.name, message=description), e.code))
+            status = e.code
+        if hasattr(e, "get_headers"):
+            for name, value in e.get_headers():
+                if name.lower() in ("retry-after", "allow"):
+                    response.headers[name] = value
+        return response, status
+
+    @app.errorhandler(Exception)
+    def internal_error(e: Exception):
+        original = getattr(e, "original_exception", None) or e
+        # The traceback's frames, never the exception message: messages can quote input.
+        log.error("unhandled %s at %s %s\n%s", type(original).__name__, request.method, request.path,
+                  "".join(traceback.format_tb(original.__traceback__)))
+        message = gettext("Something went wrong on our side. Your input was not stored; please try again.")
+        if wants_json():
+            return json_error("server_error", message, 500)
+        try:
+            return render_template("errors/http.html", code=500, title=gettext("Server error"), message=message), 500
+        except Exception:  # the layout itself failed: answer plainly rather than not at all
+            return message, 500, {"Content-Type": "text/plain; charset=utf-8"}

@@ -1,0 +1,29 @@
+"""Gunicorn settings for a small dyno (and the tests and benchmark, which start
+the server exactly as the Procfile does). https://docs.gunicorn.org/en/stable/settings.html"""
+import os
+
+# Heroku-style platforms give the port in $PORT.
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+
+# Signing is CPU-bound (one RSA signature, about a millisecond) and proxying is
+# I/O-bound (waiting on LINE): a few processes for the CPU, threads in each for
+# the waiting. WEB_CONCURRENCY is the platform's hint for the process count.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+
+# Don't load the app in the master: each worker builds its own (own DB connections).
+preload_app = False
+
+# Under the router's 30 s request timeout and dyno shutdown grace period.
+timeout = 30
+graceful_timeout = 20
+# Above the router's idle timeout so it never reuses a connection we closed.
+keepalive = 95
+
+# Logs to stdout/stderr, where the platform collects them. The access log names
+# the path only (%(U)s), never the query string: LINE's GET endpoints (and so
+# the sandbox's) carry JWTs and tokens in it. Request bodies are never logged.
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'

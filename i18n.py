@@ -1,0 +1,67 @@
+"""Japanese and English: Flask-Babel, the language from a cookie or Accept-Language.
+
+Catalogs live in ``translations/<lang>/LC_MESSAGES/messages.po``; the binary
+``.mo`` files are compiled from them on first start (Babel is pure Python, so
+no network is needed) rather than committed.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Flask, redirect, request, url_for
+from flask_babel import Babel
+
+LANGUAGES = {"ja": "日本語", "en": "English"}
+LANG_COOKIE = "lang"
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(LANGUAGES), default="en")
+
+
+def compile_catalogs(root: str) -> None:
+    """Compile each messages.po to messages.mo when the .mo is missing or older."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for lang in LANGUAGES:
+        po_path = os.path.join(root, lang, "LC_MESSAGES", "messages.po")
+        mo_path = po_path[:-3] + ".mo"
+        if not os.path.exists(po_path):
+            continue
+        if os.path.exists(mo_path) and os.path.getmtime(mo_path) >= os.path.getmtime(po_path):
+            continue
+        with open(po_path, "rb") as f:
+            catalog = read_po(f, locale=lang)
+        tmp = f"{mo_path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            write_mo(f, catalog)
+        os.replace(tmp, mo_path)  # atomic: several workers may compile at once
+
+
+def init_app(app: Flask) -> None:
+    translations = os.path.join(app.root_path, "translations")
+    compile_catalogs(translations)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=translations)
+
+    @app.context_processor
+    def languages():
+        from flask_babel import get_locale
+
+        return {"LANGUAGES": LANGUAGES, "current_lang": str(get_locale() or "en")}
+
+    @app.get("/lang/<lang>")
+    def set_language(lang: str):
+        """Remember the chosen language in a cookie and go back to the page."""
+        target = request.args.get("next", "")
+        if not target.startswith("/") or target.startswith("//"):
+            target = url_for("views.home")
+        response = redirect(target)
+        if lang in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        return response

@@ -1,0 +1,431 @@
+"""Keys and JWT assertions for LINE's channel access token v2.1.
+
+Every page, the JSON API, the CLI and the sandbox use this module; it has no
+Flask imports. All bad input raises :class:`SigningError`, which names the
+field at fault and the fix.
+
+Loading speed: OpenSSL's full RSA key validation (primality checks) costs tens
+of milliseconds per load, a hundred times the signature itself. We skip only
+that check and run cheap consistency checks of our own instead (n == p*q,
+e*d == 1 mod lambda(n), CRT values), so a wrong or tampered key still gets a
+clear error and never produces a bad JWT.
+"""
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from jwcrypto import jwk
+
+LINE_AUDIENCE = "https://api.line.me/"
+MAX_ASSERTION_LIFETIME = 30 * 60  # LINE: exp at most 30 minutes after generation
+MAX_TOKEN_EXP = 30 * 24 * 60 * 60  # LINE: token_exp at most 30 days (2,592,000 s)
+DEFAULT_TOKEN_EXP = MAX_TOKEN_EXP
+CLOCK_SKEW = 5  # seconds of slack for "exp at most 30 minutes ahead"
+KEY_BITS = 2048
+RSA_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation without translating it (the web layer does)."""
+    return message
+
+
+class SigningError(ValueError):
+    """Bad input for a key or a JWT. ``field`` names the input, the message the fix.
+
+    ``template`` and ``params`` let the web layer translate the message.
+    """
+
+    def __init__(self, field_name: str, template: str, code: str = "invalid_request", **params: Any):
+        self.field = field_name
+        self.template = template
+        self.params = params
+        self.code = code
+        super().__init__(template % params if params else template)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+@dataclass
+class PrivateKey:
+    """A loaded RSA private key, ready to sign, plus the kid it carried (if any)."""
+
+    key: rsa.RSAPrivateKey
+    kid: str | None = None
+    jwk_fields: dict = field(default_factory=dict, repr=False)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_json_value(value: Any, field_name: str, *, allow_python: bool = True) -> Any:
+    """Parse JSON text (or, for the 2020 tutorial's readers, a Python dict literal).
+
+    Objects pass through. ``ast.literal_eval`` only ever builds literals; it
+    never runs code.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        raise SigningError(field_name, N_("%(field)s is empty: paste the JSON here."), field=field_name)
+    try:
+        return json.loads(text)
+    except ValueError as json_error:
+        if allow_python:
+            try:
+                return ast.literal_eval(text)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                pass
+        raise SigningError(
+            field_name,
+            N_("%(field)s is not valid JSON (%(detail)s). Paste the JSON object exactly as it was given, with double quotes."),
+            field=field_name,
+            detail=f"line {json_error.lineno}, column {json_error.colno}",
+        ) from None
+
+
+def _b64u_decode(data: str) -> bytes:
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def _b64u_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64u_int(value: Any, field_name: str, member: str) -> int:
+    if not isinstance(value, str) or not value:
+        raise SigningError(field_name, N_("The key's \"%(member)s\" value is missing or not a string: use the complete JWK as LINE or this tool gave it."), member=member)
+    try:
+        raw = _b64u_decode(value)
+    except (ValueError, TypeError):
+        raise SigningError(field_name, N_("The key's \"%(member)s\" value is not base64url: the key was damaged when it was copied. Copy it again."), member=member) from None
+    return int.from_bytes(raw, "big")
+
+
+def _int_b64u(value: int) -> str:
+    return _b64u_encode(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def load_private_key(source: Any, field_name: str = "private_key") -> PrivateKey:
+    """Load an RSA private key from a JWK (dict or JSON text), LINE's 2020 console
+    wrapper ``{"privateKey": {...}}``, or PEM (PKCS#1 or PKCS#8).
+
+    Raises SigningError naming ``field_name`` if the key is unusable for LINE.
+    """
+    if isinstance(source, bytes):
+        source = source.decode("utf-8", "replace")
+    if isinstance(source, str) and "-----BEGIN" in source:
+        return _load_pem(source, field_name)
+    if isinstance(source, str) and not source.strip():
+        raise SigningError(field_name, N_("The private key is empty: paste the private key JSON (JWK) or PEM."))
+    data = parse_json_value(source, field_name)
+    if isinstance(data, dict) and "privateKey" in data and "kty" not in data:
+        data = parse_json_value(data["privateKey"], field_name)
+    if isinstance(data, dict) and isinstance(data.get("keys"), list) and len(data["keys"]) == 1:
+        data = data["keys"][0]  # a JWK Set holding one key
+    if not isinstance(data, dict):
+        raise SigningError(field_name, N_("The private key must be a JSON object (a JWK) or a PEM block."))
+    return _load_jwk(data, field_name)
+
+
+def _load_jwk(data: dict, field_name: str) -> PrivateKey:
+    kty = data.get("kty")
+    if kty != "RSA":
+        raise SigningError(field_name, N_("The key type (kty) is %(kty)s; LINE needs an RSA key (kty \"RSA\", 2048 bits). Make a new key pair on the keys page."), kty=json.dumps(kty))
+    alg = data.get("alg")
+    if alg not in (None, "RS256"):
+        raise SigningError(field_name, N_("The key's alg is %(alg)s; LINE needs RS256."), alg=json.dumps(alg))
+    missing = [m for m in ("n", "e", "d") if m not in data]
+    if missing:
+        if "n" in data and "e" in data:
+            raise SigningError(field_name, N_("This is a public key (no \"d\"): sign with the private key you kept, not the public key you registered."))
+        raise SigningError(field_name, N_("The key lacks %(members)s: use the complete private JWK."), members=", ".join(missing))
+    n = _b64u_int(data["n"], field_name, "n")
+    e = _b64u_int(data["e"], field_name, "e")
+    d = _b64u_int(data["d"], field_name, "d")
+    _check_size(n, field_name)
+    if "p" in data and "q" in data:
+        p = _b64u_int(data["p"], field_name, "p")
+        q = _b64u_int(data["q"], field_name, "q")
+    else:
+        try:
+            p, q = rsa.rsa_recover_prime_factors(n, e, d)
+        except ValueError:
+            raise SigningError(field_name, N_("The key's n, e and d do not belong together: the key is damaged. Copy it again or make a new one.")) from None
+    crt = {}
+    for member in ("dp", "dq", "qi"):
+        if member in data:
+            crt[member] = _b64u_int(data[member], field_name, member)
+    key = _build_key(n, e, d, p, q, crt, field_name)
+    kid = data.get("kid") if isinstance(data.get("kid"), str) and data.get("kid") else None
+    return PrivateKey(key=key, kid=kid, jwk_fields=data)
+
+
+def _load_pem(text: str, field_name: str) -> PrivateKey:
+    if "PUBLIC KEY" in text and "PRIVATE KEY" not in text:
+        raise SigningError(field_name, N_("This is a public key (no \"d\"): sign with the private key you kept, not the public key you registered."))
+    if "ENCRYPTED" in text:
+        raise SigningError(field_name, N_("The PEM key is encrypted: decrypt it first (openssl pkey -in key.pem -out plain.pem)."))
+    try:
+        loaded = serialization.load_pem_private_key(
+            text.strip().encode(), password=None, unsafe_skip_rsa_key_validation=True)
+    except (ValueError, TypeError):
+        raise SigningError(field_name, N_("The PEM private key could not be read: paste the whole block, from -----BEGIN to -----END.")) from None
+    except Exception:  # cryptography raises UnsupportedAlgorithm for odd keys
+        raise SigningError(field_name, N_("The PEM private key could not be read: paste the whole block, from -----BEGIN to -----END.")) from None
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise SigningError(field_name, N_("The key type (kty) is %(kty)s; LINE needs an RSA key (kty \"RSA\", 2048 bits). Make a new key pair on the keys page."), kty=type(loaded).__name__.replace("_", ""))
+    nums = loaded.private_numbers()
+    _check_size(nums.public_numbers.n, field_name)
+    key = _build_key(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
+                     {"dp": nums.dmp1, "dq": nums.dmq1, "qi": nums.iqmp}, field_name)
+    return PrivateKey(key=key)
+
+
+def _check_size(n: int, field_name: str) -> None:
+    bits = n.bit_length()
+    if bits != KEY_BITS:
+        raise SigningError(field_name, N_("The key is %(bits)d bits; LINE needs exactly 2048 bits. Make a new key pair on the keys page."), bits=bits)
+
+
+def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: str) -> rsa.RSAPrivateKey:
+    """Cheap consistency checks, then build the key without OpenSSL's slow primality re-check."""
+    damaged = SigningError(field_name, N_("The key's numbers do not belong together (n, e, d, p, q): the key is damaged or was edited. Copy it again or make a new one."))
+    if p * q != n or e < 3 or e % 2 == 0 or p < 3 or q < 3:
+        raise damaged
+    lam = math.lcm(p - 1, q - 1)
+    if (e * d) % lam != 1:
+        raise damaged
+    dp = crt.get("dp", d % (p - 1))
+    dq = crt.get("dq", d % (q - 1))
+    qi = crt.get("qi")
+    if dp != d % (p - 1) or dq != d % (q - 1):
+        raise damaged
+    if qi is None:
+        qi = pow(q, -1, p)
+    elif (qi * q) % p != 1:
+        raise damaged
+    numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n))
+    try:
+        return numbers.private_key(unsafe_skip_rsa_key_validation=True)
+    except ValueError:
+        raise damaged from None
+
+
+def public_jwk(key: PrivateKey | rsa.RSAPrivateKey) -> dict:
+    """The public JWK to register in the LINE Developers Console (no kid: LINE refuses one)."""
+    private = key.key if isinstance(key, PrivateKey) else key
+    nums = private.public_key().public_numbers()
+    return {"kty": "RSA", "e": _int_b64u(nums.e), "n": _int_b64u(nums.n), "alg": "RS256", "use": "sig"}
+
+
+def private_jwk(key: PrivateKey | rsa.RSAPrivateKey, kid: str | None = None) -> dict:
+    """The private JWK to keep (RS256, use sig); carries ``kid`` when given."""
+    private = key.key if isinstance(key, PrivateKey) else key
+    nums = private.private_numbers()
+    out = {
+        "kty": "RSA", "alg": "RS256", "use": "sig",
+        "n": _int_b64u(nums.public_numbers.n), "e": _int_b64u(nums.public_numbers.e),
+        "d": _int_b64u(nums.d), "p": _int_b64u(nums.p), "q": _int_b64u(nums.q),
+        "dp": _int_b64u(nums.dmp1), "dq": _int_b64u(nums.dmq1), "qi": _int_b64u(nums.iqmp),
+    }
+    if kid:
+        out["kid"] = kid
+    return out
+
+
+def generate_key_pair() -> tuple[dict, dict]:
+    """Make a new RSA-2048 pair with jwcrypto: (private JWK, public JWK without kid)."""
+    generated = jwk.JWK.generate(kty="RSA", size=KEY_BITS)
+    key = generated.get_op_key("sign")
+    return private_jwk(key), public_jwk(key)
+
+
+def check_public_jwk(data: Any, field_name: str = "public_key") -> dict:
+    """Apply the LINE Developers Console's rules for registering a public key.
+
+    Returns the key as a dict; raises SigningError naming the offending member.
+    """
+    data = parse_json_value(data, field_name)
+    if not isinstance(data, dict):
+        raise SigningError(field_name, N_("The public key must be a JSON object (a JWK)."))
+    if "kid" in data:
+        raise SigningError(field_name, N_("Remove \"kid\" from the public key: LINE assigns the kid when you register it."), member="kid")
+    private = [m for m in RSA_PRIVATE_MEMBERS if m in data]
+    if private:
+        raise SigningError(field_name, N_("The key holds private members (%(members)s): register only the public key (kty, n, e, alg, use)."), members=", ".join(private))
+    if data.get("kty") != "RSA":
+        raise SigningError(field_name, N_("\"kty\" must be \"RSA\"."), member="kty")
+    if data.get("alg") != "RS256":
+        raise SigningError(field_name, N_("\"alg\" must be \"RS256\"."), member="alg")
+    for member in ("n", "e"):
+        if member not in data:
+            raise SigningError(field_name, N_("The public key lacks \"%(member)s\"."), member=member)
+    n = _b64u_int(data["n"], field_name, "n")
+    _b64u_int(data["e"], field_name, "e")
+    if n.bit_length() != KEY_BITS:
+        raise SigningError(field_name, N_("\"n\" is %(bits)d bits; LINE needs a 2048-bit RSA key."), bits=n.bit_length(), member="n")
+    has_use = data.get("use") == "sig"
+    has_ops = data.get("key_ops") == ["verify"]
+    if "use" in data and not has_use:
+        raise SigningError(field_name, N_("\"use\" must be \"sig\"."), member="use")
+    if "key_ops" in data and not has_ops:
+        raise SigningError(field_name, N_("\"key_ops\" must be [\"verify\"]."), member="key_ops")
+    if has_use == has_ops:
+        raise SigningError(field_name, N_("The public key needs exactly one of \"use\": \"sig\" or \"key_ops\": [\"verify\"]."), member="use")
+    return data
+
+
+def pem_to_jwk(pem: str, field_name: str = "pem") -> tuple[dict, dict]:
+    """Convert a PEM private key to (private JWK, public JWK)."""
+    key = load_private_key(pem, field_name)
+    return private_jwk(key), public_jwk(key)
+
+
+# --------------------------------------------------------------------------- JWT
+
+
+def _as_int(value: Any, field_name: str) -> int:
+    """An integer claim; numeric strings are accepted as one LINE doc sample uses them."""
+    if isinstance(value, bool):
+        raise SigningError(field_name, N_("%(field)s must be a whole number of seconds."), field=field_name)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise SigningError(field_name, N_("%(field)s must be a whole number of seconds."), field=field_name)
+
+
+def validate_claims(header: Any, payload: Any, now: int | None = None) -> None:
+    """Check a header and payload against LINE's rules for a client assertion."""
+    now = int(time.time()) if now is None else now
+    if not isinstance(header, dict):
+        raise SigningError("header", N_("The header must be a JSON object like {\"alg\": \"RS256\", \"typ\": \"JWT\", \"kid\": \"...\"}."))
+    if not isinstance(payload, dict):
+        raise SigningError("payload", N_("The payload must be a JSON object with iss, sub, aud, exp and token_exp."))
+    if header.get("alg") != "RS256":
+        raise SigningError("header.alg", N_("header.alg is %(value)s; LINE needs \"RS256\"."), value=json.dumps(header.get("alg")))
+    if header.get("typ") != "JWT":
+        raise SigningError("header.typ", N_("header.typ is %(value)s; LINE needs \"JWT\"."), value=json.dumps(header.get("typ")))
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid.strip():
+        raise SigningError("kid", N_("The kid is missing: enter the kid the LINE Developers Console showed when you registered the public key (Basic settings > Assertion Signing Key)."))
+    iss = payload.get("iss")
+    if not isinstance(iss, str) or not iss.isdigit():
+        raise SigningError("channel_id", N_("The channel ID (payload.iss) must be the channel's numeric ID as text, e.g. \"1234567890\" (see Basic settings in the LINE Developers Console)."))
+    if payload.get("sub") != iss:
+        raise SigningError("payload.sub", N_("payload.sub must equal payload.iss (both are the channel ID)."))
+    if payload.get("aud") != LINE_AUDIENCE:
+        raise SigningError("payload.aud", N_("payload.aud must be exactly \"https://api.line.me/\" (with the trailing slash)."))
+    if "exp" not in payload:
+        raise SigningError("payload.exp", N_("payload.exp is missing: set it to a UNIX time at most 30 minutes from now."))
+    exp = _as_int(payload.get("exp"), "payload.exp")
+    if exp <= now:
+        raise SigningError("payload.exp", N_("payload.exp is in the past (%(ago)s ago): set it to a UNIX time at most 30 minutes from now."), ago=_human(now - exp))
+    if exp > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
+        raise SigningError("payload.exp", N_("payload.exp is %(ahead)s ahead; LINE allows at most 30 minutes."), ahead=_human(exp - now))
+    if "token_exp" not in payload:
+        raise SigningError("token_exp", N_("token_exp is missing: set the token lifetime in seconds (1 to 2,592,000 = 30 days)."))
+    token_exp = _as_int(payload.get("token_exp"), "token_exp")
+    if not 1 <= token_exp <= MAX_TOKEN_EXP:
+        raise SigningError("token_exp", N_("token_exp is %(value)s seconds; LINE allows 1 to 2,592,000 seconds (30 days)."), value=f"{token_exp:,}")
+
+
+def _human(seconds: int) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.3g} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds} s"
+
+
+def _compact(obj: dict) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sign(header: dict, payload: dict, key: PrivateKey, now: int | None = None, *, validate: bool = True) -> str:
+    """Sign ``header`` and ``payload`` with RS256 and return the compact JWT.
+
+    Fills a missing or empty header kid from the key's own kid. Validates
+    against LINE's rules first unless ``validate`` is False.
+    """
+    header = dict(header)
+    if not header.get("kid") and key.kid:
+        header["kid"] = key.kid
+    if validate:
+        validate_claims(header, payload, now)
+    signing_input = _b64u_encode(_compact(header)) + "." + _b64u_encode(_compact(payload))
+    signature = key.key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    return signing_input + "." + _b64u_encode(signature)
+
+
+def build_claims(channel_id: str, kid: str, token_exp: int = DEFAULT_TOKEN_EXP,
+                 exp_seconds: int = MAX_ASSERTION_LIFETIME, now: int | None = None) -> tuple[dict, dict]:
+    """The header and payload LINE expects for ``channel_id`` and the key ``kid``."""
+    issued = int(time.time()) if now is None else now
+    channel_id = (channel_id or "").strip()
+    header = {"alg": "RS256", "typ": "JWT", "kid": (kid or "").strip()}
+    payload = {"iss": channel_id, "sub": channel_id, "aud": LINE_AUDIENCE,
+               "exp": issued + exp_seconds, "token_exp": token_exp}
+    return header, payload
+
+
+def build_assertion(channel_id: str, kid: str, key: PrivateKey, token_exp: int = DEFAULT_TOKEN_EXP,
+                    exp_seconds: int = MAX_ASSERTION_LIFETIME, now: int | None = None) -> str:
+    """Return an RS256 JWT that LINE accepts as a client assertion."""
+    now = int(time.time()) if now is None else now
+    if not isinstance(exp_seconds, int) or isinstance(exp_seconds, bool) or not 1 <= exp_seconds <= MAX_ASSERTION_LIFETIME:
+        raise SigningError("exp", N_("The JWT lifetime must be 1 to 30 minutes; LINE allows at most 30 minutes."))
+    header, payload = build_claims(channel_id, kid or (key.kid or ""), token_exp, exp_seconds, now)
+    return sign(header, payload, key, now)
+
+
+def decode_unverified(token: str, field_name: str = "client_assertion") -> tuple[dict, dict]:
+    """Decode a JWT's header and payload for display, without checking the signature."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise SigningError(field_name, N_("This is not a JWT: a JWT has three parts separated by dots (header.payload.signature)."))
+    try:
+        head, body, _ = token.strip().split(".")
+        header = json.loads(_b64u_decode(head))
+        payload = json.loads(_b64u_decode(body))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise SigningError(field_name, N_("This JWT could not be decoded: copy the whole JWT again.")) from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise SigningError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))
+    return header, payload
+
+
+def verify_signature(token: str, public_key: dict | rsa.RSAPublicKey) -> bool:
+    """True if ``token``'s RS256 signature verifies with ``public_key`` (a JWK dict or key)."""
+    if isinstance(public_key, dict):
+        try:
+            n = _b64u_int(public_key.get("n"), "public_key", "n")
+            e = _b64u_int(public_key.get("e"), "public_key", "e")
+            public_key = rsa.RSAPublicNumbers(e, n).public_key()
+        except (SigningError, ValueError):
+            return False
+    try:
+        head, body, sig = token.split(".")
+        public_key.verify(_b64u_decode(sig), f"{head}.{body}".encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+        return True
+    except (InvalidSignature, ValueError, TypeError, UnicodeEncodeError):
+        return False

@@ -1,0 +1,135 @@
+/* LINE token tester: small progressive enhancements. No inline scripts (CSP script-src 'self'). */
+(function () {
+  "use strict";
+  var T = {};
+  try { T = JSON.parse(document.getElementById("i18n").textContent); } catch (e) { T = {}; }
+  function t(key, fallback) { return T[key] || fallback || key; }
+  var STORE = "lineTester.";
+  window.LineTester = { t: t, store: STORE };
+
+  function b64urlFromBytes(bytes) {
+    var s = "";
+    for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  window.LineTester.b64url = b64urlFromBytes;
+
+  // Copy buttons: data-copy names the element whose text is copied.
+  function copyText(text, button) {
+    function done(ok) {
+      var old = button.getAttribute("data-label") || button.textContent;
+      button.setAttribute("data-label", old);
+      button.textContent = ok ? t("copied") : t("copy_failed");
+      setTimeout(function () { button.textContent = old; }, 1500);
+    }
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(function () { done(true); }, function () { done(false); });
+    } else { done(false); }
+  }
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest && ev.target.closest("button.copy");
+    if (btn) {
+      var el = document.getElementById(btn.getAttribute("data-copy"));
+      if (el) copyText(el.value !== undefined && el.tagName !== "PRE" ? el.value : el.textContent, btn);
+      return;
+    }
+    var tog = ev.target.closest && ev.target.closest("button.toggle-secret");
+    if (tog) {
+      var field = document.getElementById(tog.getAttribute("data-target"));
+      if (!field) return;
+      var reveal = tog.getAttribute("aria-pressed") !== "true";
+      if (field.tagName === "INPUT") field.type = reveal ? "text" : "password";
+      else field.classList.toggle("revealed", reveal);
+      tog.setAttribute("aria-pressed", reveal ? "true" : "false");
+      tog.textContent = reveal ? t("hide") : t("show");
+    }
+  });
+
+  // Times: show epoch seconds as local date/time and "in 29 days".
+  function relative(seconds) {
+    var abs = Math.abs(seconds), unit, n;
+    if (abs >= 86400) { n = Math.round(abs / 86400); unit = "day"; }
+    else if (abs >= 3600) { n = Math.round(abs / 3600); unit = "hour"; }
+    else if (abs >= 60) { n = Math.round(abs / 60); unit = "minute"; }
+    else { n = abs; unit = "second"; }
+    try {
+      return new Intl.RelativeTimeFormat(T.lang || undefined, { numeric: "always" }).format(seconds < 0 ? -n : n, unit);
+    } catch (e) { return (seconds < 0 ? "-" : "+") + n + " " + unit; }
+  }
+  function renderTimes() {
+    var now = Date.now() / 1000;
+    document.querySelectorAll("time[data-epoch]").forEach(function (el) {
+      var d = new Date(Number(el.getAttribute("data-epoch")) * 1000);
+      if (!isNaN(d)) el.textContent = d.toLocaleString(T.lang || undefined);
+    });
+    document.querySelectorAll("[data-relative]").forEach(function (el) {
+      var v = Number(el.getAttribute("data-relative"));
+      if (!isNaN(v)) el.textContent = "(" + relative(Math.round(v - now)) + ")";
+    });
+  }
+
+  // Key pair page: generate in the browser with WebCrypto; the private key stays here.
+  function setupKeygen() {
+    var section = document.getElementById("browser-keygen");
+    if (!section) return;
+    if (!(window.crypto && crypto.subtle)) { return; }
+    section.hidden = false;
+    var button = document.getElementById("generate-in-browser");
+    var status = document.getElementById("keygen-status");
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      status.textContent = t("generating");
+      crypto.subtle.generateKey(
+        { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+        true, ["sign", "verify"]
+      ).then(function (pair) {
+        return crypto.subtle.exportKey("jwk", pair.privateKey);
+      }).then(function (j) {
+        var priv = { kty: "RSA", alg: "RS256", use: "sig", n: j.n, e: j.e, d: j.d, p: j.p, q: j.q, dp: j.dp, dq: j.dq, qi: j.qi };
+        var pub = { kty: "RSA", e: j.e, n: j.n, alg: "RS256", use: "sig" };
+        document.getElementById("browser-private").textContent = JSON.stringify(priv, null, 2);
+        document.getElementById("browser-public").textContent = JSON.stringify(pub, null, 2);
+        document.getElementById("browser-keys").hidden = false;
+        // Kept for this tab only, so the next steps can fill themselves in. Never sent anywhere.
+        sessionStorage.setItem(STORE + "privateJwk", JSON.stringify(priv));
+        sessionStorage.setItem(STORE + "publicJwk", JSON.stringify(pub));
+        status.textContent = t("generated");
+        button.disabled = false;
+      }).catch(function (err) {
+        status.textContent = t("no_webcrypto") + " (" + err + ")";
+        button.disabled = false;
+      });
+    });
+  }
+
+  // Server-made keys: remember them in this tab when the user follows a "next" link.
+  function setupCarry() {
+    document.querySelectorAll("[data-public-from],[data-private-from]").forEach(function (a) {
+      a.addEventListener("click", function () {
+        var pub = a.getAttribute("data-public-from"), priv = a.getAttribute("data-private-from");
+        if (pub) sessionStorage.setItem(STORE + "publicJwk", document.getElementById(pub).textContent);
+        if (priv) sessionStorage.setItem(STORE + "privateJwk", document.getElementById(priv).textContent);
+        var pubAlso = document.getElementById("server-public");
+        if (pubAlso) sessionStorage.setItem(STORE + "publicJwk", pubAlso.textContent);
+        var privAlso = document.getElementById("server-private");
+        if (privAlso) sessionStorage.setItem(STORE + "privateJwk", privAlso.textContent);
+      });
+    });
+    // Pages with a private key field fill it from this tab's key, if the field is empty.
+    var field = document.querySelector("textarea#private_key[data-fill-from-session], form#jwt-form textarea#private_key");
+    var saved = sessionStorage.getItem(STORE + "privateJwk");
+    if (field && saved && !field.value) field.value = saved;
+    var kid = document.querySelector("form#jwt-form input#kid, input#kid[data-fill-from-session]");
+    var savedKid = sessionStorage.getItem(STORE + "kid");
+    if (kid && savedKid && !kid.value) kid.value = savedKid;
+    var ch = document.querySelector("form#jwt-form input#channel_id, input#channel_id[data-fill-from-session]");
+    var savedCh = sessionStorage.getItem(STORE + "channelId");
+    if (ch && savedCh && !ch.value) ch.value = savedCh;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    renderTimes();
+    setupKeygen();
+    setupCarry();
+  });
+})();

@@ -1,0 +1,140 @@
+"""Shared fixtures: a fresh app per test, the 2020 console key, and real servers
+started the way the Procfile starts them."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+sys.path.insert(0, str(ROOT))
+
+CONSOLE_KID = "1dab2f4f-b73f-47a3-b99d-1730e22b9544"
+
+
+@pytest.fixture(scope="session")
+def console_key_text() -> str:
+    """The sample private JWK the LINE Developers Console issued in 2020 (a public example key)."""
+    return (FIXTURES / "line-console-key-2020.json").read_text()
+
+
+@pytest.fixture(scope="session")
+def console_key(console_key_text) -> dict:
+    return json.loads(console_key_text)
+
+
+@pytest.fixture
+def app(tmp_path):
+    from app import create_app
+
+    app = create_app({
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SANDBOX_DATABASE": str(tmp_path / "sandbox.sqlite3"),
+        "SECRET_KEY": "test-secret-key",
+    })
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --------------------------------------------------------------------------- real servers
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with code {proc.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not answer within {timeout} s")
+
+
+class LiveServer:
+    """gunicorn started as the Procfile does (gunicorn.conf.py, app:app) on a free loopback port."""
+
+    def __init__(self, tmp_dir: Path, env: dict | None = None, workers: int | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_dir / f"server-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "SANDBOX_DATABASE": str(tmp_dir / "sandbox.sqlite3"),
+            "SECRET_KEY": "live-test-secret",
+            **(env or {}),
+        }
+        if workers is not None:
+            self.env["WEB_CONCURRENCY"] = str(workers)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "LiveServer":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:app"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_for_http(self.url + "/", self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Factory: ``start_server(env={...}, workers=N)`` returns a running LiveServer, stopped at teardown."""
+    servers: list[LiveServer] = []
+
+    def _start(env: dict | None = None, workers: int | None = None, tmp_dir: Path | None = None) -> LiveServer:
+        server = LiveServer(tmp_dir or tmp_path, env, workers).start()
+        servers.append(server)
+        return server
+
+    yield _start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """One Procfile server shared by a test module."""
+    server = LiveServer(tmp_path_factory.mktemp("live")).start()
+    yield server
+    server.stop()
