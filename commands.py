@@ -1,6 +1,345 @@
-"""Placeholder while this module is being built (replaced by its issue's work)."""
+"""Command line for scripts and CI: ``flask --app app keygen | jwt | token ...``.
+
+The commands use the same modules as the web pages (``signing`` to sign,
+``line_client`` to call LINE or the in-process sandbox), so a key, JWT or
+channel works the same in both.
+
+Exit codes: 0 on success (LINE answered 2xx), 1 when LINE answered an error or
+could not be reached, 2 on bad input. Errors are one line on stderr naming the
+option and the fix; stdout carries only the result, so ``$(...)`` and ``| jq``
+work.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
 from flask import Flask
+from flask.cli import AppGroup
+
+import line_client
+import signing
+from signing import SigningError
+
+MAX_KEY_FILE = 64 * 1024  # a JWK or PEM is a few KiB; anything larger is the wrong file
+
+# SigningError.field -> the option a CLI user typed.
+FIELD_OPTIONS = {
+    "private_key": "--key",
+    "channel_id": "--channel-id",
+    "payload.iss": "--channel-id",
+    "payload.sub": "--channel-id",
+    "kid": "--kid",
+    "token_exp": "--token-exp",
+    "exp": "--exp-minutes",
+    "payload.exp": "--exp-minutes",
+    "client_assertion": "--assertion",
+}
+
+TARGET_OPTION = click.option(
+    "--target", type=click.Choice(["line", "sandbox"]), default="line", show_default=True,
+    help="line: the LINE Platform (LINE_API_BASE_URL). sandbox: this app's offline sandbox, same database as the web app.")
+
+
+class InputError(click.ClickException):
+    """Bad input: exit 2 with ``Error: <option>: <message>`` on one line."""
+
+    exit_code = 2
+
+    def __init__(self, option: str, message: str):
+        super().__init__(f"{option}: {message}")
+
+
+class UpstreamError(click.ClickException):
+    """LINE could not be reached or timed out: exit 1."""
+
+    exit_code = 1
+
+
+def from_signing_error(err: SigningError) -> InputError:
+    """Name the CLI option for a SigningError and point web-page advice at the CLI."""
+    option = FIELD_OPTIONS.get(err.field, "--" + err.field.replace("_", "-"))
+    # signing.py's messages are written for the web pages.
+    message = err.message.replace("Make a new key pair on the keys page.",
+                                  "Make a new key pair with: flask --app app keygen")
+    return InputError(option, message)
+
+
+# --------------------------------------------------------------------------- input helpers
+
+
+def read_text_input(value: str, option: str, what: str) -> str:
+    """``value`` itself, or stdin's text when ``value`` is ``-``; empty is an error."""
+    text = sys.stdin.read() if value == "-" else value
+    text = text.strip()
+    if not text:
+        source = "stdin is empty" if value == "-" else "it is empty"
+        raise InputError(option, f"{source}: give the {what}.")
+    return text
+
+
+def read_key(path: str) -> signing.PrivateKey:
+    """Load the private key from the file at ``path`` (``-`` for stdin) for ``--key``."""
+    if path == "-":
+        data = sys.stdin.buffer.read(MAX_KEY_FILE + 1)
+        where = "stdin"
+    else:
+        where = path
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_KEY_FILE + 1)
+        except OSError as e:
+            raise InputError("--key", f"cannot read {path}: {e.strerror or e}. Give the path of your private key "
+                                      "file (JWK JSON or PEM), or - to read it from stdin.") from None
+    if len(data) > MAX_KEY_FILE:
+        raise InputError("--key", f"{where} is larger than 64 KiB: give the private key file itself (JWK JSON or PEM).")
+    if not data.strip():
+        raise InputError("--key", f"{where} is empty: give the private key file (JWK JSON or PEM).")
+    try:
+        return signing.load_private_key(data, "private_key")
+    except SigningError as e:
+        raise from_signing_error(e) from None
+
+
+def make_assertion(channel_id: str, kid: str | None, key_path: str, token_exp: int, exp_minutes: int = 30) -> str:
+    """Sign a client assertion; ``kid`` falls back to the key's own kid."""
+    key = read_key(key_path)
+    try:
+        return signing.build_assertion(channel_id.strip(), (kid or "").strip(), key, token_exp, exp_minutes * 60)
+    except SigningError as e:
+        raise from_signing_error(e) from None
+
+
+def assertion_from_options(assertion: str | None, channel_id: str | None, kid: str | None,
+                           key_path: str | None, token_exp: int) -> str:
+    """The JWT given with ``--assertion``, or one signed from ``--channel-id``/``--kid``/``--key``."""
+    if assertion is not None:
+        if channel_id or kid or key_path:
+            raise InputError("--assertion", "give either --assertion JWT or --channel-id, --kid and --key, not both.")
+        return read_text_input(assertion, "--assertion", "JWT assertion (from: flask --app app jwt ...)")
+    if not key_path:
+        raise InputError("--key", "give --channel-id, --kid and --key FILE to sign an assertion, or --assertion JWT.")
+    if not channel_id:
+        raise InputError("--channel-id", "give the channel's numeric ID (Basic settings in the LINE Developers Console).")
+    return make_assertion(channel_id, kid, key_path, token_exp)
+
+
+def check_channel_id(channel_id: str) -> str:
+    channel_id = channel_id.strip()
+    if not channel_id.isdigit():
+        raise InputError("--channel-id", "the channel ID must be the channel's numeric ID, e.g. 1234567890 "
+                                         "(Basic settings in the LINE Developers Console).")
+    return channel_id
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def dump(body: Any) -> str:
+    if isinstance(body, str):
+        return body
+    return json.dumps(body, indent=2, ensure_ascii=False)
+
+
+def call_line(endpoint: str, fields: dict[str, str], target: str) -> NoReturn:
+    """Call ``endpoint``, print LINE's body and exit: 0 on 2xx, 1 on a LINE error or no answer."""
+    try:
+        response = line_client.call(endpoint, fields, target=target)
+    except line_client.LineAPIError as e:
+        if e.status == 400:  # the client refused our request before sending it (e.g. sandbox disabled)
+            raise InputError("--target", e.description) from None
+        raise UpstreamError(e.description) from None
+    if 200 <= response.status_code < 300:
+        if response.body != "":
+            click.echo(dump(response.body))
+        click.get_current_context().exit(0)
+    if response.body == "":
+        click.echo(f"LINE answered HTTP {response.status_code} with an empty body.", err=True)
+    else:
+        # Compact, so the error body stays one line that a script can parse.
+        body = response.body if isinstance(response.body, str) else json.dumps(response.body, ensure_ascii=False)
+        click.echo(body, err=True)
+    click.get_current_context().exit(1)
+
+
+# --------------------------------------------------------------------------- keygen, jwt
+
+
+@click.command("keygen")
+@click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="Write DIR/private.json (mode 0600) and DIR/public.json instead of printing.")
+def keygen_command(out_dir: Path | None) -> None:
+    """Make an RSA-2048 key pair for LINE: the private JWK to keep, the public one to register.
+
+    Prints {"private": ..., "public": ...} as JSON. Register "public" in the
+    LINE Developers Console (Basic settings > Assertion Signing Key) or the
+    sandbox; it has no kid because LINE assigns one.
+
+    \b
+    Examples:
+      flask --app app keygen > pair.json
+      flask --app app keygen --out keys/
+    """
+    private, public = signing.generate_key_pair()
+    if out_dir is None:
+        click.echo(dump({"private": private, "public": public}))
+        return
+    private_path, public_path = out_dir / "private.json", out_dir / "public.json"
+    for path in (private_path, public_path):
+        if path.exists():
+            # Overwriting would lose the private key whose kid is registered.
+            raise InputError("--out", f"{path} already exists: choose another directory or move it away first.")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)  # exactly 0600 whatever the umask
+            f.write(dump(private) + "\n")
+        public_path.write_text(dump(public) + "\n")
+    except OSError as e:
+        raise InputError("--out", f"cannot write to {out_dir}: {e.strerror or e}. Choose a directory you can write to.") from None
+    click.echo(f"Wrote {private_path} (keep it secret) and {public_path} (register it to get a kid).", err=True)
+
+
+@click.command("jwt")
+@click.option("--channel-id", required=True, metavar="ID", help="The channel's numeric ID (iss and sub).")
+@click.option("--kid", metavar="KID", help="The kid LINE gave when you registered the public key. Default: the key's own kid.")
+@click.option("--key", "key_path", required=True, metavar="FILE",
+              help="Private key file: JWK, the 2020 console's {\"privateKey\": {...}}, or PEM. - reads stdin.")
+@click.option("--token-exp", type=int, default=signing.DEFAULT_TOKEN_EXP, show_default=True, metavar="SECONDS",
+              help="Lifetime of the access token to issue, 1 to 2592000 (30 days).")
+@click.option("--exp-minutes", type=int, default=30, show_default=True, metavar="N",
+              help="Lifetime of this JWT, 1 to 30 minutes.")
+def jwt_command(channel_id: str, kid: str | None, key_path: str, token_exp: int, exp_minutes: int) -> None:
+    """Sign a JWT client assertion and print only the JWT.
+
+    \b
+    Examples:
+      flask --app app jwt --channel-id 1234567890 --kid YOUR-KID --key private.json
+      JWT=$(flask --app app jwt --channel-id 1234567890 --kid YOUR-KID --key - < key.pem)
+    """
+    click.echo(make_assertion(channel_id, kid, key_path, token_exp, exp_minutes))
+
+
+# --------------------------------------------------------------------------- token
+
+
+token_group = AppGroup("token", help="""Issue, list, verify and revoke channel access tokens v2.1.
+
+\b
+Examples:
+  flask --app app token issue --channel-id 1234567890 --kid YOUR-KID --key private.json
+  flask --app app token verify ACCESS_TOKEN
+""")
+
+
+def assertion_options(func):
+    """The options shared by commands that authenticate with a JWT assertion."""
+    options = [
+        click.option("--channel-id", metavar="ID", help="The channel's numeric ID."),
+        click.option("--kid", metavar="KID", help="The registered key's kid. Default: the key's own kid."),
+        click.option("--key", "key_path", metavar="FILE",
+                     help="Private key file (JWK, console wrapper or PEM); - reads stdin."),
+        click.option("--token-exp", type=int, default=signing.DEFAULT_TOKEN_EXP, show_default=True, metavar="SECONDS",
+                     help="Lifetime of the token to issue, 1 to 2592000 (30 days)."),
+        click.option("--assertion", metavar="JWT",
+                     help="A signed JWT (from `flask --app app jwt`) instead of --channel-id/--kid/--key; - reads stdin."),
+        TARGET_OPTION,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@token_group.command("issue")
+@assertion_options
+def issue_command(channel_id, kid, key_path, token_exp, assertion, target) -> None:
+    """Issue a channel access token v2.1 (POST /oauth2/v2.1/token).
+
+    Signs an assertion from --channel-id, --kid and --key, or sends the one
+    given with --assertion. Prints LINE's answer (access_token, expires_in,
+    token_type, key_id).
+
+    \b
+    Examples:
+      flask --app app token issue --channel-id 1234567890 --kid YOUR-KID --key private.json
+      flask --app app token issue --assertion "$JWT" --target sandbox
+      flask --app app token issue ... | jq -r .access_token
+    """
+    jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
+    call_line("issue_v21", {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": jwt,
+    }, target)
+
+
+@token_group.command("kids")
+@assertion_options
+def kids_command(channel_id, kid, key_path, token_exp, assertion, target) -> None:
+    """List the key IDs of the channel's valid v2.1 tokens (GET /oauth2/v2.1/tokens/kid).
+
+    \b
+    Examples:
+      flask --app app token kids --channel-id 1234567890 --kid YOUR-KID --key private.json
+      flask --app app token kids --assertion "$JWT" --target sandbox
+    """
+    jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
+    call_line("kids_v21", {
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": jwt,
+    }, target)
+
+
+@token_group.command("verify")
+@click.argument("access_token", metavar="ACCESS_TOKEN")
+@TARGET_OPTION
+def verify_command(access_token: str, target: str) -> None:
+    """Check a v2.1 access token (GET /oauth2/v2.1/verify); - reads it from stdin.
+
+    Prints client_id, expires_in (seconds left) and scope.
+
+    \b
+    Examples:
+      flask --app app token verify eyJhbGciOiJIUzI1NiJ9...
+      echo "$TOKEN" | flask --app app token verify - --target sandbox
+    """
+    token = read_text_input(access_token, "ACCESS_TOKEN", "access token (or - to read it from stdin)")
+    call_line("verify_v21", {"access_token": token}, target)
+
+
+@token_group.command("revoke")
+@click.option("--channel-id", required=True, metavar="ID", help="The channel's numeric ID.")
+@click.option("--channel-secret", required=True, envvar="LINE_CHANNEL_SECRET", show_envvar=True, metavar="SECRET",
+              help="The channel secret (Basic settings). Prefer the env variable: it stays out of shell history.")
+@click.argument("access_token", metavar="ACCESS_TOKEN")
+@TARGET_OPTION
+def revoke_command(channel_id: str, channel_secret: str, access_token: str, target: str) -> None:
+    """Revoke a v2.1 access token (POST /oauth2/v2.1/revoke); - reads it from stdin.
+
+    LINE answers 200 with an empty body, even for an unknown token, so
+    success prints nothing and exits 0.
+
+    \b
+    Examples:
+      export LINE_CHANNEL_SECRET=...   # or: read -s LINE_CHANNEL_SECRET; export LINE_CHANNEL_SECRET
+      flask --app app token revoke --channel-id 1234567890 "$TOKEN"
+    """
+    channel_id = check_channel_id(channel_id)
+    if not channel_secret.strip():
+        raise InputError("--channel-secret", "it is empty: give the channel secret (Basic settings), "
+                                             "preferably in the LINE_CHANNEL_SECRET environment variable.")
+    token = read_text_input(access_token, "ACCESS_TOKEN", "access token to revoke (or - to read it from stdin)")
+    call_line("revoke_v21", {"client_id": channel_id, "client_secret": channel_secret.strip(),
+                             "access_token": token}, target)
 
 
 def init_app(app: Flask) -> None:
-    return None
+    """Register ``keygen``, ``jwt`` and the ``token`` group on ``flask --app app``."""
+    app.cli.add_command(keygen_command)
+    app.cli.add_command(jwt_command)
+    app.cli.add_command(token_group)
