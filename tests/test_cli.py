@@ -1,0 +1,303 @@
+"""The command line, run as a user runs it: ``python -m flask --app app ...`` in a subprocess
+from the project root.
+
+Each run costs about half a second of interpreter and app start-up, so independent
+runs (the bad-input cases) start together and are checked one by one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jwt as pyjwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwcrypto import jwk
+
+import signing
+from conftest import CONSOLE_KID, FIXTURES, ROOT, free_port
+
+CHANNEL = "1234567890"
+AUDIENCE = "https://api.line.me/"
+TIMEOUT = 60
+
+
+def cli_env(db_path: Path, **extra: str) -> dict:
+    """The environment for a CLI run: its own sandbox file, and a LINE that is never the real one."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FLASK_") and k not in ("DATABASE_URL", "LINE_CHANNEL_SECRET")}
+    env.update({
+        "SANDBOX_DATABASE": str(db_path),
+        "SECRET_KEY": "cli-test-secret",
+        # A closed loopback port: the `line` target fails fast instead of reaching the internet.
+        "LINE_API_BASE_URL": f"http://127.0.0.1:{free_port()}",
+        "LINE_API_TIMEOUT": "3",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    env.update(extra)
+    return env
+
+
+def start(args: list[str], env: dict, stdin: str | None = None) -> tuple[subprocess.Popen, str]:
+    """Start ``flask --app app ARGS``; stdin is handed over in finish(), so parallel runs never block."""
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, stdin or ""
+
+
+def finish(started: tuple[subprocess.Popen, str]) -> subprocess.CompletedProcess:
+    proc, stdin = started
+    out, err = proc.communicate(stdin, timeout=TIMEOUT)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def flask_cli(args: list[str], env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return finish(start(args, env, stdin))
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
+    """Exit ``code``, nothing on stdout, one stderr line containing every needle, no traceback."""
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def public_pem(key: signing.PrivateKey) -> bytes:
+    return key.key.public_key().public_bytes(serialization.Encoding.PEM,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@pytest.fixture
+def env(tmp_path) -> dict:
+    return cli_env(tmp_path / "sandbox.sqlite3")
+
+
+# --------------------------------------------------------------------------- keygen
+
+
+def test_keygen_prints_a_pair_whose_private_half_signs(env):
+    result = flask_cli(["keygen"], env)
+    assert result.returncode == 0, result.stderr
+    pair = json.loads(result.stdout)
+    assert set(pair) == {"private", "public"}
+    assert signing.check_public_jwk(pair["public"]) == pair["public"]  # registrable: no kid, RS256, sig
+    key = signing.load_private_key(pair["private"])
+    assert signing.public_jwk(key) == pair["public"]
+
+
+def test_keygen_out_writes_private_0600_and_refuses_to_overwrite(env, tmp_path):
+    out = tmp_path / "keys"
+    first = flask_cli(["keygen", "--out", str(out)], env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == ""
+    assert stat.S_IMODE((out / "private.json").stat().st_mode) == 0o600
+    private = json.loads((out / "private.json").read_text())
+    public = json.loads((out / "public.json").read_text())
+    assert "d" in private and "kid" not in public and public["n"] == private["n"]
+
+    again = flask_cli(["keygen", "--out", str(out)], env)
+    assert_one_line_error(again, 2, "--out", "already exists")
+    assert json.loads((out / "private.json").read_text()) == private  # the kept key survives
+
+
+# --------------------------------------------------------------------------- jwt
+
+
+def test_jwt_prints_only_a_jwt_that_pyjwt_verifies(env, console_key_text):
+    result = flask_cli(["jwt", "--channel-id", CHANNEL, "--key", str(FIXTURES / "line-console-key-2020.json"),
+                        "--token-exp", "86400", "--exp-minutes", "5"], env)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert result.stdout == token + "\n"
+    # No --kid: the console key's own kid is used.
+    assert pyjwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": CONSOLE_KID}
+    key = signing.load_private_key(console_key_text)
+    claims = pyjwt.decode(token, public_pem(key), algorithms=["RS256"], audience=AUDIENCE)
+    assert claims["iss"] == claims["sub"] == CHANNEL
+    assert claims["token_exp"] == 86400
+    assert 4 * 60 <= claims["exp"] - int(time.time()) <= 5 * 60
+
+
+def test_jwt_reads_a_pem_key_from_stdin_with_explicit_kid(env):
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    result = flask_cli(["jwt", "--channel-id", CHANNEL, "--kid", "my-kid", "--key", "-"], env, stdin=pem)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert pyjwt.get_unverified_header(token)["kid"] == "my-kid"
+    claims = pyjwt.decode(token, private.public_key(), algorithms=["RS256"], audience=AUDIENCE)
+    assert claims["token_exp"] == signing.MAX_TOKEN_EXP
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _write_bad_keys(folder: Path, console_key: dict) -> dict[str, Path]:
+    """One key file per way a user gets the key wrong."""
+    ec_key = json.loads(jwk.JWK.generate(kty="EC", crv="P-256").export_private())
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    public_only = {m: console_key[m] for m in ("kty", "n", "e", "alg", "use")}
+    files = {
+        "bad_json": "{\"kty\": \"RSA\", \"n\": ",
+        "ec": json.dumps(ec_key),
+        "rsa1024": json.dumps(signing.private_jwk(small)),
+        "public_only": json.dumps(public_only),
+        "wrapper": json.dumps({"privateKey": console_key}),  # valid: the 2020 console's format
+    }
+    paths = {}
+    for name, text in files.items():
+        paths[name] = folder / f"{name}.json"
+        paths[name].write_text(text)
+    return paths
+
+
+# (name, extra args, key file or None to keep the good one, the option the error must name, a hint of the fix)
+BAD_INPUTS = [
+    ("missing_key_file", [], "missing", "--key", "No such file"),
+    ("bad_json", [], "bad_json", "--key", "not valid JSON"),
+    ("ec_key", [], "ec", "--key", "RSA"),
+    ("rsa_1024_key", [], "rsa1024", "--key", "2048"),
+    ("public_only_key", [], "public_only", "--key", "private key"),
+    ("exp_minutes_60", ["--exp-minutes", "60"], None, "--exp-minutes", "30 minutes"),
+    ("token_exp_too_long", ["--token-exp", "99999999"], None, "--token-exp", "2,592,000"),
+    ("channel_id_not_numeric", [], None, "--channel-id", "numeric"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_input_results(tmp_path_factory, console_key) -> dict[str, subprocess.CompletedProcess]:
+    """Run every bad-input case at once (they are independent) and collect the results."""
+    folder = tmp_path_factory.mktemp("cli-bad")
+    keys = _write_bad_keys(folder, console_key)
+    env = cli_env(folder / "sandbox.sqlite3")
+    procs = {}
+    for name, extra, key_name, _, _ in BAD_INPUTS:
+        key = str(folder / "missing.json") if key_name == "missing" else str(keys.get(key_name, keys["wrapper"]))
+        channel = "12ab" if name == "channel_id_not_numeric" else CHANNEL
+        procs[name] = start(["jwt", "--channel-id", channel, "--kid", "k", "--key", key, *extra], env)
+    # Revoke validates the channel ID before it calls anything; issue refuses a mix of both ways to authenticate.
+    procs["revoke_channel_id"] = start(["token", "revoke", "--channel-id", "abc", "tok.en.x", "--target", "sandbox"],
+                                       {**env, "LINE_CHANNEL_SECRET": "s3cret-value"})
+    procs["issue_both_ways"] = start(["token", "issue", "--assertion", "a.b.c", "--key", str(keys["wrapper"]),
+                                      "--target", "sandbox"], env)
+    procs["wrapper_ok"] = start(["jwt", "--channel-id", CHANNEL, "--key", str(keys["wrapper"])], env)
+    return {name: finish(proc) for name, proc in procs.items()}
+
+
+@pytest.mark.parametrize("name, option, hint", [(c[0], c[3], c[4]) for c in BAD_INPUTS])
+def test_bad_input_exits_2_with_one_line_naming_the_option(bad_input_results, name, option, hint):
+    line = assert_one_line_error(bad_input_results[name], 2, option, hint)
+    assert line.startswith("Error: " + option)
+
+
+def test_revoke_checks_channel_id_and_never_echoes_the_secret(bad_input_results):
+    result = bad_input_results["revoke_channel_id"]
+    assert_one_line_error(result, 2, "--channel-id", "numeric")
+    assert "s3cret-value" not in result.stderr
+
+
+def test_issue_refuses_assertion_and_key_together(bad_input_results):
+    assert_one_line_error(bad_input_results["issue_both_ways"], 2, "--assertion", "not both")
+
+
+def test_console_wrapper_key_file_is_accepted(bad_input_results):
+    result = bad_input_results["wrapper_ok"]
+    assert result.returncode == 0, result.stderr
+    assert pyjwt.get_unverified_header(result.stdout.strip())["kid"] == CONSOLE_KID
+
+
+# --------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", [["keygen"], ["jwt"], ["token"], ["token", "issue"], ["token", "kids"],
+                                     ["token", "verify"], ["token", "revoke"]])
+def test_help_shows_an_example(runner, command):
+    # In process: help text does not depend on how the process starts, and this keeps the suite fast.
+    result = runner.invoke(args=[*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output
+    assert "flask --app app " + " ".join(command) in result.output
+
+
+# --------------------------------------------------------------------------- token commands
+
+
+def test_upstream_unreachable_exits_1_with_one_line(env):
+    result = flask_cli(["token", "verify", "a.b.c"], env)  # LINE_API_BASE_URL is a closed port
+    line = assert_one_line_error(result, 1)
+    assert "a.b.c" not in line  # the token may be a secret; it stays out of the message
+
+
+@pytest.fixture
+def sandbox_channel(tmp_path, console_key):
+    """A sandbox channel with the console key's public half registered, made through the admin API
+    on the database file the CLI runs use."""
+    from app import create_app
+
+    db = tmp_path / "sandbox.sqlite3"
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SANDBOX_DATABASE": str(db),
+                      "DATABASE_URL": "", "SECRET_KEY": "cli-test-secret"})
+    client = app.test_client()
+    created = client.post("/sandbox/api/channels")
+    assert created.status_code == 201, created.get_data(as_text=True)
+    channel = created.get_json()
+    public = signing.public_jwk(signing.load_private_key(console_key))
+    registered = client.post(f"/sandbox/api/channels/{channel['channel_id']}/keys", json=public)
+    assert registered.status_code == 201, registered.get_data(as_text=True)
+    return {**channel, "kid": registered.get_json()["kid"], "env": cli_env(db)}
+
+
+def test_issue_kids_verify_revoke_against_the_sandbox(sandbox_channel):
+    ch, env = sandbox_channel, sandbox_channel["env"]
+    key_file = str(FIXTURES / "line-console-key-2020.json")
+    sign_args = ["--channel-id", ch["channel_id"], "--kid", ch["kid"], "--key", key_file, "--target", "sandbox"]
+
+    issued = flask_cli(["token", "issue", *sign_args, "--token-exp", "3600"], env)
+    assert issued.returncode == 0, issued.stderr
+    body = json.loads(issued.stdout)
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    token, key_id = body["access_token"], body["key_id"]
+
+    # A JWT from `jwt`, piped in with --assertion -, works as well as signing in place.
+    jwt_run = flask_cli(["jwt", "--channel-id", ch["channel_id"], "--kid", ch["kid"], "--key", key_file], env)
+    kids = flask_cli(["token", "kids", "--assertion", "-", "--target", "sandbox"], env, stdin=jwt_run.stdout)
+    assert kids.returncode == 0, kids.stderr
+    assert key_id in json.loads(kids.stdout)["kids"]
+
+    verified = flask_cli(["token", "verify", token, "--target", "sandbox"], env)
+    assert verified.returncode == 0, verified.stderr
+    info = json.loads(verified.stdout)
+    assert info["client_id"] == ch["channel_id"] and 0 < info["expires_in"] <= 3600
+
+    # The secret comes from the environment, as the README recommends, and never shows in output.
+    revoked = flask_cli(["token", "revoke", "--channel-id", ch["channel_id"], "-", "--target", "sandbox"],
+                        {**env, "LINE_CHANNEL_SECRET": ch["channel_secret"]}, stdin=token + "\n")
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout == ""
+    assert ch["channel_secret"] not in revoked.stderr
+
+    again = flask_cli(["token", "verify", token, "--target", "sandbox"], env)
+    assert again.returncode == 1
+    assert again.stdout == ""
+    assert json.loads(again.stderr)["error"] == "invalid_request"  # LINE's body, on stderr
+
+
+def test_line_error_body_goes_to_stderr_with_exit_1(sandbox_channel):
+    ch = sandbox_channel
+    result = flask_cli(["token", "kids", "--channel-id", ch["channel_id"], "--kid", "not-registered",
+                        "--key", str(FIXTURES / "line-console-key-2020.json"), "--target", "sandbox"], ch["env"])
+    assert result.returncode == 1
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert "message" in json.loads(result.stderr)  # LINE's 404 for an unknown kid
