@@ -38,6 +38,16 @@ def N_(message: str) -> str:
     """Mark a message for translation without translating it (the web layer does)."""
     return message
 
+# Messages the browser-side signer shows too (static/jwt.js), so both paths say the same.
+MESSAGES = {
+    "empty_key": N_("The private key is empty: paste the private key JSON (JWK) or PEM."),
+    "kty": N_("The key type (kty) is %(kty)s; LINE needs an RSA key (kty \"RSA\", 2048 bits). Make a new key pair on the keys page."),
+    "public_only": N_("This is a public key (no \"d\"): sign with the private key you kept, not the public key you registered."),
+    "bits": N_("The key is %(bits)d bits; LINE needs exactly 2048 bits. Make a new key pair on the keys page."),
+    "kid_missing": N_("The kid is missing: enter the kid the LINE Developers Console showed when you registered the public key (Basic settings > Assertion Signing Key)."),
+    "not_object": N_("The private key must be a JSON object (a JWK) or a PEM block."),
+}
+
 
 class SigningError(ValueError):
     """Bad input for a key or a JWT. ``field`` names the input, the message the fix.
@@ -132,28 +142,28 @@ def load_private_key(source: Any, field_name: str = "private_key") -> PrivateKey
     if isinstance(source, str) and "-----BEGIN" in source:
         return _load_pem(source, field_name)
     if isinstance(source, str) and not source.strip():
-        raise SigningError(field_name, N_("The private key is empty: paste the private key JSON (JWK) or PEM."))
+        raise SigningError(field_name, MESSAGES["empty_key"])
     data = parse_json_value(source, field_name)
     if isinstance(data, dict) and "privateKey" in data and "kty" not in data:
         data = parse_json_value(data["privateKey"], field_name)
     if isinstance(data, dict) and isinstance(data.get("keys"), list) and len(data["keys"]) == 1:
         data = data["keys"][0]  # a JWK Set holding one key
     if not isinstance(data, dict):
-        raise SigningError(field_name, N_("The private key must be a JSON object (a JWK) or a PEM block."))
+        raise SigningError(field_name, MESSAGES["not_object"])
     return _load_jwk(data, field_name)
 
 
 def _load_jwk(data: dict, field_name: str) -> PrivateKey:
     kty = data.get("kty")
     if kty != "RSA":
-        raise SigningError(field_name, N_("The key type (kty) is %(kty)s; LINE needs an RSA key (kty \"RSA\", 2048 bits). Make a new key pair on the keys page."), kty=json.dumps(kty))
+        raise SigningError(field_name, MESSAGES["kty"], kty=json.dumps(kty))
     alg = data.get("alg")
     if alg not in (None, "RS256"):
         raise SigningError(field_name, N_("The key's alg is %(alg)s; LINE needs RS256."), alg=json.dumps(alg))
     missing = [m for m in ("n", "e", "d") if m not in data]
     if missing:
         if "n" in data and "e" in data:
-            raise SigningError(field_name, N_("This is a public key (no \"d\"): sign with the private key you kept, not the public key you registered."))
+            raise SigningError(field_name, MESSAGES["public_only"])
         raise SigningError(field_name, N_("The key lacks %(members)s: use the complete private JWK."), members=", ".join(missing))
     n = _b64u_int(data["n"], field_name, "n")
     e = _b64u_int(data["e"], field_name, "e")
@@ -178,7 +188,7 @@ def _load_jwk(data: dict, field_name: str) -> PrivateKey:
 
 def _load_pem(text: str, field_name: str) -> PrivateKey:
     if "PUBLIC KEY" in text and "PRIVATE KEY" not in text:
-        raise SigningError(field_name, N_("This is a public key (no \"d\"): sign with the private key you kept, not the public key you registered."))
+        raise SigningError(field_name, MESSAGES["public_only"])
     if "ENCRYPTED" in text:
         raise SigningError(field_name, N_("The PEM key is encrypted: decrypt it first (openssl pkey -in key.pem -out plain.pem)."))
     try:
@@ -189,7 +199,7 @@ def _load_pem(text: str, field_name: str) -> PrivateKey:
     except Exception:  # cryptography raises UnsupportedAlgorithm for odd keys
         raise SigningError(field_name, N_("The PEM private key could not be read: paste the whole block, from -----BEGIN to -----END.")) from None
     if not isinstance(loaded, rsa.RSAPrivateKey):
-        raise SigningError(field_name, N_("The key type (kty) is %(kty)s; LINE needs an RSA key (kty \"RSA\", 2048 bits). Make a new key pair on the keys page."), kty=type(loaded).__name__.replace("_", ""))
+        raise SigningError(field_name, MESSAGES["kty"], kty=type(loaded).__name__.replace("_", ""))
     nums = loaded.private_numbers()
     _check_size(nums.public_numbers.n, field_name)
     key = _build_key(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
@@ -200,7 +210,7 @@ def _load_pem(text: str, field_name: str) -> PrivateKey:
 def _check_size(n: int, field_name: str) -> None:
     bits = n.bit_length()
     if bits != KEY_BITS:
-        raise SigningError(field_name, N_("The key is %(bits)d bits; LINE needs exactly 2048 bits. Make a new key pair on the keys page."), bits=bits)
+        raise SigningError(field_name, MESSAGES["bits"], bits=bits)
 
 
 def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: str) -> rsa.RSAPrivateKey:
@@ -326,7 +336,7 @@ def validate_claims(header: Any, payload: Any, now: int | None = None) -> None:
         raise SigningError("header.typ", N_("header.typ is %(value)s; LINE needs \"JWT\"."), value=json.dumps(header.get("typ")))
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid.strip():
-        raise SigningError("kid", N_("The kid is missing: enter the kid the LINE Developers Console showed when you registered the public key (Basic settings > Assertion Signing Key)."))
+        raise SigningError("kid", MESSAGES["kid_missing"])
     iss = payload.get("iss")
     if not isinstance(iss, str) or not iss.isdigit():
         raise SigningError("channel_id", N_("The channel ID (payload.iss) must be the channel's numeric ID as text, e.g. \"1234567890\" (see Basic settings in the LINE Developers Console)."))

@@ -21,6 +21,13 @@ bp = Blueprint("views", __name__)
 TOKEN_EXP_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 MAX_UPLOAD = 64 * 1024
 
+# Also shown by the browser-side signer (static/jwt.js).
+FORM_MESSAGES = {
+    "channel_id": signing.N_("The channel ID must be the channel's numeric ID, e.g. 1234567890 (see Basic settings in the LINE Developers Console)."),
+    "token_exp_range": signing.N_("The token lifetime is %(value)s seconds; LINE allows 1 second to 30 days (2,592,000 seconds)."),
+    "exp_minutes": signing.N_("The JWT lifetime is %(value)s minutes; LINE allows 1 to 30 minutes."),
+}
+
 
 def form_value(name: str, default: str = "") -> str:
     return (request.form.get(name) or default).strip()
@@ -42,6 +49,12 @@ def pretty(obj) -> str:
 
 
 # --------------------------------------------------------------------------- home
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says; answer with our icon."""
+    return current_app.send_static_file("favicon.svg"), 200, {"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"}
 
 
 @bp.get("/")
@@ -161,14 +174,20 @@ def sign_from_form(values: dict) -> str:
     amount = _int_field(values.get("token_exp") or "30", "token_exp")
     token_exp = amount * TOKEN_EXP_UNITS[unit]
     if not 1 <= token_exp <= signing.MAX_TOKEN_EXP:
-        raise SigningError("token_exp", signing.N_("The token lifetime is %(value)s seconds; LINE allows 1 second to 30 days (2,592,000 seconds)."), value=f"{token_exp:,}")
+        raise SigningError("token_exp", FORM_MESSAGES["token_exp_range"], value=f"{token_exp:,}")
     exp_minutes = _int_field(values.get("exp_minutes") or "30", "exp_minutes")
     if not 1 <= exp_minutes <= 30:
-        raise SigningError("exp_minutes", signing.N_("The JWT lifetime is %(value)s minutes; LINE allows 1 to 30 minutes."), value=exp_minutes)
+        raise SigningError("exp_minutes", FORM_MESSAGES["exp_minutes"], value=exp_minutes)
     channel_id = values.get("channel_id", "")
     if not channel_id.isdigit():
-        raise SigningError("channel_id", signing.N_("The channel ID must be the channel's numeric ID, e.g. 1234567890 (see Basic settings in the LINE Developers Console)."))
+        raise SigningError("channel_id", FORM_MESSAGES["channel_id"])
     return signing.build_assertion(channel_id, values.get("kid", ""), key, token_exp, exp_minutes * 60)
+
+
+def render_jwt_page(values: dict, errors: dict, status: int = 200, **result):
+    """The JWT page, with the validation messages the in-browser signer shares."""
+    messages = {name: gettext(text) for name, text in {**signing.MESSAGES, **FORM_MESSAGES}.items()}
+    return render_template("jwt.html", values=values, errors=errors, browser_messages=messages, **result), status
 
 
 JWT_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes", "mode", "header", "payload")
@@ -180,16 +199,15 @@ def jwt():
         return _json_contract()
     values = {"token_exp": "30", "token_exp_unit": "days", "exp_minutes": "30", "mode": "simple"}
     if request.method == "GET":
-        return render_template("jwt.html", values=values, errors={})
+        return render_jwt_page(values, {})
     values.update({name: form_value(name) for name in JWT_FIELDS if name in request.form})
     values["private_key"] = request.form.get("private_key", "")
     try:
         token = sign_from_form(values)
     except SigningError as e:
-        return render_template("jwt.html", values=values, errors={e.field: translate_error(e)}), 400
+        return render_jwt_page(values, {e.field: translate_error(e)}, 400)
     header, payload = signing.decode_unverified(token)
-    return render_template("jwt.html", values=values, errors={}, token=token,
-                           header=pretty(header), payload=pretty(payload), claims=payload)
+    return render_jwt_page(values, {}, token=token, header=pretty(header), payload=pretty(payload), claims=payload)
 
 
 # --------------------------------------------------------------------------- helpers for templates

@@ -127,6 +127,7 @@
     if (ch && savedCh && !ch.value) ch.value = savedCh;
   }
 
+  document.addEventListener("linetester:render-times", renderTimes);
   document.addEventListener("DOMContentLoaded", function () {
     renderTimes();
     setupKeygen();
