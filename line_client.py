@@ -1,6 +1,468 @@
-"""Placeholder while this module is being built (replaced by its issue's work)."""
-from flask import Flask
+"""Calls to LINE's channel access token API, for the proxy pages and the CLI.
+
+One module owns LINE's endpoints, one pooled ``requests.Session`` per process,
+the timeout, and the mapping of network failures to :class:`LineAPIError`
+(502 unreachable, 504 timeout). LINE's own answers, 4xx and 5xx included, are
+returned as they are in a :class:`LineResponse`.
+
+Two targets share this one code path. ``line`` goes to ``LINE_API_BASE_URL``.
+``sandbox`` goes to the fixed base ``http://sandbox.internal``, where a requests
+transport adapter (:class:`SandboxAdapter`) hands the prepared request to this
+app's own WSGI callable at ``/sandbox`` + LINE's path, in process. It never
+makes an HTTP call back to our own server: with a few sync workers, a request
+waiting on another request to itself deadlocks under load.
+
+Secrets (assertions, tokens, channel secrets) are never logged: log lines name
+the method, target and path only, never fields or query strings.
+"""
+from __future__ import annotations
+
+import contextvars
+import http.cookiejar
+import io
+import json
+import logging
+import shlex
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from flask import Flask, current_app, has_request_context, request
+from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS: dict[str, tuple[str, str]] = {
+    "issue_v21": ("POST", "/oauth2/v2.1/token"),
+    "kids_v21": ("GET", "/oauth2/v2.1/tokens/kid"),
+    "verify_v21": ("GET", "/oauth2/v2.1/verify"),
+    "revoke_v21": ("POST", "/oauth2/v2.1/revoke"),
+    "issue_stateless": ("POST", "/oauth2/v3/token"),
+    "issue_v2": ("POST", "/v2/oauth/accessToken"),
+    "verify_v2": ("POST", "/v2/oauth/verify"),
+    "revoke_v2": ("POST", "/v2/oauth/revoke"),
+}
+TARGETS = ("line", "sandbox")
+
+GRANT_TYPE = "client_credentials"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+SANDBOX_BASE = "http://sandbox.internal"  # never resolved: SandboxAdapter answers it
+SANDBOX_PREFIX = "/sandbox"  # where the sandbox Blueprint is mounted in this app
+MAX_BODY = 1024 * 1024  # LINE's answers are a few hundred bytes; anything this big is not LINE
+SECRET_FIELDS = ("client_assertion", "client_secret", "access_token", "private_key")
+USER_AGENT = "line-token-tester (+https://github.com/line/line-openapi)"
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation; the web layer translates it when shown."""
+    return message
+
+
+class LineAPIError(Exception):
+    """LINE (or the sandbox) could not be asked: ``status`` is the HTTP status to answer with.
+
+    ``code`` is ``upstream_unreachable`` (502), ``upstream_timeout`` (504),
+    ``upstream_too_large`` (502), ``unknown_target``, ``sandbox_disabled`` or
+    ``unknown_endpoint`` (400). ``field`` names the input at fault, if any.
+    """
+
+    def __init__(self, code: str, description: str, status: int, field: str | None = None, **params: Any):
+        # ``description`` is a %-template when ``params`` are given, so the web layer can translate it.
+        self.template = description
+        self.params = params
+        self.description = description % params if params else description
+        super().__init__(self.description)
+        self.code = code
+        self.status = status
+        self.field = field
+
+
+@dataclass
+class LineResponse:
+    """LINE's answer and the request as it was sent.
+
+    ``url`` has no query string: for GET endpoints the ``fields`` went in it.
+    ``fields`` are the real values; mask them with :func:`masked` before showing.
+    """
+
+    status_code: int
+    body: Any
+    method: str
+    url: str
+    fields: dict[str, str]
+    target: str = "line"
+    endpoint: str = ""
+    elapsed_ms: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+# --------------------------------------------------------------------------- the session
+
+
+@dataclass
+class _Dispatch:
+    """What the sandbox adapter needs to know about the call it serves."""
+
+    app: Flask
+    remote_addr: str
+
+
+# Set in the worker thread that sends a sandbox request, read by SandboxAdapter.send
+# in that same thread: requests offers no way to pass our own arguments to an adapter.
+_dispatch: contextvars.ContextVar[_Dispatch | None] = contextvars.ContextVar("line_client_dispatch", default=None)
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+class SandboxAdapter(BaseAdapter):
+    """A requests transport that hands a request to this app's WSGI callable in process.
+
+    ``http://sandbox.internal/oauth2/v2.1/token`` becomes a WSGI call to
+    ``/sandbox/oauth2/v2.1/token`` on the app of the current :func:`call`.
+    """
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout=None,
+             verify=True, cert=None, proxies=None) -> requests.Response:
+        dispatch = _dispatch.get()
+        if dispatch is None:
+            raise requests.ConnectionError("the sandbox is reachable only through line_client.call()", request=request)
+        parts = urlsplit(request.url)
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        builder = EnvironBuilder(
+            path=SANDBOX_PREFIX + parts.path, base_url=SANDBOX_BASE, query_string=parts.query,
+            method=request.method, headers=dict(request.headers), data=body,
+            environ_overrides={
+                "REMOTE_ADDR": dispatch.remote_addr,
+                # Lets the sandbox (or a rate limiter) tell an in-process call from a client's.
+                "line_client.in_process": True,
+            })
+        try:
+            environ = builder.get_environ()
+        finally:
+            builder.close()
+        app_iter, status, headers = run_wsgi_app(dispatch.app.wsgi_app, environ, buffered=True)
+        response = requests.Response()
+        response.status_code = int(status.split(" ", 1)[0])
+        response.reason = status.split(" ", 1)[1] if " " in status else ""
+        response.headers = CaseInsensitiveDict(headers.items())
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = io.BytesIO(b"".join(app_iter))
+        response.url = request.url
+        response.request = request
+        response.connection = self
+        return response
+
+    def close(self) -> None:
+        return None
+
+
+def session() -> requests.Session:
+    """The process's pooled session, made on first use (after gunicorn forks its workers)."""
+    global _session
+    if _session is None:
+        with _session_lock:
+            if _session is None:
+                s = requests.Session()
+                # Nobody's cookies may reach another user through the shared jar.
+                s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+                s.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+                # No retries: a retried POST /oauth2/v2.1/token could issue two tokens.
+                pooled = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+                s.mount("https://", pooled)
+                s.mount("http://", pooled)
+                s.mount(SANDBOX_BASE + "/", SandboxAdapter())
+                _session = s
+    return _session
+
+
+# --------------------------------------------------------------------------- calling
+
+
+def base_url(target: str, app: Flask | None = None) -> str:
+    """The base URL requests are sent to for ``target`` (raises LineAPIError for a bad target)."""
+    app = app or current_app._get_current_object()
+    if target == "line":
+        return app.config["LINE_API_BASE_URL"].rstrip("/")
+    if target == "sandbox":
+        if not app.config.get("SANDBOX_ENABLED", True):
+            raise LineAPIError("sandbox_disabled", N_(
+                "The sandbox is turned off on this server (SANDBOX_ENABLED=0): choose the LINE Platform as the target."),
+                400, field="target")
+        return SANDBOX_BASE
+    raise LineAPIError("unknown_target", N_("target must be \"line\" or \"sandbox\"."), 400, field="target")
+
+
+def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask | None = None) -> LineResponse:
+    """Send ``fields`` to LINE's ``endpoint`` (a key of ENDPOINTS) on ``target`` and return the answer.
+
+    POST endpoints get the fields as a form body, GET endpoints as query
+    parameters. Waits at most ``LINE_API_TIMEOUT`` seconds in all.
+    Raises LineAPIError for a bad endpoint or target (400), an unreachable
+    upstream (502), a timeout (504) or an oversized answer (502).
+    """
+    app = app or current_app._get_current_object()
+    if endpoint not in ENDPOINTS:
+        raise LineAPIError("unknown_endpoint", N_("Unknown LINE endpoint."), 400, field="endpoint")
+    method, path = ENDPOINTS[endpoint]
+    url = base_url(target, app) + path
+    timeout = float(app.config.get("LINE_API_TIMEOUT") or 10.0)
+    fields = {str(k): "" if v is None else str(v) for k, v in fields.items()}
+    remote_addr = (request.remote_addr or "127.0.0.1") if has_request_context() else "127.0.0.1"
+    dispatch = _Dispatch(app, remote_addr) if target == "sandbox" else None
+
+    started = time.monotonic()
+    deadline = started + timeout
+    outcome: dict[str, Any] = {}
+
+    def exchange() -> None:
+        # Runs in its own thread so the caller can stop waiting at the deadline even
+        # if the upstream trickles its answer a byte at a time.
+        _dispatch.set(dispatch)
+        try:
+            outcome["value"] = _exchange(method, url, fields, timeout, deadline)
+        except BaseException as e:  # handed to the caller's thread below
+            outcome["error"] = e
+
+    worker = threading.Thread(target=exchange, name=f"line-client {method} {path}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    elapsed_ms = (time.monotonic() - started) * 1000
+    where = "sandbox" if target == "sandbox" else url.split("/", 3)[2]
+    if worker.is_alive() or isinstance(outcome.get("error"), _Timeout):
+        log.warning("%s %s %s: no answer within %.0f s", method, where, path, timeout)
+        raise _timeout_error(target, timeout)
+    if "error" in outcome:
+        error = outcome["error"]
+        if isinstance(error, LineAPIError):
+            raise error
+        if isinstance(error, requests.RequestException):
+            log.warning("%s %s %s failed: %s", method, where, path, type(error).__name__)
+            raise _map_request_error(error, target, timeout, url) from None
+        log.error("%s %s %s failed unexpectedly: %s", method, where, path, type(error).__name__)
+        raise LineAPIError("upstream_unreachable", N_(
+            "The request could not be sent (an unexpected error on our side). Please try again."), 502) from None
+    status, headers, raw = outcome["value"]
+    log.info("%s %s %s -> %s in %.0f ms", method, where, path, status, elapsed_ms)
+    return LineResponse(status_code=status, body=parse_body(raw, headers), method=method, url=url,
+                        fields=fields, target=target, endpoint=endpoint, elapsed_ms=elapsed_ms,
+                        headers=dict(headers))
+
+
+class _Timeout(Exception):
+    """The deadline passed while the answer was still arriving."""
+
+
+def _exchange(method: str, url: str, fields: dict[str, str], timeout: float,
+              deadline: float) -> tuple[int, CaseInsensitiveDict, bytes]:
+    """Send one request and read its answer, capped at MAX_BODY bytes and the deadline."""
+    params = fields if method == "GET" else None
+    data = fields if method != "GET" else None
+    response = session().request(method, url, params=params, data=data, timeout=(timeout, timeout),
+                                 allow_redirects=False, stream=True)
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise LineAPIError("upstream_too_large", N_(
+                    "The answer is larger than 1 MiB, which no LINE endpoint sends: check LINE_API_BASE_URL."), 502)
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise _Timeout()
+        return response.status_code, response.headers, b"".join(chunks)
+    finally:
+        response.close()
+
+
+def parse_body(raw: bytes, headers: Any = None) -> Any:
+    """LINE's body as JSON if it parses, else as text; ``""`` when empty."""
+    encoding = get_encoding_from_headers(headers or {}) if headers else None
+    text = raw.decode(encoding or "utf-8", "replace") if raw else ""
+    if not text.strip():
+        return ""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _chain(error: BaseException):
+    """The exception, its causes and the exceptions it wraps (requests nests urllib3's)."""
+    seen: set[int] = set()
+    stack: list[Any] = [error]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend([current.__cause__, current.__context__, *current.args, getattr(current, "reason", None)])
+
+
+def _is_timeout(error: BaseException) -> bool:
+    """True for a connect or read timeout, however requests wrapped it."""
+    for current in _chain(error):
+        if isinstance(current, (requests.Timeout, urllib3.exceptions.ReadTimeoutError, socket.timeout)):
+            return True
+        # urllib3 makes NewConnectionError (refused, DNS) a ConnectTimeoutError subclass.
+        if (isinstance(current, urllib3.exceptions.ConnectTimeoutError)
+                and not isinstance(current, urllib3.exceptions.NewConnectionError)):
+            return True
+    return False
+
+
+def _has(error: BaseException, kind: type) -> bool:
+    return any(isinstance(current, kind) for current in _chain(error))
+
+
+def _timeout_error(target: str, timeout: float) -> LineAPIError:
+    if target == "sandbox":
+        template = N_("The sandbox did not answer within %(seconds)s seconds (LINE_API_TIMEOUT). Please try again.")
+    else:
+        template = N_("LINE did not answer within %(seconds)s seconds (LINE_API_TIMEOUT). LINE may be slow or "
+                      "unreachable from this server; try again later.")
+    return LineAPIError("upstream_timeout", template, 504, seconds=f"{timeout:g}")
+
+
+def _map_request_error(error: requests.RequestException, target: str, timeout: float, url: str) -> LineAPIError:
+    """A requests failure as the 502 or 504 we answer with; never quotes the URL's query."""
+    if _is_timeout(error):
+        return _timeout_error(target, timeout)
+    host = urlsplit(url).netloc
+    if _has(error, socket.gaierror):
+        reason = N_("the host name could not be resolved")
+    elif _has(error, ConnectionRefusedError):
+        reason = N_("the connection was refused")
+    elif isinstance(error, requests.exceptions.SSLError):
+        reason = N_("the TLS handshake failed")
+    elif isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                            requests.exceptions.InvalidSchema)):
+        reason = N_("LINE_API_BASE_URL is not a valid http(s) URL")
+    elif isinstance(error, requests.exceptions.ChunkedEncodingError):
+        reason = N_("the connection broke off during the answer")
+    else:
+        reason = N_("the connection failed")
+    return LineAPIError("upstream_unreachable", N_(
+        "Could not reach %(host)s: %(reason)s. Check LINE_API_BASE_URL and this server's network."), 502,
+        host=host, reason=reason)
+
+
+# --------------------------------------------------------------------------- showing requests
+
+
+def mask(value: str) -> str:
+    """A secret shown safely: its first 4 and last 4 characters (all hidden if short)."""
+    value = "" if value is None else str(value)
+    if len(value) < 12:
+        return "*" * len(value)
+    return f"{value[:4]}…{value[-4:]}"
+
+
+def masked(fields: dict[str, str]) -> dict[str, str]:
+    """``fields`` with every secret (SECRET_FIELDS) masked."""
+    return {k: mask(v) if k in SECRET_FIELDS and v else v for k, v in fields.items()}
+
+
+def curl_command(method: str, url: str, fields: dict[str, str], include_secrets: bool = False) -> str:
+    """The request as a curl command line; secrets masked unless ``include_secrets``."""
+    lines = [f"curl -sS {'-G' if method == 'GET' else '-X ' + method} {shlex.quote(url)}"]
+    for name, value in fields.items():
+        if name in SECRET_FIELDS and value and not include_secrets:
+            value = mask(value).replace("…", "...")
+        lines.append(f"--data-urlencode {shlex.quote(f'{name}={value}')}")
+    return " \\\n  ".join(lines)
+
+
+# --------------------------------------------------------------------------- explaining LINE's errors
+
+# LINE's known error texts (../shared/line-oauth-api.md §3-§5, §9) and what to do about them.
+_EXPLANATIONS: list[tuple[str, str]] = [
+    ("Invalid exp", N_("The JWT's exp is in the past or more than 30 minutes ahead. Sign a new JWT (it lives at most "
+                       "30 minutes) and check that this computer's clock is right.")),
+    ("iss and clientId of key do not match", N_(
+        "The channel ID in the JWT (iss and sub) is not the channel the kid belongs to. Use the channel ID of the "
+        "channel where you registered the public key.")),
+    ("Cannot find channel key", N_(
+        "LINE knows no key with this kid on this channel. Check the kid (Basic settings > Assertion Signing Key) "
+        "and that the JWT's channel ID is the channel where you registered the public key.")),
+    ("maximum number of access tokens", N_(
+        "The channel already holds 30 valid v2.1 tokens, LINE's limit. Revoke tokens you no longer need (list "
+        "their key IDs first) or wait until some expire.")),
+    ("Invalid signature", N_("The JWT's signature does not match the public key registered for this kid: sign with "
+                             "the private key that belongs to the registered public key.")),
+    ("Invalid aud", N_("The JWT's aud must be exactly https://api.line.me/ (with the trailing slash).")),
+    ("Invalid sub", N_("The JWT's sub must equal its iss: both are the channel ID.")),
+    ("Invalid alg", N_("The JWT must be signed with RS256.")),
+    ("Invalid typ", N_("The JWT header's typ must be \"JWT\".")),
+    ("Invalid assertion", N_("The assertion is not a readable JWT: paste the whole JWT (three parts separated by "
+                             "dots) or sign a new one.")),
+    ("Invalid token_exp", N_("The JWT's token_exp (the token lifetime) must be a whole number from 1 to 2,592,000 "
+                             "seconds (30 days).")),
+    ("some parameters missed or invalid", N_(
+        "A required field is missing or has a wrong value: check grant_type (client_credentials), "
+        "client_assertion_type (the jwt-bearer URN) and the other required fields.")),
+    ("some parameters in the wrong format", N_(
+        "A field has the wrong format: the channel ID must be the numeric ID from Basic settings.")),
+    ("The access token expired", N_("This token's lifetime is over. Issue a new one.")),
+    ("The access token not JWS", N_(
+        "This is not a channel access token v2.1 (those are JWTs: three parts separated by dots). A short-lived "
+        "or long-lived token is verified and revoked on the \"Other token types\" page.")),
+    ("The access token revoked", N_("This token was revoked, or LINE does not know it. Issue a new one.")),
+    ("The access token malformed", N_("The token is damaged: copy the whole token again.")),
+    ("invalid client_secret", N_(
+        "The channel secret does not match the channel ID. Copy both from Basic settings in the LINE Developers "
+        "Console.")),
+    ("invalid client_id", N_("LINE knows no channel with this ID: use the numeric channel ID from Basic settings.")),
+    ("Invalid 'client_credentials'", N_(
+        "The channel ID or channel secret is wrong. Copy both from Basic settings in the LINE Developers Console.")),
+    ("access_token invalid", N_(
+        "This token is invalid, expired or revoked. (v2.1 tokens are verified on the v2.1 Verify page.)")),
+    ("access_token in invalid format", N_("The token is not in the right format: copy the whole token again.")),
+]
+
+
+def explain(status: int, body: Any) -> str | None:
+    """A plain-language explanation of LINE's answer, untranslated (mark: N_), or None."""
+    text = ""
+    if isinstance(body, dict):
+        text = " ".join(str(body.get(k, "")) for k in ("error_description", "message", "error"))
+    elif isinstance(body, str):
+        text = body
+    for needle, message in _EXPLANATIONS:
+        if needle.lower() in text.lower():
+            return message
+    if status == 429:
+        return N_("Too many requests: LINE allows 370 token requests per second per channel. Wait a moment and retry.")
+    if status == 400 and isinstance(body, dict) and body.get("error") == "invalid_request":
+        return N_("LINE could not read the request: check that the token was copied whole.")
+    if status == 404:
+        return N_("LINE has no such endpoint or key. If the kid is right, check LINE_API_BASE_URL.")
+    if status >= 500:
+        return N_("LINE had a problem on its side. Try again in a few minutes.")
+    return None
 
 
 def init_app(app: Flask) -> None:
-    return None
+    """Nothing to set up per app: the session is per process and made on first use."""
+    app.extensions["line_client"] = {"endpoints": ENDPOINTS, "targets": TARGETS}
