@@ -129,6 +129,7 @@ def assertion_from_options(assertion: str | None, channel_id: str | None, kid: s
 
 
 def check_channel_id(channel_id: str) -> str:
+    """The channel ID, stripped; it must be numeric as LINE's are."""
     channel_id = channel_id.strip()
     if not channel_id.isdigit():
         raise InputError("--channel-id", "the channel ID must be the channel's numeric ID, e.g. 1234567890 "
@@ -140,6 +141,7 @@ def check_channel_id(channel_id: str) -> str:
 
 
 def dump(body: Any) -> str:
+    """JSON for people and jq alike (indented); text bodies as they came."""
     if isinstance(body, str):
         return body
     return json.dumps(body, indent=2, ensure_ascii=False)
@@ -163,6 +165,10 @@ def call_line(endpoint: str, fields: dict[str, str], target: str) -> NoReturn:
         # Compact, so the error body stays one line that a script can parse.
         body = response.body if isinstance(response.body, str) else json.dumps(response.body, ensure_ascii=False)
         click.echo(body, err=True)
+    hint = line_client.explain(response.status_code, response.body)
+    if hint and sys.stderr.isatty():
+        # Only for a person at a terminal: a script reading stderr gets LINE's body alone.
+        click.echo(f"Hint: {hint}", err=True)
     click.get_current_context().exit(1)
 
 
@@ -173,9 +179,9 @@ def call_line(endpoint: str, fields: dict[str, str], target: str) -> NoReturn:
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
               help="Write DIR/private.json (mode 0600) and DIR/public.json instead of printing.")
 def keygen_command(out_dir: Path | None) -> None:
-    """Make an RSA-2048 key pair for LINE: the private JWK to keep, the public one to register.
+    """Make an RSA-2048 key pair for LINE.
 
-    Prints {"private": ..., "public": ...} as JSON. Register "public" in the
+    The private JWK is yours to keep; the public one is to register. Prints {"private": ..., "public": ...} as JSON. Register "public" in the
     LINE Developers Console (Basic settings > Assertion Signing Key) or the
     sandbox; it has no kid because LINE assigns one.
 
@@ -215,7 +221,10 @@ def keygen_command(out_dir: Path | None) -> None:
 @click.option("--exp-minutes", type=int, default=30, show_default=True, metavar="N",
               help="Lifetime of this JWT, 1 to 30 minutes.")
 def jwt_command(channel_id: str, kid: str | None, key_path: str, token_exp: int, exp_minutes: int) -> None:
-    """Sign a JWT client assertion and print only the JWT.
+    """Sign a JWT assertion; print only the JWT.
+
+    Without --kid, the key's own kid is used (the 2020 console's key files
+    carry one).
 
     \b
     Examples:
@@ -228,7 +237,10 @@ def jwt_command(channel_id: str, kid: str | None, key_path: str, token_exp: int,
 # --------------------------------------------------------------------------- token
 
 
-token_group = AppGroup("token", help="""Issue, list, verify and revoke channel access tokens v2.1.
+token_group = AppGroup("token", help="""Issue, list, verify and revoke channel access tokens.
+
+v2.1 tokens (issue, kids, verify, revoke), stateless tokens and short-lived
+v2 tokens. Each command prints LINE's JSON answer.
 
 \b
 Examples:
@@ -258,9 +270,9 @@ def assertion_options(func):
 @token_group.command("issue")
 @assertion_options
 def issue_command(channel_id, kid, key_path, token_exp, assertion, target) -> None:
-    """Issue a channel access token v2.1 (POST /oauth2/v2.1/token).
+    """Issue a channel access token v2.1.
 
-    Signs an assertion from --channel-id, --kid and --key, or sends the one
+    POST /oauth2/v2.1/token. Signs an assertion from --channel-id, --kid and --key, or sends the one
     given with --assertion. Prints LINE's answer (access_token, expires_in,
     token_type, key_id).
 
@@ -281,7 +293,9 @@ def issue_command(channel_id, kid, key_path, token_exp, assertion, target) -> No
 @token_group.command("kids")
 @assertion_options
 def kids_command(channel_id, kid, key_path, token_exp, assertion, target) -> None:
-    """List the key IDs of the channel's valid v2.1 tokens (GET /oauth2/v2.1/tokens/kid).
+    """List the key IDs of valid v2.1 tokens.
+
+    GET /oauth2/v2.1/tokens/kid, with a JWT assertion as for `token issue`.
 
     \b
     Examples:
@@ -299,8 +313,9 @@ def kids_command(channel_id, kid, key_path, token_exp, assertion, target) -> Non
 @click.argument("access_token", metavar="ACCESS_TOKEN")
 @TARGET_OPTION
 def verify_command(access_token: str, target: str) -> None:
-    """Check a v2.1 access token (GET /oauth2/v2.1/verify); - reads it from stdin.
+    """Verify a v2.1 token.
 
+    GET /oauth2/v2.1/verify. Give - as ACCESS_TOKEN to read it from stdin.
     Prints client_id, expires_in (seconds left) and scope.
 
     \b
@@ -312,15 +327,31 @@ def verify_command(access_token: str, target: str) -> None:
     call_line("verify_v21", {"access_token": token}, target)
 
 
+def secret_option(required: bool = True):
+    """``--channel-secret``, also read from LINE_CHANNEL_SECRET so it stays out of shell history."""
+    return click.option(
+        "--channel-secret", required=required, envvar="LINE_CHANNEL_SECRET", show_envvar=True, metavar="SECRET",
+        help="The channel secret (Basic settings). Prefer the env variable: it stays out of shell history.")
+
+
+def check_secret(channel_secret: str | None) -> str:
+    """The channel secret, stripped; empty is bad input. Never quoted in a message."""
+    secret = (channel_secret or "").strip()
+    if not secret:
+        raise InputError("--channel-secret", "it is empty: give the channel secret (Basic settings), "
+                                             "preferably in the LINE_CHANNEL_SECRET environment variable.")
+    return secret
+
+
 @token_group.command("revoke")
 @click.option("--channel-id", required=True, metavar="ID", help="The channel's numeric ID.")
-@click.option("--channel-secret", required=True, envvar="LINE_CHANNEL_SECRET", show_envvar=True, metavar="SECRET",
-              help="The channel secret (Basic settings). Prefer the env variable: it stays out of shell history.")
+@secret_option()
 @click.argument("access_token", metavar="ACCESS_TOKEN")
 @TARGET_OPTION
 def revoke_command(channel_id: str, channel_secret: str, access_token: str, target: str) -> None:
-    """Revoke a v2.1 access token (POST /oauth2/v2.1/revoke); - reads it from stdin.
+    """Revoke a v2.1 token.
 
+    POST /oauth2/v2.1/revoke. Give - as ACCESS_TOKEN to read it from stdin.
     LINE answers 200 with an empty body, even for an unknown token, so
     success prints nothing and exits 0.
 
@@ -330,12 +361,88 @@ def revoke_command(channel_id: str, channel_secret: str, access_token: str, targ
       flask --app app token revoke --channel-id 1234567890 "$TOKEN"
     """
     channel_id = check_channel_id(channel_id)
-    if not channel_secret.strip():
-        raise InputError("--channel-secret", "it is empty: give the channel secret (Basic settings), "
-                                             "preferably in the LINE_CHANNEL_SECRET environment variable.")
+    secret = check_secret(channel_secret)
     token = read_text_input(access_token, "ACCESS_TOKEN", "access token to revoke (or - to read it from stdin)")
-    call_line("revoke_v21", {"client_id": channel_id, "client_secret": channel_secret.strip(),
-                             "access_token": token}, target)
+    call_line("revoke_v21", {"client_id": channel_id, "client_secret": secret, "access_token": token}, target)
+
+
+# --------------------------------------------------------------------------- the other token types
+
+
+@token_group.command("issue-stateless")
+@assertion_options
+@secret_option(required=False)
+def issue_stateless_command(channel_id, kid, key_path, token_exp, assertion, target, channel_secret) -> None:
+    """Issue a stateless token (15 minutes).
+
+    POST /oauth2/v3/token. Stateless tokens cannot be revoked. With --key or --assertion it authenticates with a JWT assertion (as
+    `token issue`); otherwise with --channel-id and the channel secret.
+
+    \b
+    Examples:
+      LINE_CHANNEL_SECRET=... flask --app app token issue-stateless --channel-id 1234567890
+      flask --app app token issue-stateless --channel-id 1234567890 --kid YOUR-KID --key private.json
+    """
+    fields = {"grant_type": "client_credentials"}
+    if key_path or assertion is not None:
+        fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        fields["client_assertion"] = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
+    else:
+        if channel_id is None:
+            raise InputError("--channel-id", "give --channel-id and --channel-secret, or --key (or --assertion) "
+                                             "to authenticate with a JWT.")
+        fields["client_id"] = check_channel_id(channel_id)
+        fields["client_secret"] = check_secret(channel_secret)
+    call_line("issue_stateless", fields, target)
+
+
+@token_group.command("issue-v2")
+@click.option("--channel-id", required=True, metavar="ID", help="The channel's numeric ID.")
+@secret_option()
+@TARGET_OPTION
+def issue_v2_command(channel_id: str, channel_secret: str, target: str) -> None:
+    """Issue a short-lived token (30 days).
+
+    POST /v2/oauth/accessToken. At 30 valid tokens LINE revokes the oldest one to issue a new one.
+
+    \b
+    Example:
+      LINE_CHANNEL_SECRET=... flask --app app token issue-v2 --channel-id 1234567890
+    """
+    call_line("issue_v2", {"grant_type": "client_credentials", "client_id": check_channel_id(channel_id),
+                           "client_secret": check_secret(channel_secret)}, target)
+
+
+@token_group.command("verify-v2")
+@click.argument("access_token", metavar="ACCESS_TOKEN")
+@TARGET_OPTION
+def verify_v2_command(access_token: str, target: str) -> None:
+    """Verify a short-lived or long-lived token.
+
+    POST /v2/oauth/verify. Give - as ACCESS_TOKEN to read it from stdin.
+
+    \b
+    Example:
+      flask --app app token verify-v2 "$TOKEN"
+    """
+    token = read_text_input(access_token, "ACCESS_TOKEN", "access token (or - to read it from stdin)")
+    call_line("verify_v2", {"access_token": token}, target)
+
+
+@token_group.command("revoke-v2")
+@click.argument("access_token", metavar="ACCESS_TOKEN")
+@TARGET_OPTION
+def revoke_v2_command(access_token: str, target: str) -> None:
+    """Revoke a short-lived or long-lived token.
+
+    POST /v2/oauth/revoke. Give - as ACCESS_TOKEN to read it from stdin.
+
+    \b
+    Example:
+      flask --app app token revoke-v2 "$TOKEN"
+    """
+    token = read_text_input(access_token, "ACCESS_TOKEN", "access token to revoke (or - to read it from stdin)")
+    call_line("revoke_v2", {"access_token": token}, target)
 
 
 def init_app(app: Flask) -> None:

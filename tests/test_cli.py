@@ -222,7 +222,8 @@ def test_console_wrapper_key_file_is_accepted(bad_input_results):
 
 
 @pytest.mark.parametrize("command", [["keygen"], ["jwt"], ["token"], ["token", "issue"], ["token", "kids"],
-                                     ["token", "verify"], ["token", "revoke"]])
+                                     ["token", "verify"], ["token", "revoke"], ["token", "issue-stateless"],
+                                     ["token", "issue-v2"], ["token", "verify-v2"], ["token", "revoke-v2"]])
 def test_help_shows_an_example(runner, command):
     # In process: help text does not depend on how the process starts, and this keeps the suite fast.
     result = runner.invoke(args=[*command, "--help"])
