@@ -12,6 +12,7 @@ work.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -149,6 +150,10 @@ def dump(body: Any) -> str:
 
 def call_line(endpoint: str, fields: dict[str, str], target: str) -> NoReturn:
     """Call ``endpoint``, print LINE's body and exit: 0 on 2xx, 1 on a LINE error or no answer."""
+    if not line_client.log.hasHandlers():
+        # Our own line says what failed; without a handler, logging's last resort
+        # would print line_client's warning as a second stderr line.
+        line_client.log.addHandler(logging.NullHandler())
     try:
         response = line_client.call(endpoint, fields, target=target)
     except line_client.LineAPIError as e:
