@@ -1,0 +1,491 @@
+"""The sandbox's state: channels, their public keys and issued tokens.
+
+A narrow interface over SQLAlchemy Core so the sandbox never writes SQL:
+SQLite by default (one file, safe with several gunicorn worker processes),
+PostgreSQL when ``DATABASE_URL`` is set (several app instances).
+
+Concurrency: every check-then-write (the per-channel token limits, the
+channel and key caps) runs in one short transaction that first takes a write
+lock: ``BEGIN IMMEDIATE`` on SQLite (one writer at a time across processes),
+``SELECT ... FOR UPDATE`` on the channel row on PostgreSQL.
+
+Tokens are stored as SHA-256 hashes, never as values; verify and revoke look
+them up by hash. Nothing here logs a token or a secret.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- limits
+
+# LINE's own per-channel limits (line-oauth-api.md §1).
+V21_TOKENS_PER_CHANNEL = 30  # the 31st issue is refused
+SHORT_LIVED_TOKENS_PER_CHANNEL = 30  # the 31st issue revokes the oldest
+SHORT_LIVED_LIFETIME = 30 * 24 * 60 * 60  # 2,592,000 s
+
+# Caps for a public deploy, so strangers cannot grow the database without bound.
+MAX_CHANNELS = 1000
+KEYS_PER_CHANNEL = 10  # line-oauth-api.md §9: "up to 10 in the sandbox"
+MAX_NAME_LENGTH = 100
+# Channels nobody has used (created, added a key, issued a token) for longer than
+# the longest token lifetime are removed, so the channel cap frees itself.
+CHANNEL_IDLE_LIFETIME = 35 * 24 * 60 * 60
+# Expired v2.1 tokens are kept for a while so verify can say "expired" rather than
+# "revoked"; per channel only the most recent few, so storage stays bounded.
+EXPIRED_KEPT_PER_CHANNEL = 30
+EXPIRED_KEPT_FOR = 7 * 24 * 60 * 60
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # under gunicorn's 30 s request timeout
+
+# Token kinds as stored; stateless tokens are never stored (unlimited, never revocable).
+V21 = "v2.1"
+SHORT_LIVED = "short-lived"
+KINDS = (V21, SHORT_LIVED)
+
+# --------------------------------------------------------------------------- schema
+
+metadata = sa.MetaData()
+
+channels = sa.Table(
+    "sandbox_channels", metadata,
+    sa.Column("channel_id", sa.String(10), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(MAX_NAME_LENGTH), nullable=False, default=""),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("used_at", sa.BigInteger, nullable=False),
+)
+
+keys = sa.Table(
+    "sandbox_keys", metadata,
+    sa.Column("kid", sa.String(36), primary_key=True),
+    sa.Column("channel_id", sa.String(10),
+              sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("jwk", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+tokens = sa.Table(
+    "sandbox_tokens", metadata,
+    # The serial id gives issue order (line-oauth-api.md §9: kids oldest first).
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("channel_id", sa.String(10),
+              sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=True),
+    sa.Column("issued_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_sandbox_tokens_channel", "channel_id", "kind", "expires_at"),
+)
+
+# --------------------------------------------------------------------------- records and errors
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A sandbox channel (the secret itself is only returned once, by create_channel)."""
+
+    channel_id: str
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Key:
+    """A registered public key: the kid the sandbox assigned and the public JWK."""
+
+    kid: str
+    channel_id: str
+    jwk: dict
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Token:
+    """An issued token as stored: its hash and metadata, never its value."""
+
+    token_hash: str
+    channel_id: str
+    kind: str
+    key_id: str | None
+    issued_at: int
+    expires_at: int
+
+    def expires_in(self, now: int | None = None) -> int:
+        """Seconds left (0 or negative once expired)."""
+        return self.expires_at - (int(time.time()) if now is None else now)
+
+
+class StoreError(Exception):
+    """Base of the store's refusals; the message is safe to show."""
+
+
+class ChannelNotFound(StoreError):
+    """No channel with that ID."""
+
+
+class CapReached(StoreError):
+    """A public-deploy cap (channels, keys per channel) is full."""
+
+
+class TokenLimitReached(StoreError):
+    """LINE's limit of valid v2.1 tokens per channel is reached."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is busy or unreachable; the caller may retry."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex of a token or secret: what the store keeps instead of the value."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def database_url(config: dict) -> str:
+    """The SQLAlchemy URL for an app config: ``DATABASE_URL`` (PostgreSQL) or the SQLite file.
+
+    ``postgres://`` and ``postgresql://`` (as Heroku and others give them) are
+    turned into ``postgresql+psycopg://`` for the psycopg 3 driver. Raises
+    ValueError for any other scheme.
+    """
+    url = (config.get("DATABASE_URL") or "").strip()
+    if not url:
+        path = config.get("SANDBOX_DATABASE") or "sandbox.sqlite3"
+        return f"sqlite:///{path}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith(("postgresql+psycopg://", "sqlite:")):
+        return url
+    raise ValueError("DATABASE_URL must be a PostgreSQL URL (postgres://, postgresql:// or postgresql+psycopg://).")
+
+
+def _now(now: int | None) -> int:
+    return int(time.time()) if now is None else int(now)
+
+
+def _new_channel_id() -> str:
+    # 10 digits not starting with 0, like LINE's channel IDs.
+    return str(1_000_000_000 + secrets.randbelow(9_000_000_000))
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """Channels, keys and tokens in one database. Thread- and process-safe."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = self._make_engine(url)
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    # ---- engine and schema
+
+    def _make_engine(self, url: str) -> Engine:
+        if not self.is_sqlite:
+            # pre_ping: a deploy's database may drop idle connections.
+            return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            # We issue BEGIN ourselves (below), so the driver must not.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+            cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a sandbox needs no fsync per commit
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            # Writers take the lock up front so a count and its insert can't interleave
+            # with another process's; readers use a plain deferred transaction.
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    def _ensure_schema(self) -> None:
+        """Create the tables on first use; idempotent, and safe when workers start together."""
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            with self._write() as conn:
+                if not self.is_sqlite:
+                    # Concurrent CREATE TABLE IF NOT EXISTS can still collide on PostgreSQL.
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242031)"))
+                metadata.create_all(conn, checkfirst=True)
+            self._ready = True
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A short write transaction holding the database's write lock (SQLite) from the start."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except OperationalError as e:
+            raise _unavailable(e) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read-only transaction (never blocks on writers in WAL mode)."""
+        self._ensure_schema()
+        try:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+        except OperationalError as e:
+            raise _unavailable(e) from None
+
+    @contextmanager
+    def _locked_channel(self, channel_id: str, now: int) -> Iterator[Connection]:
+        """A write transaction with the channel row locked; raises ChannelNotFound."""
+        self._ensure_schema()
+        with self._write() as conn:
+            row = conn.execute(
+                sa.select(channels.c.channel_id).where(channels.c.channel_id == channel_id).with_for_update()
+            ).first()
+            if row is None:
+                raise ChannelNotFound(f"No sandbox channel has the ID {channel_id}.")
+            conn.execute(channels.update().where(channels.c.channel_id == channel_id).values(used_at=now))
+            yield conn
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests and shutdown)."""
+        self.engine.dispose()
+
+    # ---- channels
+
+    def create_channel(self, name: str = "", now: int | None = None) -> tuple[Channel, str]:
+        """Create a channel; return it and its secret (32 hex), which is stored only as a hash.
+
+        Raises CapReached when MAX_CHANNELS channels exist (idle ones are purged first).
+        """
+        now = _now(now)
+        name = (name or "")[:MAX_NAME_LENGTH]
+        secret = secrets.token_hex(16)
+        self._ensure_schema()
+        with self._write() as conn:
+            if not self.is_sqlite:
+                # Serialise channel creation so the cap holds across instances.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242032)"))
+            self._purge(conn, now)
+            count = conn.execute(sa.select(sa.func.count()).select_from(channels)).scalar_one()
+            if count >= MAX_CHANNELS:
+                raise CapReached(
+                    f"The sandbox already holds its maximum of {MAX_CHANNELS} channels. Delete channels you no "
+                    f"longer need; channels unused for {CHANNEL_IDLE_LIFETIME // 86400} days are removed.")
+            for _ in range(20):
+                channel_id = _new_channel_id()
+                exists = conn.execute(
+                    sa.select(channels.c.channel_id).where(channels.c.channel_id == channel_id)).first()
+                if exists is None:
+                    break
+            else:  # 20 collisions among at most 1000 of 9e9 IDs: something else is wrong
+                raise StoreUnavailable("Could not pick a free channel ID; try again.")
+            conn.execute(channels.insert().values(
+                channel_id=channel_id, secret_hash=hash_token(secret), name=name, created_at=now, used_at=now))
+        return Channel(channel_id, name, now), secret
+
+    def get_channel(self, channel_id: str) -> Channel | None:
+        """The channel, or None."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(channels).where(channels.c.channel_id == channel_id)).first()
+        return Channel(row.channel_id, row.name, row.created_at) if row else None
+
+    def check_secret(self, channel_id: str, secret: str) -> bool:
+        """True if ``secret`` is the channel's secret (constant-time compare of hashes)."""
+        with self._read() as conn:
+            stored = conn.execute(
+                sa.select(channels.c.secret_hash).where(channels.c.channel_id == channel_id)).scalar()
+        return stored is not None and hmac.compare_digest(stored, hash_token(secret))
+
+    def delete_channel(self, channel_id: str) -> bool:
+        """Delete a channel with its keys and tokens; False if there was none."""
+        self._ensure_schema()
+        with self._write() as conn:
+            # Explicit child deletes: SQLite enforces ON DELETE CASCADE only with the pragma on.
+            conn.execute(tokens.delete().where(tokens.c.channel_id == channel_id))
+            conn.execute(keys.delete().where(keys.c.channel_id == channel_id))
+            deleted = conn.execute(channels.delete().where(channels.c.channel_id == channel_id)).rowcount
+        return deleted > 0
+
+    # ---- keys
+
+    def add_key(self, channel_id: str, jwk: dict, now: int | None = None) -> Key:
+        """Register a public JWK (already checked by the caller) and assign it a UUID kid.
+
+        Raises ChannelNotFound, or CapReached at KEYS_PER_CHANNEL keys.
+        """
+        now = _now(now)
+        kid = str(uuid.uuid4())
+        with self._locked_channel(channel_id, now) as conn:
+            count = conn.execute(
+                sa.select(sa.func.count()).select_from(keys).where(keys.c.channel_id == channel_id)).scalar_one()
+            if count >= KEYS_PER_CHANNEL:
+                raise CapReached(f"This channel already has {KEYS_PER_CHANNEL} public keys, the sandbox's maximum.")
+            conn.execute(keys.insert().values(
+                kid=kid, channel_id=channel_id, jwk=json.dumps(jwk, sort_keys=True), created_at=now))
+        return Key(kid, channel_id, jwk, now)
+
+    def find_key(self, kid: str) -> Key | None:
+        """The key with this kid on any channel, or None."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(keys).where(keys.c.kid == kid)).first()
+        return _key(row) if row else None
+
+    def list_keys(self, channel_id: str) -> list[Key]:
+        """The channel's keys, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(keys).where(keys.c.channel_id == channel_id)
+                                .order_by(keys.c.created_at, keys.c.kid)).all()
+        return [_key(row) for row in rows]
+
+    # ---- tokens
+
+    def issue_token(self, channel_id: str, kind: str, token: str, lifetime: int,
+                    key_id: str | None = None, now: int | None = None) -> Token:
+        """Store a newly minted token under LINE's per-channel limit for its kind.
+
+        v2.1: raises TokenLimitReached when V21_TOKENS_PER_CHANNEL valid ones exist.
+        short-lived: at the limit the oldest valid ones are revoked to make room.
+        Raises ChannelNotFound. Only the token's hash is written.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown token kind {kind!r}")
+        now = _now(now)
+        record = Token(hash_token(token), channel_id, kind, key_id, now, now + int(lifetime))
+        with self._locked_channel(channel_id, now) as conn:
+            self._trim_expired(conn, channel_id, now)
+            valid = conn.execute(
+                sa.select(tokens.c.id).where(_valid(channel_id, kind, now)).order_by(tokens.c.id)).scalars().all()
+            if kind == V21 and len(valid) >= V21_TOKENS_PER_CHANNEL:
+                raise TokenLimitReached("The maximum number of access tokens has already been issued")
+            if kind == SHORT_LIVED and len(valid) >= SHORT_LIVED_TOKENS_PER_CHANNEL:
+                oldest = valid[:len(valid) - SHORT_LIVED_TOKENS_PER_CHANNEL + 1]
+                conn.execute(tokens.delete().where(tokens.c.id.in_(oldest)))
+            conn.execute(tokens.insert().values(
+                token_hash=record.token_hash, channel_id=channel_id, kind=kind, key_id=key_id,
+                issued_at=record.issued_at, expires_at=record.expires_at))
+        return record
+
+    def find_token(self, token: str) -> Token | None:
+        """The stored token with this value (expired ones included, until purged), or None."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(tokens).where(tokens.c.token_hash == hash_token(token))).first()
+        return _token(row) if row else None
+
+    def revoke_token(self, token: str, channel_id: str | None = None, kind: str | None = None) -> bool:
+        """Revoke (delete) a token, optionally only if it belongs to ``channel_id`` and is of ``kind``.
+
+        Returns whether anything was revoked; revoking twice is harmless.
+        """
+        self._ensure_schema()
+        condition = tokens.c.token_hash == hash_token(token)
+        if channel_id is not None:
+            condition &= tokens.c.channel_id == channel_id
+        if kind is not None:
+            condition &= tokens.c.kind == kind
+        with self._write() as conn:
+            return conn.execute(tokens.delete().where(condition)).rowcount > 0
+
+    def valid_tokens(self, channel_id: str, kind: str | None = None, now: int | None = None) -> list[Token]:
+        """The channel's unexpired, unrevoked tokens in issue order (all kinds unless ``kind``)."""
+        now = _now(now)
+        condition = (tokens.c.channel_id == channel_id) & (tokens.c.expires_at > now)
+        if kind is not None:
+            condition &= tokens.c.kind == kind
+        with self._read() as conn:
+            rows = conn.execute(sa.select(tokens).where(condition).order_by(tokens.c.id)).all()
+        return [_token(row) for row in rows]
+
+    def revoke_all(self, channel_id: str, now: int | None = None) -> int:
+        """Revoke every token of the channel; return how many were valid. Raises ChannelNotFound."""
+        now = _now(now)
+        with self._locked_channel(channel_id, now) as conn:
+            valid = conn.execute(sa.select(sa.func.count()).select_from(tokens).where(
+                (tokens.c.channel_id == channel_id) & (tokens.c.expires_at > now))).scalar_one()
+            conn.execute(tokens.delete().where(tokens.c.channel_id == channel_id))
+        return valid
+
+    # ---- housekeeping
+
+    def _trim_expired(self, conn: Connection, channel_id: str, now: int) -> None:
+        """Drop the channel's expired tokens beyond the most recent few (opportunistic purge)."""
+        keep = (sa.select(tokens.c.id)
+                .where((tokens.c.channel_id == channel_id) & (tokens.c.expires_at <= now))
+                .order_by(tokens.c.expires_at.desc()).limit(EXPIRED_KEPT_PER_CHANNEL))
+        conn.execute(tokens.delete().where(
+            (tokens.c.channel_id == channel_id) & (tokens.c.expires_at <= now)
+            & tokens.c.id.not_in(sa.select(keep.subquery().c.id))))
+
+    def _purge(self, conn: Connection, now: int) -> None:
+        """Remove long-expired tokens and idle channels (run when a channel is created)."""
+        conn.execute(tokens.delete().where(tokens.c.expires_at <= now - EXPIRED_KEPT_FOR))
+        idle = sa.select(channels.c.channel_id).where(channels.c.used_at <= now - CHANNEL_IDLE_LIFETIME)
+        # A channel with a valid token is in use even if nobody touched it lately.
+        idle = idle.where(~sa.exists().where((tokens.c.channel_id == channels.c.channel_id)
+                                              & (tokens.c.expires_at > now)))
+        idle_ids = conn.execute(idle).scalars().all()
+        if idle_ids:
+            conn.execute(tokens.delete().where(tokens.c.channel_id.in_(idle_ids)))
+            conn.execute(keys.delete().where(keys.c.channel_id.in_(idle_ids)))
+            conn.execute(channels.delete().where(channels.c.channel_id.in_(idle_ids)))
+
+    def purge(self, now: int | None = None) -> None:
+        """Run the housekeeping now (also runs on its own when channels are created)."""
+        self._ensure_schema()
+        with self._write() as conn:
+            self._purge(conn, _now(now))
+
+
+def _valid(channel_id: str, kind: str, now: int):
+    return (tokens.c.channel_id == channel_id) & (tokens.c.kind == kind) & (tokens.c.expires_at > now)
+
+
+def _key(row: Any) -> Key:
+    return Key(row.kid, row.channel_id, json.loads(row.jwk), row.created_at)
+
+
+def _token(row: Any) -> Token:
+    return Token(row.token_hash, row.channel_id, row.kind, row.key_id, row.issued_at, row.expires_at)
+
+
+def _unavailable(error: OperationalError) -> StoreUnavailable:
+    """Log the driver's first line (never the SQL parameters) and return the caller's error."""
+    log.warning("sandbox database error: %s", str(getattr(error, "orig", error)).splitlines()[0][:200])
+    return StoreUnavailable("The sandbox database is busy or unreachable; try again.")
+
+
+def open_store(config: dict) -> Store:
+    """A Store for an app config (see database_url); raises ValueError for a bad DATABASE_URL."""
+    return Store(database_url(config))
