@@ -1,0 +1,495 @@
+"""Benchmark: the Procfile's server, measured against its own page view.
+
+    python3 bench/run.py            # the full run recorded in BENCHMARKS.md (a few minutes)
+    python3 bench/run.py --smoke    # a few requests per row: CI keeps it from rotting
+
+Starts gunicorn exactly as the Procfile does (gunicorn.conf.py, app:app) on a
+free loopback port with a throwaway sandbox database, warms each endpoint up,
+then sends a fixed number of requests at each concurrency from a separate
+load-generator process (bench/loadgen.py, which says why it is ours and not
+wrk or hey). Every figure is compared with the page view measured in the same
+run, so the ratios hold on any machine. Exit status 1 if any request failed.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402  (after the path set-up, like the app's own modules)
+
+import signing  # noqa: E402
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CHANNEL = "1234567890"
+TOKENS_PER_CHANNEL = 25  # the sandbox allows 30 valid v2.1 tokens per channel; keep clear of it
+TICKS = os.sysconf("SC_CLK_TCK")
+
+# Issue 7's targets, as ratios to the page view (concurrency 8) or absolute.
+TARGET_SIGN_RATIO = 0.45
+TARGET_SIGN_OF_CEILING = 0.90
+TARGET_SIGN_P99 = 3.0
+TARGET_ISSUE_RATIO = 0.30
+TARGET_RSS_MB = 80
+TARGET_IMPORT_S = 0.5
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """gunicorn started as the Procfile does, on a free loopback port (as tests/conftest.py's LiveServer)."""
+
+    def __init__(self, tmp: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / "server.log"
+        env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+               "SANDBOX_DATABASE": str(tmp / "sandbox.sqlite3"), "SECRET_KEY": "bench-secret"}
+        for name in ("RATE_LIMIT", "DATABASE_URL", "SANDBOX_ENABLED"):  # measure the default set-up
+            env.pop(name, None)
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:app"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"bench: the server exited with {self.proc.returncode}; see {self.log_path}")
+            with contextlib.suppress(requests.RequestException):
+                requests.get(self.url + "/", timeout=1)
+                return self
+            time.sleep(0.1)
+        raise SystemExit("bench: the server did not answer within 30 s")
+
+    def workers(self) -> list[int]:
+        """PIDs of the gunicorn workers: the master's children."""
+        master = self.proc.pid
+        path = Path(f"/proc/{master}/task/{master}/children")
+        if path.exists():
+            return [int(p) for p in path.read_text().split()]
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                    found.append(int(stat.parent.name))
+        return found
+
+    def worker_cpu(self) -> float:
+        """CPU seconds (user + system, all threads) the workers have used so far."""
+        total = 0
+        for pid in self.workers():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / TICKS
+
+    def worker_rss_mb(self) -> list[float]:
+        sizes = []
+        for pid in self.workers():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        sizes.append(int(line.split()[1]) / 1024)
+        return sizes
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- requests and rows
+
+
+def raw_request(port: int, method: str, path: str, body: dict | None = None) -> str:
+    """One keep-alive HTTP/1.1 request, serialised once so the load generator only sends bytes."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "User-Agent: bench",
+             "Accept: */*", "Connection: keep-alive"]
+    data = ""
+    if body is not None:
+        data = json.dumps(body)  # ASCII (ensure_ascii), so latin-1 carries it unchanged
+        lines += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
+    return "\r\n".join(lines) + "\r\n\r\n" + data
+
+
+@dataclass
+class Row:
+    """One endpoint to measure: how to build its requests and how to tell a right answer."""
+
+    name: str
+    build: object  # callable(count) -> list of request dicts for loadgen
+    unique: bool = False  # every request body is used once (tokens are a limited resource)
+    results: dict = field(default_factory=dict)
+
+
+def load(server: Server, requests_: list[dict], count: int, concurrency: int, unique: bool) -> dict:
+    """Run the load generator in its own process and add the server's CPU time."""
+    spec = {"host": "127.0.0.1", "port": server.port, "count": count, "concurrency": concurrency,
+            "requests": requests_, "unique": unique}
+    cpu0 = server.worker_cpu()
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "loadgen.py")], input=json.dumps(spec),
+                         capture_output=True, text=True, check=False)
+    cpu1 = server.worker_cpu()
+    if out.returncode != 0:
+        raise SystemExit(f"bench: the load generator failed: {out.stderr.strip()}")
+    result = json.loads(out.stdout)
+    result["server_cpu"] = cpu1 - cpu0
+    return result
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def summarise(result: dict, count: int) -> dict:
+    lat = result["latencies"]
+    return {
+        "n": count,
+        "rps": len(lat) / result["wall"] if result["wall"] else 0.0,
+        "p50_ms": percentile(lat, 0.50) * 1000,
+        "p99_ms": percentile(lat, 0.99) * 1000,
+        "errors": result["errors"],
+        "error_samples": result["error_samples"],
+        "server_cpu_ms": result["server_cpu"] / count * 1000,
+        "client_cpu_ms": result["cpu"] / count * 1000,
+    }
+
+
+# --------------------------------------------------------------------------- the sandbox (issue 3) and one-step issue (issue 4)
+
+
+class Sandbox:
+    """Channels and keys made through the sandbox's admin API, so issue requests never hit the 30-token limit."""
+
+    def __init__(self, server: Server, private: dict, public: dict):
+        self.server, self.private, self.public = server, private, public
+        self.http = requests.Session()
+
+    def available(self) -> str | None:
+        """None if the sandbox's admin API answers, else why not."""
+        try:
+            r = self.http.post(self.server.url + "/sandbox/api/channels", json={"name": "bench probe"}, timeout=10)
+        except requests.RequestException as e:
+            return f"sandbox unreachable ({e})"
+        if r.status_code != 201:
+            return f"POST /sandbox/api/channels answered {r.status_code}: the sandbox (issue 3) is not in this build"
+        return None
+
+    def channel(self) -> tuple[str, str]:
+        """A new channel with our public key registered: (channel_id, kid)."""
+        r = self.http.post(self.server.url + "/sandbox/api/channels", json={"name": "bench"}, timeout=10)
+        r.raise_for_status()
+        channel_id = r.json()["channel_id"]
+        r = self.http.post(f"{self.server.url}/sandbox/api/channels/{channel_id}/keys", json=self.public, timeout=10)
+        r.raise_for_status()
+        return channel_id, r.json()["kid"]
+
+    def issue_direct(self, channel_id: str, kid: str) -> str:
+        """A token straight from the sandbox's LINE endpoint (for the verify row)."""
+        assertion = signing.build_assertion(channel_id, kid, signing.load_private_key(self.private), 86400)
+        r = self.http.post(self.server.url + "/sandbox/oauth2/v2.1/token", timeout=10, data={
+            "grant_type": "client_credentials", "client_assertion_type": JWT_BEARER, "client_assertion": assertion})
+        r.raise_for_status()
+        return r.json()["access_token"]
+
+    def proxy_available(self, channel_id: str, kid: str) -> str | None:
+        """None if the one-step issue page (issue 4) answers with a sandbox token, else why not."""
+        try:
+            r = self.http.post(self.server.url + "/oauth2/v2.1/token", timeout=10, json={
+                "target": "sandbox", "channel_id": channel_id, "kid": kid, "private_key": self.private,
+                "token_exp": 86400})
+        except requests.RequestException as e:
+            return f"one-step issue unreachable ({e})"
+        if r.status_code != 200 or "access_token" not in r.text:
+            return (f"POST /oauth2/v2.1/token answered {r.status_code} {r.text[:120]!r}: "
+                    "the proxy's one-step issue (issue 4) is not in this build")
+        return None
+
+
+# --------------------------------------------------------------------------- in-process costs
+
+
+def median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def in_process(private: dict, repeats: int) -> dict:
+    """One sign: the 2020 path (jwcrypto import with full RSA validation) vs ours, and the raw RSA signature."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from jwcrypto import jwk, jwt
+
+    text = json.dumps(private)
+
+    def naive():
+        key = jwk.JWK.from_json(text)  # OpenSSL re-checks the primes on every load
+        now = int(time.time())
+        token = jwt.JWT(header={"alg": "RS256", "typ": "JWT", "kid": "k"},
+                        claims={"iss": CHANNEL, "sub": CHANNEL, "aud": signing.LINE_AUDIENCE,
+                                "exp": now + 1800, "token_exp": 86400})
+        token.make_signed_token(key)
+        return token.serialize()
+
+    def ours():
+        return signing.build_assertion(CHANNEL, "k", signing.load_private_key(text), 86400)
+
+    loaded = signing.load_private_key(text).key
+    message = b"x" * 400  # about the size of a LINE assertion's signing input
+
+    def raw():
+        return loaded.sign(message, padding.PKCS1v15(), hashes.SHA256())
+
+    ours(), naive(), raw()  # first calls import and warm caches
+    return {
+        "naive_sign_ms": median_ms(naive, max(3, repeats // 10)),
+        "ours_sign_ms": median_ms(ours, repeats),
+        "ours_load_ms": median_ms(lambda: signing.load_private_key(text), repeats),
+        "raw_sign_ms": median_ms(raw, repeats),
+    }
+
+
+def import_time(repeats: int, tmp: Path) -> float:
+    """Median seconds for a fresh ``python -c "import app"`` (after one run that writes bytecode)."""
+    env = {**os.environ, "SANDBOX_DATABASE": str(tmp / "import.sqlite3"), "SECRET_KEY": "bench-secret"}
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, env=env, check=True)
+        if i:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def build_rows(server: Server, private: dict, public: dict, notes: list[str]) -> list[Row]:
+    port = server.port
+    kid = "bench-kid"
+
+    def page(count):
+        return [{"raw": raw_request(port, "GET", "/oauth2/v2.1/jwt"), "status": 200, "expect": "csrf_token"}]
+
+    def sign(count):
+        body = {"channel_id": CHANNEL, "kid": kid, "private_key": private, "token_exp": 86400}
+        return [{"raw": raw_request(port, "POST", "/oauth2/v2.1/jwt", body), "status": 200,
+                 "expect": '"response_body"'}]
+
+    def sign_2020(count):
+        now = int(time.time())
+        body = {"header": json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}),
+                "payload": json.dumps({"iss": CHANNEL, "sub": CHANNEL, "aud": signing.LINE_AUDIENCE,
+                                       "exp": now + 1800, "token_exp": 86400}),
+                "privatekey": json.dumps(private)}
+        return [{"raw": raw_request(port, "POST", "/oauth2/v2.1/jwt", body), "status": 200,
+                 "expect": '"response_body"'}]
+
+    rows = [Row("page view  GET /oauth2/v2.1/jwt", page),
+            Row("sign       POST /oauth2/v2.1/jwt (guided JSON)", sign),
+            Row("sign 2020  POST /oauth2/v2.1/jwt (2020 contract)", sign_2020)]
+
+    sandbox = Sandbox(server, private, public)
+    why_not = sandbox.available()
+    if why_not:
+        notes.append(f"SKIPPED one-step issue, sandbox verify and sandbox kids: {why_not}.")
+        return rows
+
+    home_channel, home_kid = sandbox.channel()
+    token = sandbox.issue_direct(home_channel, home_kid)
+
+    def verify(count):
+        return [{"raw": raw_request(port, "GET", f"/sandbox/oauth2/v2.1/verify?access_token={quote(token)}"),
+                 "status": 200, "expect": '"client_id"'}]
+
+    def kids(count):
+        assertion = signing.build_assertion(home_channel, home_kid, signing.load_private_key(private), 86400)
+        path = f"/sandbox/oauth2/v2.1/tokens/kid?client_assertion_type={quote(JWT_BEARER)}&client_assertion={assertion}"
+        return [{"raw": raw_request(port, "GET", path), "status": 200, "expect": '"kids"'}]
+
+    def issue(count):
+        # A fresh channel for every TOKENS_PER_CHANNEL requests: a "maximum number of access
+        # tokens" answer (400 inside the 200 envelope) would measure the refusal, not the issue.
+        reqs = []
+        while len(reqs) < count:
+            channel_id, channel_kid = sandbox.channel()
+            body = {"target": "sandbox", "channel_id": channel_id, "kid": channel_kid,
+                    "private_key": private, "token_exp": 86400}
+            reqs += [{"raw": raw_request(port, "POST", "/oauth2/v2.1/token", body), "status": 200,
+                      "expect": '"access_token"'}] * TOKENS_PER_CHANNEL
+        return reqs[:count]
+
+    proxy_channel, proxy_kid = sandbox.channel()
+    why_not = sandbox.proxy_available(proxy_channel, proxy_kid)
+    if why_not:
+        notes.append(f"SKIPPED one-step issue: {why_not}.")
+    else:
+        rows.append(Row("issue      POST /oauth2/v2.1/token (one step, sandbox)", issue, unique=True))
+    rows += [Row("verify     GET /sandbox/oauth2/v2.1/verify", verify),
+             Row("kids       GET /sandbox/oauth2/v2.1/tokens/kid", kids)]
+    return rows
+
+
+def measure(server: Server, rows: list[Row], concurrencies: list[int], count: int, warmup: int) -> None:
+    for row in rows:
+        reqs = row.build(warmup)
+        load(server, reqs, warmup, 8, row.unique)  # warm-up: imports, caches, the first connections
+        for c in concurrencies:
+            reqs = row.build(count)
+            row.results[c] = summarise(load(server, reqs, count, c, row.unique), count)
+            r = row.results[c]
+            print(f"  {row.name:<55} c={c:<3} {r['rps']:8.1f} req/s  p99 {r['p99_ms']:7.2f} ms"
+                  f"  errors {r['errors']}", file=sys.stderr, flush=True)
+            for sample in r["error_samples"]:
+                print(f"      {sample}", file=sys.stderr)
+
+
+def report(rows: list[Row], concurrencies: list[int], extra: dict, notes: list[str]) -> list[str]:
+    """Print the table and the targets; return the missed targets."""
+    page = rows[0].results
+    out = []
+    out.append("| endpoint | conc | req/s | p50 ms | p99 ms | errors | × page req/s | server CPU ms/req | client CPU ms/req |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for row in rows:
+        for c in concurrencies:
+            r = row.results[c]
+            ratio = r["rps"] / page[c]["rps"] if page[c]["rps"] else float("nan")
+            out.append(f"| {row.name} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} "
+                       f"| {ratio:.2f} | {r['server_cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} |")
+    print("\n".join(out))
+
+    ip = extra["in_process"]
+    c8 = 8 if 8 in concurrencies else concurrencies[len(concurrencies) // 2]
+    page_cpu = page[c8]["server_cpu_ms"]
+    sign = rows[1].results[c8]
+    ceiling = page_cpu / (page_cpu + ip["raw_sign_ms"])
+    ratio = sign["rps"] / page[c8]["rps"]
+    cpu_ratio = page_cpu / sign["server_cpu_ms"] if sign["server_cpu_ms"] else float("nan")
+    p99_ratio = sign["p99_ms"] / page[c8]["p99_ms"]
+    print()
+    print("In process, one sign (median):")
+    print(f"  naive, jwcrypto JWK import with full RSA validation: {ip['naive_sign_ms']:8.2f} ms")
+    print(f"  ours, signing.load_private_key + build_assertion:    {ip['ours_sign_ms']:8.2f} ms"
+          f"  ({ip['naive_sign_ms'] / ip['ours_sign_ms']:.0f}x faster; key load {ip['ours_load_ms']:.2f} ms)")
+    print(f"  raw RSA-2048 PKCS#1 v1.5 signature:                  {ip['raw_sign_ms']:8.2f} ms")
+    print(f"Ceiling at c={c8}: page_cost / (page_cost + raw_sign_cost) = {page_cpu:.2f} / ({page_cpu:.2f} + "
+          f"{ip['raw_sign_ms']:.2f}) = {ceiling:.2f}  (page_cost: the workers' CPU per page view)")
+    print(f"  ours: sign/page req/s = {ratio:.2f} ({ratio / ceiling:.0%} of the ceiling); "
+          f"by server CPU per request, page/sign = {cpu_ratio:.2f} ({cpu_ratio / ceiling:.0%})")
+    rss = extra["rss_mb"]
+    print(f"Worker RSS after the run: {', '.join(f'{m:.1f}' for m in rss)} MB")
+    print(f"App import (fresh `python -c \"import app\"`, median of {extra['import_repeats']}): "
+          f"{extra['import_s']:.3f} s")
+
+    checks = [
+        (f"sign req/s >= {TARGET_SIGN_RATIO} x page at c={c8}", ratio >= TARGET_SIGN_RATIO, f"{ratio:.2f}"),
+        (f"sign ratio >= {TARGET_SIGN_OF_CEILING:.0%} of the ceiling {ceiling:.2f}",
+         ratio >= TARGET_SIGN_OF_CEILING * ceiling, f"{ratio / ceiling:.0%}"),
+        (f"sign p99 <= {TARGET_SIGN_P99} x page p99 at c={c8}", p99_ratio <= TARGET_SIGN_P99, f"{p99_ratio:.2f}x"),
+    ]
+    issue = next((row for row in rows if row.name.startswith("issue")), None)
+    if issue:
+        issue_ratio = issue.results[c8]["rps"] / page[c8]["rps"]
+        checks.append((f"one-step issue >= {TARGET_ISSUE_RATIO} x page at c={c8}",
+                       issue_ratio >= TARGET_ISSUE_RATIO, f"{issue_ratio:.2f}"))
+    total_errors = sum(r["errors"] for row in rows for r in row.results.values())
+    checks += [
+        (f"zero errors up to c={max(concurrencies)}", total_errors == 0, str(total_errors)),
+        (f"worker RSS <= {TARGET_RSS_MB} MB", bool(rss) and max(rss) <= TARGET_RSS_MB, f"{max(rss or [0]):.1f} MB"),
+        (f"app import <= {TARGET_IMPORT_S} s", extra["import_s"] <= TARGET_IMPORT_S, f"{extra['import_s']:.3f} s"),
+    ]
+    print("Targets (issue 7):")
+    for text, ok, value in checks:
+        print(f"  [{'met' if ok else 'MISSED'}] {text}: {value}")
+    for note in notes:
+        print(f"NOTE: {note}")
+    extra["summary"] = {"ceiling": ceiling, "sign_ratio": ratio, "sign_cpu_ratio": cpu_ratio,
+                        "sign_p99_ratio": p99_ratio, "checks": [[t, ok, v] for t, ok, v in checks]}
+    return [text for text, ok, _ in checks if not ok]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a few requests per row (CI)")
+    parser.add_argument("--requests", type=int, help="requests per row and concurrency (default 2000; smoke 40)")
+    parser.add_argument("--concurrency", default="1,8,32", help="comma-separated (default 1,8,32)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    count = args.requests or (40 if args.smoke else 2000)
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+    warmup = 16 if args.smoke else 200
+
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+               "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                            if line.startswith("model name")), "?") if Path("/proc/cpuinfo").exists() else "?",
+               "load_before": os.getloadavg()}
+    print(f"bench: {machine['cpu']}, {machine['cpus']} CPUs, Python {machine['python']}, "
+          f"load {machine['load_before'][0]:.2f}; {count} requests per row and concurrency "
+          f"{concurrencies} after {warmup} warm-up", file=sys.stderr)
+    private, public = signing.generate_key_pair()
+    notes: list[str] = []
+    extra: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        server = Server(tmp).start()
+        try:
+            rows = build_rows(server, private, public, notes)
+            measure(server, rows, concurrencies, count, warmup)
+            extra["rss_mb"] = server.worker_rss_mb()
+        finally:
+            server.stop()
+        extra["in_process"] = in_process(private, 30 if args.smoke else 300)
+        extra["import_repeats"] = 1 if args.smoke else 5
+        extra["import_s"] = import_time(extra["import_repeats"], tmp)
+    missed = report(rows, concurrencies, extra, notes)
+    if args.json:
+        args.json.write_text(json.dumps({
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine,
+            "command": " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
+            "rows": {row.name: {str(c): {k: v for k, v in r.items() if k != "error_samples"}
+                                for c, r in row.results.items()} for row in rows},
+            "errors": sum(r["errors"] for row in rows for r in row.results.values()),
+            "missed": missed, "notes": notes, **extra}, indent=2))
+    errors = sum(r["errors"] for row in rows for r in row.results.values())
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
