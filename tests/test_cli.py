@@ -302,3 +302,23 @@ def test_line_error_body_goes_to_stderr_with_exit_1(sandbox_channel):
     assert result.returncode == 1
     assert result.stdout == "" and "Traceback" not in result.stderr
     assert "message" in json.loads(result.stderr)  # LINE's 404 for an unknown kid
+
+
+def test_stateless_and_v2_tokens_against_the_sandbox(sandbox_channel):
+    ch = sandbox_channel
+    env = {**ch["env"], "LINE_CHANNEL_SECRET": ch["channel_secret"]}
+    both = [start(["token", "issue-stateless", "--channel-id", ch["channel_id"], "--target", "sandbox"], env),
+            start(["token", "issue-v2", "--channel-id", ch["channel_id"], "--target", "sandbox"], env)]
+    stateless, short_lived = (finish(p) for p in both)
+    assert stateless.returncode == 0, stateless.stderr
+    assert json.loads(stateless.stdout)["expires_in"] in (899, 900)
+    assert short_lived.returncode == 0, short_lived.stderr
+    token = json.loads(short_lived.stdout)["access_token"]
+
+    verified = flask_cli(["token", "verify-v2", "-", "--target", "sandbox"], env, stdin=token)
+    assert verified.returncode == 0, verified.stderr
+    assert json.loads(verified.stdout)["client_id"] == ch["channel_id"]
+    assert flask_cli(["token", "revoke-v2", token, "--target", "sandbox"], env).returncode == 0
+    again = flask_cli(["token", "verify-v2", token, "--target", "sandbox"], env)
+    assert again.returncode == 1
+    assert json.loads(again.stderr)["error_description"] == "access_token invalid"
