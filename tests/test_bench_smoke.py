@@ -1,0 +1,34 @@
+"""The benchmark's smoke run: bench/run.py --smoke starts the Procfile server, sends a few
+requests per row and reports zero errors. It checks that the script works, never its timings."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+
+def test_bench_smoke_runs_and_reports_zero_errors(tmp_path):
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, "bench/run.py", "--smoke", "--json", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    figures = json.loads(out.read_text())
+    assert figures["errors"] == 0
+    rows = figures["rows"]
+    names = " ".join(rows)
+    assert "page view" in names and "sign" in names
+    for row in rows.values():
+        assert set(row) == {"1", "8", "32"}
+        for result in row.values():
+            assert result["errors"] == 0 and result["rps"] > 0
+    # The table and the in-process figures are printed.
+    assert "| endpoint | conc | req/s |" in run.stdout
+    assert "raw RSA-2048 PKCS#1 v1.5 signature" in run.stdout
+    assert "Worker RSS after the run" in run.stdout and figures["rss_mb"]
+    assert figures["import_s"] > 0
