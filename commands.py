@@ -186,9 +186,9 @@ def call_line(endpoint: str, fields: dict[str, str], target: str) -> NoReturn:
 def keygen_command(out_dir: Path | None) -> None:
     """Make an RSA-2048 key pair for LINE.
 
-    The private JWK is yours to keep; the public one is to register. Prints {"private": ..., "public": ...} as JSON. Register "public" in the
-    LINE Developers Console (Basic settings > Assertion Signing Key) or the
-    sandbox; it has no kid because LINE assigns one.
+    Prints {"private": ..., "public": ...} as JSON. Keep "private" secret;
+    register "public" in the LINE Developers Console (Basic settings >
+    Assertion Signing Key) or the sandbox. It has no kid: LINE assigns one.
 
     \b
     Examples:
@@ -274,12 +274,13 @@ def assertion_options(func):
 
 @token_group.command("issue")
 @assertion_options
-def issue_command(channel_id, kid, key_path, token_exp, assertion, target) -> None:
+def issue_command(channel_id: str | None, kid: str | None, key_path: str | None, token_exp: int,
+                  assertion: str | None, target: str) -> None:
     """Issue a channel access token v2.1.
 
-    POST /oauth2/v2.1/token. Signs an assertion from --channel-id, --kid and --key, or sends the one
-    given with --assertion. Prints LINE's answer (access_token, expires_in,
-    token_type, key_id).
+    POST /oauth2/v2.1/token. Signs an assertion from --channel-id, --kid and
+    --key, or sends the one given with --assertion. Prints LINE's answer
+    (access_token, expires_in, token_type, key_id).
 
     \b
     Examples:
@@ -289,15 +290,16 @@ def issue_command(channel_id, kid, key_path, token_exp, assertion, target) -> No
     """
     jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
     call_line("issue_v21", {
-        "grant_type": "client_credentials",
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "grant_type": line_client.GRANT_TYPE,
+        "client_assertion_type": line_client.ASSERTION_TYPE,
         "client_assertion": jwt,
     }, target)
 
 
 @token_group.command("kids")
 @assertion_options
-def kids_command(channel_id, kid, key_path, token_exp, assertion, target) -> None:
+def kids_command(channel_id: str | None, kid: str | None, key_path: str | None, token_exp: int,
+                 assertion: str | None, target: str) -> None:
     """List the key IDs of valid v2.1 tokens.
 
     GET /oauth2/v2.1/tokens/kid, with a JWT assertion as for `token issue`.
@@ -309,7 +311,7 @@ def kids_command(channel_id, kid, key_path, token_exp, assertion, target) -> Non
     """
     jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
     call_line("kids_v21", {
-        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion_type": line_client.ASSERTION_TYPE,
         "client_assertion": jwt,
     }, target)
 
@@ -377,20 +379,22 @@ def revoke_command(channel_id: str, channel_secret: str, access_token: str, targ
 @token_group.command("issue-stateless")
 @assertion_options
 @secret_option(required=False)
-def issue_stateless_command(channel_id, kid, key_path, token_exp, assertion, target, channel_secret) -> None:
+def issue_stateless_command(channel_id: str | None, kid: str | None, key_path: str | None, token_exp: int,
+                            assertion: str | None, target: str, channel_secret: str | None) -> None:
     """Issue a stateless token (15 minutes).
 
-    POST /oauth2/v3/token. Stateless tokens cannot be revoked. With --key or --assertion it authenticates with a JWT assertion (as
-    `token issue`); otherwise with --channel-id and the channel secret.
+    POST /oauth2/v3/token. Stateless tokens cannot be revoked. With --key or
+    --assertion it authenticates with a JWT assertion (as `token issue`);
+    otherwise with --channel-id and the channel secret.
 
     \b
     Examples:
       LINE_CHANNEL_SECRET=... flask --app app token issue-stateless --channel-id 1234567890
       flask --app app token issue-stateless --channel-id 1234567890 --kid YOUR-KID --key private.json
     """
-    fields = {"grant_type": "client_credentials"}
+    fields = {"grant_type": line_client.GRANT_TYPE}
     if key_path or assertion is not None:
-        fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        fields["client_assertion_type"] = line_client.ASSERTION_TYPE
         fields["client_assertion"] = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
     else:
         if channel_id is None:
@@ -408,13 +412,14 @@ def issue_stateless_command(channel_id, kid, key_path, token_exp, assertion, tar
 def issue_v2_command(channel_id: str, channel_secret: str, target: str) -> None:
     """Issue a short-lived token (30 days).
 
-    POST /v2/oauth/accessToken. At 30 valid tokens LINE revokes the oldest one to issue a new one.
+    POST /v2/oauth/accessToken. At 30 valid tokens LINE revokes the oldest
+    one to issue a new one.
 
     \b
     Example:
       LINE_CHANNEL_SECRET=... flask --app app token issue-v2 --channel-id 1234567890
     """
-    call_line("issue_v2", {"grant_type": "client_credentials", "client_id": check_channel_id(channel_id),
+    call_line("issue_v2", {"grant_type": line_client.GRANT_TYPE, "client_id": check_channel_id(channel_id),
                            "client_secret": check_secret(channel_secret)}, target)
 
 
