@@ -38,6 +38,8 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+import security
+
 log = logging.getLogger(__name__)
 
 ENDPOINTS: dict[str, tuple[str, str]] = {
@@ -464,5 +466,8 @@ def explain(status: int, body: Any) -> str | None:
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to set up per app: the session is per process and made on first use."""
+    """Keep secrets out of urllib3's debug log; the session itself is per process, made on first use."""
+    # urllib3 logs each request line at DEBUG, query string included: LINE's GET
+    # endpoints carry the assertion or token there.
+    logging.getLogger("urllib3.connectionpool").addFilter(security.redact_log_filter)
     app.extensions["line_client"] = {"endpoints": ENDPOINTS, "targets": TARGETS}
