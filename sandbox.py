@@ -359,7 +359,7 @@ def channel_or_404(channel_id: str) -> store_module.Channel:
     """The channel, or a 404 for an unknown or malformed ID."""
     channel = get_store().get_channel(channel_id) if _CHANNEL_ID.match(channel_id) else None
     if channel is None:
-        abort(404, description=gettext("No sandbox channel has the ID %(id)s.", id=channel_id[:20]))
+        raise ChannelNotFound(channel_id)
     return channel
 
 
@@ -432,8 +432,6 @@ def api_add_key(channel_id: str):
         return key_error_json(e)
     except CapReached:
         return admin_error("limit_reached", key_cap_message(), 400, field="public_key")
-    except ChannelNotFound:
-        abort(404)
     return jsonify({"kid": key.kid}), 201
 
 
@@ -457,11 +455,7 @@ def api_delete_channel(channel_id: str):
 @csrf_exempt
 def api_revoke_all(channel_id: str):
     """Revoke every token of the channel: 200 {"revoked": <how many were valid>}."""
-    channel = channel_or_404(channel_id)
-    try:
-        revoked = get_store().revoke_all(channel.channel_id)
-    except ChannelNotFound:
-        abort(404)
+    revoked = get_store().revoke_all(channel_or_404(channel_id).channel_id)
     return jsonify({"revoked": revoked})
 
 
@@ -589,6 +583,13 @@ def only_when_enabled():
 @bp.errorhandler(LineError)
 def line_error(e: LineError):
     return jsonify(e.body), e.status
+
+
+@bp.errorhandler(ChannelNotFound)
+def unknown_channel(e: ChannelNotFound):
+    """A JSON 404 naming the channel (raised by the admin API, or a channel deleted mid-request)."""
+    channel_id = str(e.args[0] if e.args else "")[:20]
+    return admin_error("not_found", gettext("No sandbox channel has the ID %(id)s.", id=channel_id), 404)
 
 
 @bp.errorhandler(StoreUnavailable)

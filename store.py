@@ -275,7 +275,7 @@ class Store:
                 sa.select(channels.c.channel_id).where(channels.c.channel_id == channel_id).with_for_update()
             ).first()
             if row is None:
-                raise ChannelNotFound(f"No sandbox channel has the ID {channel_id}.")
+                raise ChannelNotFound(channel_id)
             conn.execute(channels.update().where(channels.c.channel_id == channel_id).values(used_at=now))
             yield conn
 

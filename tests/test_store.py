@@ -1,0 +1,260 @@
+"""The store on its own, on SQLite and PostgreSQL: limits, caps, hashing, purging, concurrency."""
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+
+import store as store_module
+from pg import backend, postgres  # noqa: F401  (fixtures)
+from store import SHORT_LIVED, V21, CapReached, ChannelNotFound, Store, TokenLimitReached
+
+NOW = 1_800_000_000
+JWK = {"kty": "RSA", "alg": "RS256", "use": "sig", "e": "AQAB", "n": "x" * 342}
+
+
+@pytest.fixture
+def db(backend) -> Store:
+    s = store_module.open_store(backend)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def channel_id(db) -> str:
+    channel, _ = db.create_channel("test", now=NOW)
+    return channel.channel_id
+
+
+def issue(db, channel_id, kind=V21, n=1, lifetime=3600, now=NOW, prefix="tok"):
+    return [db.issue_token(channel_id, kind, f"{prefix}-{kind}-{now}-{i}", lifetime,
+                           key_id=f"key{i}" if kind == V21 else None, now=now) for i in range(n)]
+
+
+# --------------------------------------------------------------------------- URLs
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("postgres://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
+    ("postgresql://u:p@h/d?sslmode=require", "postgresql+psycopg://u:p@h/d?sslmode=require"),
+    ("postgresql+psycopg://h/d", "postgresql+psycopg://h/d"),
+])
+def test_database_url_converts_postgres_urls_for_psycopg3(given, expected):
+    assert store_module.database_url({"DATABASE_URL": given, "SANDBOX_DATABASE": "x"}) == expected
+
+
+def test_database_url_defaults_to_the_sqlite_file():
+    assert store_module.database_url({"DATABASE_URL": "", "SANDBOX_DATABASE": "/tmp/s.db"}) == "sqlite:////tmp/s.db"
+
+
+def test_database_url_refuses_other_schemes():
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        store_module.database_url({"DATABASE_URL": "mysql://h/d"})
+
+
+# --------------------------------------------------------------------------- channels and keys
+
+
+def test_channel_ids_and_secrets_look_like_lines(db):
+    channel, secret = db.create_channel("bot", now=NOW)
+    assert len(channel.channel_id) == 10 and channel.channel_id.isdigit() and channel.channel_id[0] != "0"
+    assert len(secret) == 32 and int(secret, 16) >= 0
+    assert db.check_secret(channel.channel_id, secret)
+    assert not db.check_secret(channel.channel_id, secret[::-1])
+    assert not db.check_secret("1234567890", secret)
+    assert db.get_channel(channel.channel_id).name == "bot"
+
+
+def test_secret_is_stored_only_as_a_hash(db, channel_id):
+    with db.engine.connect() as conn:
+        row = conn.execute(sa.select(store_module.channels)).first()
+    assert len(row.secret_hash) == 64
+
+
+def test_keys_are_capped_per_channel(db, channel_id):
+    kids = {db.add_key(channel_id, JWK, now=NOW).kid for _ in range(store_module.KEYS_PER_CHANNEL)}
+    assert len(kids) == store_module.KEYS_PER_CHANNEL
+    with pytest.raises(CapReached):
+        db.add_key(channel_id, JWK, now=NOW)
+    assert [k.kid for k in db.list_keys(channel_id)] and db.find_key(kids.pop()).jwk == JWK
+
+
+def test_unknown_channel_is_refused(db):
+    with pytest.raises(ChannelNotFound):
+        db.add_key("1234567890", JWK)
+    with pytest.raises(ChannelNotFound):
+        db.issue_token("1234567890", V21, "t", 60)
+    assert db.delete_channel("1234567890") is False
+
+
+def test_channels_are_capped(db, monkeypatch):
+    monkeypatch.setattr(store_module, "MAX_CHANNELS", 3)
+    for _ in range(3):
+        db.create_channel(now=NOW)
+    with pytest.raises(CapReached):
+        db.create_channel(now=NOW)
+
+
+def test_idle_channels_are_purged_to_free_the_cap(db, monkeypatch):
+    monkeypatch.setattr(store_module, "MAX_CHANNELS", 2)
+    old, _ = db.create_channel(now=NOW)
+    busy, _ = db.create_channel(now=NOW)
+    issue(db, busy.channel_id, lifetime=60 * 86400)  # a valid token keeps a channel alive
+    later = NOW + store_module.CHANNEL_IDLE_LIFETIME + 1
+    fresh, _ = db.create_channel(now=later)
+    assert db.get_channel(old.channel_id) is None
+    assert db.get_channel(busy.channel_id) is not None and db.get_channel(fresh.channel_id) is not None
+
+
+def test_delete_channel_removes_keys_and_tokens(db, channel_id):
+    key = db.add_key(channel_id, JWK, now=NOW)
+    issue(db, channel_id, n=2)
+    assert db.delete_channel(channel_id) is True
+    assert db.find_key(key.kid) is None and db.find_token(f"tok-{V21}-{NOW}-0") is None
+
+
+# --------------------------------------------------------------------------- tokens and limits
+
+
+def test_tokens_are_stored_as_hashes_only(db, channel_id):
+    issue(db, channel_id, n=1)
+    with db.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(sa.select(store_module.tokens))]
+    assert f"tok-{V21}-{NOW}-0" not in repr(rows)
+    assert rows[0][1] == store_module.hash_token(f"tok-{V21}-{NOW}-0")
+    assert db.find_token(f"tok-{V21}-{NOW}-0").key_id == "key0"
+
+
+def test_v21_limit_refuses_the_31st(db, channel_id):
+    issue(db, channel_id, n=30)
+    with pytest.raises(TokenLimitReached):
+        db.issue_token(channel_id, V21, "one-more", 3600, key_id="k", now=NOW)
+    assert len(db.valid_tokens(channel_id, V21, now=NOW)) == 30
+    # Each kind has its own count.
+    issue(db, channel_id, kind=SHORT_LIVED, n=1)
+
+
+def test_expired_and_revoked_tokens_stop_counting(db, channel_id):
+    issue(db, channel_id, n=29, lifetime=10)
+    issue(db, channel_id, n=1, lifetime=3600, prefix="long")
+    later = NOW + 11
+    assert len(db.valid_tokens(channel_id, V21, now=later)) == 1
+    issue(db, channel_id, n=29, now=later, prefix="new")
+    assert db.revoke_token(f"long-{V21}-{NOW}-0") is True
+    issue(db, channel_id, n=1, now=later, prefix="again")
+    # Expired tokens stay findable (verify says "expired"), within the kept window.
+    assert db.find_token(f"tok-{V21}-{NOW}-28").expires_in(later) < 0
+
+
+def test_short_lived_limit_revokes_the_oldest(db, channel_id):
+    issue(db, channel_id, kind=SHORT_LIVED, n=30, lifetime=store_module.SHORT_LIVED_LIFETIME)
+    db.issue_token(channel_id, SHORT_LIVED, "thirty-first", 100, now=NOW + 1)
+    valid = db.valid_tokens(channel_id, SHORT_LIVED, now=NOW + 1)
+    assert len(valid) == 30
+    assert db.find_token(f"tok-{SHORT_LIVED}-{NOW}-0") is None
+    assert db.find_token(f"tok-{SHORT_LIVED}-{NOW}-1") is not None
+    assert valid[-1].token_hash == store_module.hash_token("thirty-first")
+
+
+def test_valid_tokens_come_in_issue_order(db, channel_id):
+    issue(db, channel_id, n=5)
+    assert [t.key_id for t in db.valid_tokens(channel_id, V21, now=NOW)] == [f"key{i}" for i in range(5)]
+
+
+def test_revoke_respects_channel_and_kind(db, channel_id):
+    other, _ = db.create_channel(now=NOW)
+    issue(db, channel_id, n=1)
+    token = f"tok-{V21}-{NOW}-0"
+    assert db.revoke_token(token, channel_id=other.channel_id) is False
+    assert db.revoke_token(token, kind=SHORT_LIVED) is False
+    assert db.revoke_token(token, channel_id=channel_id, kind=V21) is True
+    assert db.revoke_token(token, channel_id=channel_id, kind=V21) is False
+
+
+def test_revoke_all_counts_valid_tokens(db, channel_id):
+    issue(db, channel_id, n=3)
+    issue(db, channel_id, n=2, lifetime=1, prefix="short")
+    assert db.revoke_all(channel_id, now=NOW + 5) == 3
+    assert db.valid_tokens(channel_id, now=NOW) == []
+
+
+def test_expired_tokens_are_trimmed_per_channel(db, channel_id):
+    for round_ in range(3):
+        issue(db, channel_id, n=30, lifetime=1, now=NOW + round_ * 10, prefix=f"r{round_}")
+    issue(db, channel_id, n=1, now=NOW + 100, prefix="last")
+    with db.engine.connect() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(store_module.tokens)).scalar_one()
+    assert count == store_module.EXPIRED_KEPT_PER_CHANNEL + 1
+
+
+def test_long_expired_tokens_are_purged(db, channel_id):
+    issue(db, channel_id, n=2, lifetime=1)
+    db.purge(now=NOW + store_module.EXPIRED_KEPT_FOR + 10)
+    assert db.find_token(f"tok-{V21}-{NOW}-0") is None
+
+
+# --------------------------------------------------------------------------- several processes
+
+
+def _worker(url: str, channel_id: str, start, results, n: int) -> None:
+    s = Store(url)
+    start.wait()
+    for i in range(n):
+        try:
+            s.issue_token(channel_id, V21, f"p{multiprocessing.current_process().pid}-{i}", 3600, key_id="k")
+            results.put("ok")
+        except TokenLimitReached:
+            results.put("limit")
+    s.dispose()
+
+
+def test_v21_limit_holds_across_processes(db, channel_id):
+    """40 issues from 4 processes at once: exactly 30 succeed, on either backend."""
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(db.url, channel_id, start, results, 10)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    start.set()
+    outcomes = [results.get(timeout=60) for _ in range(40)]
+    for p in procs:
+        p.join(timeout=30)
+    assert outcomes.count("ok") == 30 and outcomes.count("limit") == 10
+    assert len(db.valid_tokens(channel_id, V21)) == 30
+
+
+def _create_schema(url: str, start, results) -> None:
+    s = Store(url)
+    start.wait()
+    try:
+        s.get_channel("1234567890")
+        results.put("ok")
+    except Exception as e:  # noqa: BLE001 - report any failure to the parent
+        results.put(f"{type(e).__name__}: {e}")
+    s.dispose()
+
+
+def test_tables_are_created_once_when_workers_start_together(backend):
+    url = store_module.database_url(backend)
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_create_schema, args=(url, start, results)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    start.set()
+    outcomes = [results.get(timeout=60) for _ in range(6)]
+    for p in procs:
+        p.join(timeout=30)
+    assert outcomes == ["ok"] * 6
+
+
+def test_sqlite_uses_wal(backend):
+    if backend["DATABASE_URL"]:
+        pytest.skip("SQLite only")
+    s = store_module.open_store(backend)
+    s.get_channel("1234567890")
+    s.dispose()
+    with sqlite3.connect(backend["SANDBOX_DATABASE"]) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
