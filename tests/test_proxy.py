@@ -12,7 +12,7 @@ import time
 import pytest
 
 import signing
-from conftest import CONSOLE_KID, free_port
+from conftest import free_port
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
