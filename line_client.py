@@ -227,7 +227,12 @@ def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask
         raise LineAPIError("unknown_endpoint", N_("Unknown LINE endpoint."), 400, field="endpoint")
     method, path = ENDPOINTS[endpoint]
     url = base_url(target, app) + path
-    timeout = float(app.config.get("LINE_API_TIMEOUT") or 10.0)
+    try:
+        timeout = float(app.config.get("LINE_API_TIMEOUT") or 10.0)
+    except (TypeError, ValueError):
+        timeout = 10.0
+    if not 0 < timeout < 3600:  # a zero, negative or absurd setting would mean "wait forever" or "never wait"
+        timeout = 10.0
     fields = {str(k): "" if v is None else str(v) for k, v in fields.items()}
     remote_addr = (request.remote_addr or "127.0.0.1") if has_request_context() else "127.0.0.1"
     dispatch = _Dispatch(app, remote_addr) if target == "sandbox" else None
