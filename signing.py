@@ -23,7 +23,6 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from jwcrypto import jwk
 
 LINE_AUDIENCE = "https://api.line.me/"
 MAX_ASSERTION_LIFETIME = 30 * 60  # LINE: exp at most 30 minutes after generation
@@ -261,6 +260,8 @@ def private_jwk(key: PrivateKey | rsa.RSAPrivateKey, kid: str | None = None) -> 
 
 def generate_key_pair() -> tuple[dict, dict]:
     """Make a new RSA-2048 pair with jwcrypto: (private JWK, public JWK without kid)."""
+    from jwcrypto import jwk  # imported here: it costs ~30 ms at start-up and only this needs it
+
     generated = jwk.JWK.generate(kty="RSA", size=KEY_BITS)
     key = generated.get_op_key("sign")
     return private_jwk(key), public_jwk(key)

@@ -31,7 +31,7 @@ RECV = 256 * 1024
 
 
 class Conn:
-    __slots__ = ("sock", "buf", "started", "index", "head_end", "length", "status", "chunked")
+    __slots__ = ("sock", "buf", "started", "index", "head_end", "length", "status", "chunked", "close")
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
@@ -43,6 +43,7 @@ class Conn:
         self.length = -1
         self.status = 0
         self.chunked = False
+        self.close = False
 
 
 def connect(host: str, port: int) -> socket.socket:
@@ -69,6 +70,8 @@ def parse_head(conn: Conn) -> None:
             conn.length = int(value.strip())
         elif name == "transfer-encoding" and "chunked" in value.lower():
             conn.chunked = True
+        elif name == "connection" and value.strip().lower() == "close":
+            conn.close = True  # e.g. gunicorn's sync workers: no keep-alive
     if conn.length < 0 and not conn.chunked:
         conn.length = 0
 
@@ -173,6 +176,11 @@ def run(spec: dict) -> dict:
                 error_count += 1
                 if len(errors) < 3:
                     errors.append(f"HTTP {conn.status}: {body[:200].decode('utf-8', 'replace')}")
+            if conn.close:
+                sel.unregister(conn.sock)
+                conn.sock.close()
+                conn.sock = connect(host, port)
+                sel.register(conn.sock, selectors.EVENT_READ, conn)
             if not send_next(conn):
                 sel.unregister(conn.sock)
     wall = time.perf_counter() - wall0
