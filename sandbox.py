@@ -113,14 +113,19 @@ def require_assertion_params(with_grant_type: bool) -> str:
 # --------------------------------------------------------------------------- assertions
 
 
-def _number(value: Any) -> float | None:
-    """A JSON number, or a numeric string as one LINE doc sample uses (§9); else None."""
+def _number(value: Any) -> int | float | None:
+    """A JSON number, or a numeric string as one LINE doc sample uses (§9); else None.
+
+    Integers stay integers: a 400-digit token_exp must be refused, not overflow a float.
+    """
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+(\.[0-9]+)?\s*", value):
-        return float(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str) and len(value) <= 32 and re.fullmatch(r"\s*-?[0-9]+(\.[0-9]+)?\s*", value):
+        return float(value) if "." in value else int(value)
     return None
 
 
@@ -131,7 +136,7 @@ def verify_assertion(assertion: str, now: int, check_token_exp: bool) -> tuple[s
     """
     try:
         header, payload = signing.decode_unverified(assertion)
-    except SigningError:
+    except (SigningError, RecursionError):  # RecursionError: absurdly nested JSON
         oauth_error("invalid_client", "Invalid assertion")  # §9
     if header.get("alg") != "RS256":
         oauth_error("invalid_client", "Invalid alg")  # §9
@@ -158,7 +163,8 @@ def verify_assertion(assertion: str, now: int, check_token_exp: bool) -> tuple[s
 def _token_exp(payload: dict) -> int:
     """token_exp as whole seconds, 1 to 30 days, else LINE's invalid_request (§9: no clamping)."""
     value = _number(payload.get("token_exp"))
-    if value is None or not value.is_integer() or not 1 <= value <= signing.MAX_TOKEN_EXP:
+    if value is None or (isinstance(value, float) and not value.is_integer()) \
+            or not 1 <= value <= signing.MAX_TOKEN_EXP:
         oauth_error("invalid_request", "Invalid token_exp")
     return int(value)
 
@@ -167,6 +173,7 @@ def _token_exp(payload: dict) -> int:
 
 
 def _b64url(data: bytes) -> str:
+    """Unpadded base64url, as JWS segments are written."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
@@ -345,7 +352,10 @@ def json_body(optional: bool) -> dict:
         if optional:
             return {}
         raise _BadBody(gettext("Send a public JWK as a JSON object in the request body."))
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # absurdly nested JSON
+        body = None
     if not isinstance(body, dict):
         raise _BadBody(gettext("The request body must be a JSON object."))
     return body
@@ -390,7 +400,10 @@ def create_channel(name: Any) -> tuple[store_module.Channel, str]:
 
 def register_key(channel_id: str, data: Any) -> store_module.Key:
     """Check a public JWK with the console's rules and register it. Raises SigningError or CapReached."""
-    jwk = signing.check_public_jwk(data, "public_key")
+    try:
+        jwk = signing.check_public_jwk(data, "public_key")
+    except RecursionError:  # absurdly nested JSON text
+        raise SigningError("public_key", signing.N_("The public key must be a JSON object (a JWK).")) from None
     return get_store().add_key(channel_id, jwk)
 
 
@@ -460,12 +473,14 @@ def api_revoke_all(channel_id: str):
 
 
 def channel_cap_message() -> str:
+    """Why a new channel was refused, in the user's language."""
     return gettext("The sandbox already holds its maximum of %(max)d channels. Delete channels you no longer "
                    "need; channels unused for %(days)d days are removed.",
                    max=store_module.MAX_CHANNELS, days=store_module.CHANNEL_IDLE_LIFETIME // 86400)
 
 
 def key_cap_message() -> str:
+    """Why another key was refused, in the user's language."""
     return gettext("This channel already has %(max)d public keys, the sandbox's maximum.",
                    max=store_module.KEYS_PER_CHANNEL)
 
@@ -494,6 +509,7 @@ def render_console(channel_id: str | None = None, status: int = 200, values: dic
 
 
 def _limits() -> dict:
+    """The numbers the console page quotes, from the constants that enforce them."""
     return {"v21": store_module.V21_TOKENS_PER_CHANNEL, "short": store_module.SHORT_LIVED_TOKENS_PER_CHANNEL,
             "max_keys": store_module.KEYS_PER_CHANNEL, "channels": store_module.MAX_CHANNELS,
             "idle_days": store_module.CHANNEL_IDLE_LIFETIME // 86400, "skew": ASSERTION_EXP_SKEW}
@@ -505,6 +521,7 @@ def known_channel(channel_id: str) -> bool:
 
 
 def form_channel_id() -> str:
+    """The channel ID a console form posted."""
     return (request.form.get("channel_id") or "").strip()
 
 
@@ -582,6 +599,7 @@ def only_when_enabled():
 
 @bp.errorhandler(LineError)
 def line_error(e: LineError):
+    """LINE's error body and status, exactly."""
     return jsonify(e.body), e.status
 
 
@@ -594,6 +612,7 @@ def unknown_channel(e: ChannelNotFound):
 
 @bp.errorhandler(StoreUnavailable)
 def store_unavailable(e: StoreUnavailable):
+    """503 with Retry-After when the database stays locked or unreachable; never a traceback."""
     message = gettext("The sandbox database is busy; try again in a moment.")
     if wants_json():
         response, status = json_error("temporarily_unavailable", message, 503)

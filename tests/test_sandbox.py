@@ -160,6 +160,12 @@ FAILURES = [
     ("token_exp fraction", lambda c, o: assertion(c, token_exp=1.5), 400, invalid_request("Invalid token_exp")),
     ("token_exp text", lambda c, o: assertion(c, token_exp="a day"), 400, invalid_request("Invalid token_exp")),
     ("token_exp true", lambda c, o: assertion(c, token_exp=True), 400, invalid_request("Invalid token_exp")),
+    ("token_exp huge", lambda c, o: assertion(c, token_exp=10 ** 400), 400, invalid_request("Invalid token_exp")),
+    ("token_exp long text", lambda c, o: assertion(c, token_exp="9" * 5000), 400, invalid_request("Invalid token_exp")),
+    ("exp huge", lambda c, o: assertion(c, exp=10 ** 400), 400, invalid_client("Invalid exp")),
+    ("exp infinite", lambda c, o: assertion(c, exp=float("inf")), 400, invalid_client("Invalid exp")),
+    ("nested header", lambda c, o: signing._b64u_encode(b"[" * 200000) + ".e30.x", 400,
+     invalid_client("Invalid assertion")),
 ]
 
 
@@ -435,7 +441,7 @@ def test_admin_accepts_key_ops_verify_and_webcrypto_ext(client, keypairs):
     assert r.status_code == 201 and re.fullmatch(r"[0-9a-f-]{36}", r.json["kid"])
 
 
-@pytest.mark.parametrize("body", ["", "[]", "nope"])
+@pytest.mark.parametrize("body", ["", "[]", "nope", "[" * 100000])
 def test_admin_key_body_must_be_a_json_object(client, body):
     channel_id = client.post("/sandbox/api/channels").json["channel_id"]
     r = client.post(f"/sandbox/api/channels/{channel_id}/keys", data=body, content_type="application/json")
@@ -551,6 +557,9 @@ def test_console_shows_key_errors_beside_the_field(client):
     assert r.status_code == 400
     assert 'aria-describedby="public_key-hint public_key-error"' in html and 'aria-invalid="true"' in html
     assert 'id="public_key-error"' in html and "kid" in html
+    for text in ("", "not json", "[" * 100000):
+        r = client.post("/sandbox/console/keys", data={"channel_id": channel_id, "public_key": text})
+        assert r.status_code == 400 and 'id="public_key-error"' in r.get_data(as_text=True)
 
 
 def test_console_unknown_channel(client):
