@@ -620,6 +620,19 @@ def test_disabled_sandbox_is_404_everywhere(tmp_path, method, path):
     assert not (tmp_path / "s.sqlite3").exists()
 
 
+def test_unreachable_database_is_a_503_not_a_traceback():
+    from app import create_app
+    from conftest import free_port
+
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
+                      "DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/none"})
+    client = app.test_client()
+    r = client.post("/sandbox/api/channels")
+    assert r.status_code == 503 and r.json["error"] == "temporarily_unavailable" and r.headers["Retry-After"] == "1"
+    r = client.get("/sandbox/?channel_id=1234567890")
+    assert r.status_code == 503 and r.mimetype == "text/html"
+
+
 # --------------------------------------------------------------------------- garbage in
 
 

@@ -250,11 +250,18 @@ def test_tables_are_created_once_when_workers_start_together(backend):
     assert outcomes == ["ok"] * 6
 
 
-def test_sqlite_uses_wal(backend):
-    if backend["DATABASE_URL"]:
-        pytest.skip("SQLite only")
-    s = store_module.open_store(backend)
+def test_sqlite_uses_wal(tmp_path):
+    config = {"SANDBOX_DATABASE": str(tmp_path / "s.sqlite3")}
+    s = store_module.open_store(config)
     s.get_channel("1234567890")
     s.dispose()
-    with sqlite3.connect(backend["SANDBOX_DATABASE"]) as conn:
+    with sqlite3.connect(config["SANDBOX_DATABASE"]) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_unreachable_database_raises_store_unavailable():
+    from conftest import free_port
+
+    s = store_module.open_store({"DATABASE_URL": f"postgres://nobody@127.0.0.1:{free_port()}/none"})
+    with pytest.raises(store_module.StoreUnavailable):
+        s.create_channel()
