@@ -20,7 +20,7 @@ import time
 from typing import Any, NoReturn
 
 from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request)
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 import signing
 import store as store_module
@@ -573,7 +573,7 @@ def console_revoke_all():
         revoked = None
     if revoked is None:
         return render_console(channel_id or None, 404)
-    return render_console(channel_id, notice=gettext("Revoked %(count)d valid tokens.", count=revoked))
+    return render_console(channel_id, notice=ngettext("Revoked %(num)d valid token.", "Revoked %(num)d valid tokens.", revoked))
 
 
 @bp.post("/console/delete")

@@ -544,7 +544,7 @@ def test_console_flow(client, keypairs):
     assert key_id in html and kid in html
 
     r = client.post("/sandbox/console/revoke", data={"channel_id": channel_id})
-    assert r.status_code == 200 and "Revoked 1 valid tokens" in r.get_data(as_text=True)
+    assert r.status_code == 200 and "Revoked 1 valid token." in r.get_data(as_text=True)
     r = client.post("/sandbox/console/delete", data={"channel_id": channel_id})
     assert r.status_code == 200 and f'data-deleted-channel="{channel_id}"' in r.get_data(as_text=True)
     assert client.get(f"/sandbox/?channel_id={channel_id}").status_code == 404
