@@ -3,9 +3,10 @@ JSON callers, an HTML page for people. Never a traceback in a response."""
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -40,6 +41,22 @@ def json_error(code: str, description: str, status: int, **extra):
     return jsonify(body), status
 
 
+def rate_limit_message(e: HTTPException) -> str:
+    """Why a request was refused with 429, and when to try again."""
+    limit = getattr(e, "limit", None)
+    allowed = str(getattr(limit, "limit", "") or "")
+    seconds = 60
+    limiter = current_app.extensions.get("rate_limiter")
+    current = limiter.current_limit if limiter is not None else None
+    if current is not None:
+        try:
+            seconds = max(1, int(current.reset_at - time.time()))
+        except Exception:  # the counter store is unreachable: keep the default
+            pass
+    return gettext("Too many requests from your address: this server allows %(allowed)s. Try again in %(seconds)d "
+                   "seconds.", allowed=allowed or gettext("only a few per minute"), seconds=seconds)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(SigningError)
     def signing_error(e: SigningError):
@@ -58,6 +75,8 @@ def init_app(app: Flask) -> None:
                                   limit="1 MiB")
         elif e.code == 404:
             description = gettext("There is no page at this address.")
+        elif e.code == 429:
+            description = rate_limit_message(e)
         elif e.code == 405:
             description = gettext("This address does not take a %(method)s request.", method=request.method)
         code = (e.name or "error").lower().replace(" ", "_")

@@ -1,14 +1,32 @@
 """Protections for a public deploy: security headers, CSRF for form posts,
 optional rate limiting, proxy headers, and keeping secrets out of logs.
 
-Headers are a few lines of our own rather than Flask-Talisman: we need one
-fixed policy (no nonces, no per-view variation), and Talisman's defaults
-(forced HTTPS redirect, session cookie rewrites) would fight local use.
+Headers are a few lines of our own rather than Flask-Talisman. We need one
+fixed policy for every page (no nonces: no page has inline script, so
+``script-src 'self'`` is enough; no per-view variation), plus
+``Cache-Control: no-store`` on everything that is not a static file, which
+Talisman does not do. Talisman's defaults would also fight local use: it
+redirects every request to HTTPS and marks the session cookie ``Secure``, so
+``./scripts/start`` on http://127.0.0.1 would lose its CSRF cookie. HSTS is
+sent only when the request really came over HTTPS, which behind Heroku's router
+we learn from ``X-Forwarded-Proto`` via werkzeug's ProxyFix, and only when
+``TRUST_PROXY`` says a proxy is there to set it (a client could send the header
+itself otherwise).
+
+Rate limiting is Flask-Limiter, per client IP (ProxyFix puts the real one in
+``remote_addr`` behind a proxy), one budget across all routes but static files.
+Its counters live in a small SQLite file shared by the gunicorn workers of one
+machine: the default in-memory storage would count per worker process, so
+``5/minute`` with 2 workers would let 10 through.
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sqlite3
+import threading
+import time
 
 from flask import Flask, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -27,6 +45,12 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+HSTS = "max-age=31536000; includeSubDomains"
+
+# Requests the rate limit never counts: static files, and the proxy's in-process call
+# into the sandbox (line_client marks its environ), which is part of a request already counted.
+RATE_LIMIT_FREE_ENDPOINTS = ("static", "views.favicon")
+IN_PROCESS_MARK = "line_client.in_process"
 
 _QUERY = re.compile(r"\?[^\s\"]*")
 
@@ -43,22 +67,148 @@ def strip_query(text: str) -> str:
 
 
 def redact_log_filter(record: logging.LogRecord) -> bool:
-    """Logging filter for the development server's access log: drop query strings."""
-    if record.args:
-        args = record.args if isinstance(record.args, tuple) else (record.args,)
-        record.args = tuple(strip_query(a) if isinstance(a, str) else a for a in args)
-    if isinstance(record.msg, str):
-        record.msg = strip_query(record.msg)
+    """Logging filter for request-line logs (gunicorn's, the development server's): drop query strings.
+
+    The message is formatted first and then stripped, so a query that held a %s
+    placeholder cannot leave the arguments unmatched.
+    """
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken log call: keep only its template
+        message = str(record.msg)
+    if "?" in message:
+        record.msg, record.args = strip_query(message), ()
     return True
 
 
+# Loggers that write request lines: the development server's access log, and gunicorn's
+# error log, which names the request's URI (query included) when a request fails outside the app.
+REQUEST_LINE_LOGGERS = ("werkzeug", "gunicorn.error", "gunicorn.access")
+
+
+# --------------------------------------------------------------------------- rate limit storage
+
+
+def _sqlite_storage_class():
+    """A ``limits`` storage (fixed windows) in one SQLite file, shared by processes.
+
+    Built on first use so that ``limits`` is imported only when RATE_LIMIT is set.
+    """
+    from limits.storage import Storage
+
+    class SQLiteStorage(Storage):
+        STORAGE_SCHEME = ["tester+sqlite"]
+        PURGE_EVERY = 500  # increments between sweeps of expired windows
+
+        def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, path: str = "", **options):
+            super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+            self.path = path
+            self._local = threading.local()
+            self._count = 0
+            with self._connect() as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS windows (key TEXT PRIMARY KEY, hits INTEGER NOT NULL, "
+                             "expires REAL NOT NULL)")
+
+        @property
+        def base_exceptions(self):
+            return sqlite3.Error
+
+        def _connect(self) -> sqlite3.Connection:
+            conn = getattr(self._local, "conn", None)
+            if conn is None or getattr(self._local, "pid", None) != os.getpid():
+                conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=OFF")  # counters, not records: losing a second of them is fine
+                self._local.conn, self._local.pid = conn, os.getpid()
+            return conn
+
+        def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+            now = time.time()
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT hits, expires FROM windows WHERE key = ?", (key,)).fetchone()
+                if row is None or row[1] <= now:
+                    hits = amount
+                    conn.execute("INSERT OR REPLACE INTO windows (key, hits, expires) VALUES (?, ?, ?)",
+                                 (key, hits, now + expiry))
+                else:
+                    hits = row[0] + amount
+                    conn.execute("UPDATE windows SET hits = ? WHERE key = ?", (hits, key))
+                self._count += 1
+                if self._count % self.PURGE_EVERY == 0:
+                    conn.execute("DELETE FROM windows WHERE expires <= ?", (now,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return hits
+
+        def get(self, key: str) -> int:
+            row = self._connect().execute("SELECT hits FROM windows WHERE key = ? AND expires > ?",
+                                          (key, time.time())).fetchone()
+            return row[0] if row else 0
+
+        def get_expiry(self, key: str) -> float:
+            row = self._connect().execute("SELECT expires FROM windows WHERE key = ?", (key,)).fetchone()
+            return row[0] if row and row[0] > time.time() else time.time()
+
+        def check(self) -> bool:
+            try:
+                self._connect().execute("SELECT 1")
+                return True
+            except sqlite3.Error:
+                return False
+
+        def reset(self) -> int | None:
+            return self._connect().execute("DELETE FROM windows").rowcount
+
+        def clear(self, key: str) -> None:
+            self._connect().execute("DELETE FROM windows WHERE key = ?", (key,))
+
+    return SQLiteStorage
+
+
+def rate_limit_database(app: Flask) -> str:
+    """Where the rate limit counters live: RATE_LIMIT_DATABASE, else beside the sandbox's SQLite file."""
+    path = app.config.get("RATE_LIMIT_DATABASE") or os.path.join(
+        os.path.dirname(os.path.abspath(app.config["SANDBOX_DATABASE"])), "ratelimit.sqlite3")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
+
+
+def client_address() -> str:
+    """The client's IP: ProxyFix has put the real one in remote_addr when TRUST_PROXY is set."""
+    return request.remote_addr or "127.0.0.1"
+
+
+def init_rate_limit(app: Flask, limit: str) -> None:
+    from flask_limiter import Limiter
+
+    _sqlite_storage_class()  # registers the tester+sqlite:// scheme
+    limiter = Limiter(client_address, app=app, application_limits=[limit],
+                      storage_uri="tester+sqlite://", storage_options={"path": rate_limit_database(app)},
+                      headers_enabled=True, swallow_errors=True, key_prefix="tester")
+    app.extensions["rate_limiter"] = limiter
+
+    @limiter.request_filter
+    def _free():
+        return request.endpoint in RATE_LIMIT_FREE_ENDPOINTS or bool(request.environ.get(IN_PROCESS_MARK))
+
+
+# --------------------------------------------------------------------------- wiring
+
+
 def init_app(app: Flask) -> None:
+    for name in REQUEST_LINE_LOGGERS:
+        logging.getLogger(name).addFilter(redact_log_filter)
+
     if app.config.get("TRUST_PROXY"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
+        # One proxy in front (Heroku's router): trust only the last X-Forwarded-* value, the one it added.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
 
-    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
 
@@ -67,7 +217,7 @@ def init_app(app: Flask) -> None:
         if request.method not in ("POST", "PUT", "PATCH", "DELETE") or not app.config.get("WTF_CSRF_ENABLED", True):
             return None
         # A cross-site form cannot send Content-Type: application/json, so JSON API calls
-        # need no token; form posts do.
+        # need no token; form posts (and text/plain, multipart, anything else) do.
         if request.is_json:
             return None
         view = app.view_functions.get(request.endpoint or "")
@@ -78,6 +228,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(e: CSRFError):
+        from flask import render_template
         from flask_babel import gettext
 
         from errors import json_error, wants_json
@@ -85,10 +236,9 @@ def init_app(app: Flask) -> None:
         message = gettext("This form has expired or was sent from another site. Reload the page and send it again.")
         if wants_json():
             return json_error("invalid_csrf_token", message, 400)
-        from flask import render_template
-
         return render_template("errors/http.html", code=400, title=gettext("Form expired"), message=message), 400
 
+    # Registered before the limiter's own after_request, so it runs after it (Flask runs them in reverse).
     @app.after_request
     def set_headers(response):
         headers = response.headers
@@ -101,18 +251,12 @@ def init_app(app: Flask) -> None:
             # Pages and answers may hold keys, JWTs and tokens: keep them out of caches.
             headers["Cache-Control"] = "no-store"
         if request.is_secure:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            headers.setdefault("Strict-Transport-Security", HSTS)
+        if response.status_code not in (429, 503):
+            # Flask-Limiter sends Retry-After on every answer; it means something only on a 429 (or 503).
+            headers.pop("Retry-After", None)
         return response
 
     limit = app.config.get("RATE_LIMIT")
     if limit:
-        from flask_limiter import Limiter
-        from flask_limiter.util import get_remote_address
-
-        limiter = Limiter(get_remote_address, app=app, default_limits=[limit],
-                          storage_uri="memory://", headers_enabled=True)
-        app.extensions["rate_limiter"] = limiter
-
-        @limiter.request_filter
-        def _static_is_free():
-            return request.endpoint == "static"
+        init_rate_limit(app, limit)

@@ -1,0 +1,425 @@
+"""Protections for a public deploy, through the Flask test client: security headers, HSTS only
+over HTTPS (and X-Forwarded-Proto only with TRUST_PROXY), CSRF for form posts but not JSON,
+the 1 MiB body limit, the optional rate limit, the sandbox switch, the language redirect, and
+error messages and logs that never repeat a secret.
+
+The same points against the Procfile's gunicorn: tests/test_security_server.py."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+
+import signing
+
+URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MIB = 1024 * 1024
+
+
+def make_app(tmp_path, **overrides):
+    from app import create_app
+
+    config = {"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "security-test",
+              "SANDBOX_DATABASE": str(tmp_path / "sandbox.sqlite3")}
+    config.update(overrides)
+    return create_app(config)
+
+
+def rules(app, method: str):
+    """(rule, endpoint) for every route taking ``method``, with <channel_id> filled in."""
+    for rule in app.url_map.iter_rules():
+        if method in rule.methods and rule.endpoint != "static":
+            yield rule.rule.replace("<channel_id>", "1234567890").replace("<lang>", "en"), rule.endpoint
+
+
+def page_paths(app) -> list[str]:
+    """Every GET route that answers HTML."""
+    return [path for path, endpoint in rules(app, "GET")
+            if endpoint not in ("views.favicon", "set_language") and not path.startswith("/sandbox/oauth2")
+            and not path.startswith("/sandbox/api")]
+
+
+def post_paths(app) -> list[str]:
+    return [path for path, _ in rules(app, "POST")]
+
+
+def is_json_route(path: str) -> bool:
+    """The sandbox's LINE endpoints and admin API answer JSON whatever the request's type."""
+    return path.startswith("/sandbox/") and not path.startswith("/sandbox/console")
+
+
+@pytest.fixture
+def channel(client, console_key) -> dict:
+    key = signing.load_private_key(console_key)
+    created = client.post("/sandbox/api/channels").get_json()
+    kid = client.post(f"/sandbox/api/channels/{created['channel_id']}/keys", json=signing.public_jwk(key)).get_json()["kid"]
+    return {**created, "kid": kid, "key": key}
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def test_every_page_has_the_security_headers(app, client):
+    paths = page_paths(app)
+    assert "/" in paths and "/oauth2/v2.1/jwt" in paths and "/sandbox/" in paths and len(paths) >= 12
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200 and response.mimetype == "text/html", path
+        csp = response.headers["Content-Security-Policy"]
+        directives = dict((part.strip().split(" ", 1) + [""])[:2] for part in csp.split(";"))
+        assert directives["script-src"] == "'self'", path
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
+        assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'", path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Referrer-Policy"] == "no-referrer", path
+        assert response.headers["Cache-Control"] == "no-store", path
+        assert "Strict-Transport-Security" not in response.headers, path  # plain http
+        # script-src 'self' holds only if no page runs inline script: every <script> has a src or is data.
+        for tag in re.findall(r"<script\b[^>]*>", response.get_data(as_text=True)):
+            assert "src=" in tag or 'type="application/json"' in tag, (path, tag)
+        assert not re.search(r"\son[a-z]+\s*=", response.get_data(as_text=True)), path  # no onclick= handlers
+
+
+def test_answers_that_carry_secrets_are_no_store(client, channel):
+    jwt = signing.build_assertion(channel["channel_id"], channel["kid"], channel["key"], 3600)
+    answers = [
+        client.post("/oauth2/v2.1/keys", json={"action": "generate"}),
+        client.post("/oauth2/v2.1/jwt", json={"channel_id": channel["channel_id"], "kid": channel["kid"],
+                                               "private_key": signing.private_jwk(channel["key"])}),
+        client.post("/oauth2/v2.1/token", json={"client_assertion": jwt, "target": "sandbox"}),
+        client.post("/sandbox/oauth2/v2.1/token", data={"grant_type": "client_credentials",
+                                                        "client_assertion_type": URN, "client_assertion": jwt}),
+        client.post("/sandbox/api/channels"),  # shows the channel secret once
+        client.post("/v2/oauth/accessToken", json={"client_id": channel["channel_id"],
+                                                   "client_secret": channel["channel_secret"], "target": "sandbox"}),
+    ]
+    for response in answers:
+        assert response.status_code in (200, 201), response.get_data(as_text=True)
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_static_files_stay_cacheable(client):
+    response = client.get("/static/app.js")
+    assert response.status_code == 200 and response.headers.get("Cache-Control") != "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_hsts_only_over_https(tmp_path):
+    plain = make_app(tmp_path).test_client()
+    assert "Strict-Transport-Security" not in plain.get("/").headers
+    # Direct TLS (the server itself speaks HTTPS): HSTS.
+    direct = plain.get("/", base_url="https://tester.example")
+    assert direct.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    # Without TRUST_PROXY, a client-supplied X-Forwarded-Proto is ignored.
+    spoofed = plain.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in spoofed.headers
+
+    proxied = make_app(tmp_path, TRUST_PROXY=True).test_client()
+    assert "Strict-Transport-Security" not in proxied.get("/").headers
+    assert "Strict-Transport-Security" not in proxied.get("/", headers={"X-Forwarded-Proto": "http"}).headers
+    behind = proxied.get("/", headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"})
+    assert behind.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_the_session_cookie_is_httponly_and_lax(tmp_path):
+    client = make_app(tmp_path, WTF_CSRF_ENABLED=True).test_client()
+    response = client.get("/oauth2/v2.1/jwt")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+# --------------------------------------------------------------------------- CSRF
+
+
+@pytest.fixture
+def csrf_client(tmp_path):
+    return make_app(tmp_path, WTF_CSRF_ENABLED=True).test_client()
+
+
+def test_every_form_post_needs_the_csrf_token(csrf_client):
+    app = csrf_client.application
+    protected = [p for p in post_paths(app) if not getattr(app.view_functions[
+        app.url_map.bind("x").match(p, method="POST")[0]], "csrf_exempt", False)]
+    assert set(protected) >= {"/oauth2/v2.1/keys", "/oauth2/v2.1/jwt", "/oauth2/v2.1/token", "/v2/oauth/revoke",
+                              "/sandbox/console/channels", "/sandbox/console/keys"}
+    for path in protected:
+        for kwargs in ({"data": {"action": "generate", "access_token": "x"}},  # a cross-site HTML form
+                       {"data": '{"action": "generate"}', "content_type": "text/plain"},  # enctype=text/plain
+                       {"data": {"f": (io.BytesIO(b"x"), "f.txt")}, "content_type": "multipart/form-data"}):
+            response = csrf_client.post(path, **kwargs)
+            assert response.status_code == 400, (path, kwargs)
+            assert "Form expired" in response.get_data(as_text=True), path
+            assert "-----BEGIN" not in response.get_data(as_text=True) and '"d"' not in response.get_data(as_text=True)
+
+
+def test_a_form_post_with_the_pages_token_works(csrf_client, tmp_path):
+    page = csrf_client.get("/oauth2/v2.1/keys").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = csrf_client.post("/oauth2/v2.1/keys", data={"action": "generate", "csrf_token": token})
+    assert response.status_code == 200 and "RSA" in response.get_data(as_text=True)
+    # Another session's token does not do.
+    other = make_app(tmp_path, WTF_CSRF_ENABLED=True).test_client()
+    assert other.post("/oauth2/v2.1/keys", data={"action": "generate", "csrf_token": token}).status_code == 400
+
+
+def test_json_api_needs_no_csrf_token(csrf_client):
+    response = csrf_client.post("/oauth2/v2.1/keys", json={"action": "generate"})
+    assert response.status_code == 200 and response.get_json()["public"]["kty"] == "RSA"
+    response = csrf_client.post("/v2/oauth/verify", json={"access_token": "x", "target": "sandbox"})
+    assert response.status_code == 200 and response.get_json()["response_status_code"] == 400
+    created = csrf_client.post("/sandbox/api/channels", json={"name": "script"})
+    assert created.status_code == 201
+
+
+def test_the_sandbox_line_endpoints_take_forms_without_a_token(csrf_client):
+    """SDK clients post form-encoded bodies, as to api.line.me: no CSRF token there."""
+    for path in ("/sandbox/oauth2/v2.1/token", "/sandbox/oauth2/v2.1/revoke", "/sandbox/oauth2/v3/token",
+                 "/sandbox/v2/oauth/accessToken", "/sandbox/v2/oauth/verify", "/sandbox/v2/oauth/revoke"):
+        response = csrf_client.post(path, data={"grant_type": "client_credentials"})
+        assert response.status_code == 400 and "error" in response.get_json(), path
+        assert response.get_json()["error"] in ("invalid_request", "invalid_client"), path
+    assert csrf_client.post("/sandbox/api/channels", data={"name": "x"}).status_code in (201, 400)
+
+
+# --------------------------------------------------------------------------- body size
+
+
+def test_bodies_over_one_mib_are_413_json_or_html(app, client):
+    big = "a" * (MIB + 1)
+    channel_id = client.post("/sandbox/api/channels").get_json()["channel_id"]
+    paths = [p.replace("1234567890", channel_id) for p in post_paths(app)]
+    assert len(paths) >= 20
+    for path in paths:
+        as_json = client.post(path, data=json.dumps({"private_key": big}), content_type="application/json")
+        assert as_json.status_code == 413 and as_json.is_json, path
+        assert "1 MiB" in as_json.get_json()["error_description"], path
+        for kwargs in ({"data": {"private_key": big}},
+                       {"data": {"private_key_file": (io.BytesIO(big.encode()), "key.json")},
+                        "content_type": "multipart/form-data"}):
+            response = client.post(path, **kwargs)
+            assert response.status_code == 413, (path, response.status_code)
+            text = response.get_data(as_text=True)
+            assert "1 MiB" in text and "Traceback" not in text, path
+            if is_json_route(path):
+                assert response.is_json and response.get_json()["error"] == "request_entity_too_large", path
+            else:
+                assert response.mimetype == "text/html" and "Paste only" in text, path
+
+
+def test_a_body_just_under_the_limit_is_read(client):
+    near = "a" * (MIB - 100)
+    response = client.post("/oauth2/v2.1/jwt", json={"private_key": near, "channel_id": "1234567890"})
+    assert response.status_code == 400 and response.get_json()["field"] == "private_key"
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+def limited_app(tmp_path, limit="5/minute", **overrides):
+    return make_app(tmp_path, RATE_LIMIT=limit, **overrides)
+
+
+def test_rate_limit_is_off_when_unset(client):
+    for _ in range(30):
+        response = client.post("/oauth2/v2.1/keys", json={"action": "nope"})
+        assert response.status_code == 400
+    assert "X-RateLimit-Limit" not in response.headers and "Retry-After" not in response.headers
+
+
+def test_the_sixth_request_gets_429_with_retry_after(tmp_path):
+    client = limited_app(tmp_path).test_client()
+    for i in range(5):
+        response = client.post("/oauth2/v2.1/keys", json={"action": "nope"})
+        assert response.status_code == 400, i
+        assert "Retry-After" not in response.headers  # only a refusal says when to come back
+    refused = client.post("/oauth2/v2.1/keys", json={"action": "nope"})
+    assert refused.status_code == 429 and refused.is_json
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    body = refused.get_json()
+    assert body["error"] == "too_many_requests" and "5 per 1 minute" in body["error_description"]
+    assert "Try again in" in body["error_description"]
+    # A page gets the same refusal as HTML; the budget is per client IP across all routes.
+    page = client.get("/")
+    assert page.status_code == 429 and page.mimetype == "text/html" and "Retry-After" in page.headers
+    assert "Too many requests" in page.get_data(as_text=True)
+    assert page.headers["Content-Security-Policy"] and page.headers["Cache-Control"] == "no-store"
+    # Static files are free.
+    for _ in range(10):
+        assert client.get("/static/app.css").status_code == 200
+    assert client.get("/favicon.ico").status_code == 200
+    # Another client IP has its own budget.
+    assert client.get("/", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 200
+
+
+def test_the_proxys_in_process_sandbox_call_is_not_counted_twice(tmp_path, console_key):
+    client = limited_app(tmp_path).test_client()
+    key = signing.load_private_key(console_key)
+    # Make the channel from another address so the budget below is untouched.
+    other = {"REMOTE_ADDR": "192.0.2.99"}
+    ch = client.post("/sandbox/api/channels", environ_base=other).get_json()
+    kid = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
+                      environ_base=other).get_json()["kid"]
+    jwt = signing.build_assertion(ch["channel_id"], kid, key, 3600)
+    for i in range(5):  # each is one request of ours plus one in-process request to the sandbox
+        response = client.post("/oauth2/v2.1/token", json={"client_assertion": jwt, "target": "sandbox"})
+        assert response.status_code == 200, i
+        assert response.get_json()["response_status_code"] == 200, (i, response.get_json())
+    assert client.post("/oauth2/v2.1/token", json={"client_assertion": jwt, "target": "sandbox"}).status_code == 429
+
+
+def test_behind_a_proxy_the_limit_keys_on_the_real_client_ip(tmp_path):
+    client = limited_app(tmp_path, limit="2/minute", TRUST_PROXY=True).test_client()
+    router = {"REMOTE_ADDR": "10.0.0.1"}  # every request comes from the router
+
+    def get(xff):
+        return client.get("/", headers={"X-Forwarded-For": xff}, environ_base=router).status_code
+
+    assert [get("198.51.100.1"), get("198.51.100.1"), get("198.51.100.1")] == [200, 200, 429]
+    assert get("198.51.100.2") == 200
+    # The router appends the address it saw; a client's own X-Forwarded-For value is not trusted.
+    assert get("198.51.100.2, 198.51.100.1") == 429  # spoofed first value, real client .1
+    assert get("198.51.100.1, 198.51.100.3") == 200
+
+
+def test_without_trust_proxy_x_forwarded_for_is_ignored(tmp_path):
+    client = limited_app(tmp_path, limit="2/minute").test_client()
+    codes = [client.get("/", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_the_rate_limit_store_is_shared_by_app_instances(tmp_path):
+    """gunicorn's workers are separate processes with separate apps: one count for all of them."""
+    first, second = limited_app(tmp_path, limit="4/minute"), limited_app(tmp_path, limit="4/minute")
+    codes = [app.test_client().get("/").status_code for app in (first, second, first, second, first, second)]
+    assert codes == [200, 200, 200, 200, 429, 429]
+
+
+# --------------------------------------------------------------------------- the sandbox switch
+
+
+def test_sandbox_disabled_is_404_for_every_sandbox_url_and_refused_as_a_target(tmp_path):
+    app = make_app(tmp_path, SANDBOX_ENABLED=False)
+    client = app.test_client()
+    sandbox_rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/sandbox")]
+    assert len(sandbox_rules) >= 18
+    for rule in sandbox_rules:
+        path = rule.rule.replace("<channel_id>", "1234567890")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(path, method=method, data={"grant_type": "client_credentials"})
+            assert response.status_code == 404, (method, path)
+    assert client.get("/sandbox/not-a-page").status_code == 404
+    for path in ("/oauth2/v2.1/token", "/oauth2/v2.1/tokens", "/oauth2/v2.1/verify", "/oauth2/v2.1/revoke",
+                 "/oauth2/v3/token", "/v2/oauth/accessToken", "/v2/oauth/verify", "/v2/oauth/revoke"):
+        response = client.post(path, json={"access_token": "a.b.c", "client_assertion": "a.b.c", "client_id": "1",
+                                           "client_secret": "s", "target": "sandbox"})
+        assert response.status_code == 400, path
+        body = response.get_json()
+        assert body["field"] == "target" and "SANDBOX_ENABLED=0" in body["error_description"], path
+        page = client.post(path, data={"access_token": "a.b.c", "client_assertion": "a.b.c", "target": "sandbox"})
+        assert page.status_code == 400 and "SANDBOX_ENABLED=0" in page.get_data(as_text=True), path
+
+
+# --------------------------------------------------------------------------- redirects
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "/\\/evil.example", "https://evil.example",
+                                    "/\t/evil.example", "javascript:alert(1)"])
+def test_the_language_switch_never_redirects_off_site(client, target):
+    response = client.get("/lang/ja", query_string={"next": target})
+    assert response.status_code in (301, 302, 303, 307, 308)
+    location = response.headers["Location"]
+    assert location.startswith("/") and not location.startswith("//") and "\\" not in location
+    assert "evil" not in location and "javascript" not in location
+    assert client.get("/lang/ja", query_string={"next": "/oauth2/v2.1/jwt"}).headers["Location"] == "/oauth2/v2.1/jwt"
+
+
+# --------------------------------------------------------------------------- secrets in messages and logs
+
+SECRET = "S3CRET-do-not-echo-7f3a9c"
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/oauth2/v2.1/jwt", {"privatekey": SECRET, "header": "{}", "payload": "{}"}),
+    ("/oauth2/v2.1/jwt", {"privatekey": "{\"kty\": \"RSA\", \"d\": \"" + SECRET + "\"}", "header": "{}", "payload": "{}"}),
+    ("/oauth2/v2.1/jwt", {"private_key": SECRET, "channel_id": "1234567890"}),
+    ("/oauth2/v2.1/jwt", {"private_key": "-----BEGIN PRIVATE KEY-----\n" + SECRET + "\n-----END PRIVATE KEY-----",
+                          "channel_id": "1234567890"}),
+    ("/oauth2/v2.1/keys", {"action": "convert", "pem": "-----BEGIN RSA PRIVATE KEY-----\n" + SECRET + "\n-----END"}),
+    ("/oauth2/v2.1/keys", {"action": "public", "private_key": SECRET}),
+    ("/oauth2/v2.1/token", {"private_key": SECRET, "channel_id": "1", "target": "sandbox"}),
+    ("/oauth2/v2.1/token", {"client_assertion": SECRET, "target": "nowhere"}),
+    ("/oauth2/v2.1/revoke", {"client_secret": SECRET, "target": "sandbox"}),
+    ("/oauth2/v2.1/verify", {"access_token": SECRET * 2000, "target": "sandbox"}),
+    ("/v2/oauth/accessToken", {"client_id": "1234567890", "client_secret": [SECRET], "target": "sandbox"}),
+])
+def test_error_messages_never_repeat_a_secret(client, caplog, path, body):
+    caplog.set_level(logging.DEBUG)
+    response = client.post(path, json=body)
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert SECRET not in response.get_data(as_text=True)
+    assert SECRET not in caplog.text
+
+
+def test_sandbox_errors_never_repeat_a_secret(client, caplog, channel):
+    caplog.set_level(logging.DEBUG)
+    answers = [
+        client.post("/sandbox/oauth2/v2.1/token", data={"grant_type": "client_credentials",
+                                                        "client_assertion_type": URN, "client_assertion": SECRET}),
+        client.post("/sandbox/oauth2/v2.1/revoke", data={"client_id": channel["channel_id"], "client_secret": SECRET,
+                                                         "access_token": "a.b.c"}),
+        client.get("/sandbox/oauth2/v2.1/verify", query_string={"access_token": SECRET}),
+        client.post("/sandbox/v2/oauth/verify", data={"access_token": SECRET}),
+        client.post(f"/sandbox/api/channels/{channel['channel_id']}/keys", json={"kty": "RSA", "d": SECRET}),
+        client.post("/sandbox/console/keys", data={"channel_id": channel["channel_id"], "public_key": SECRET}),
+    ]
+    for response in answers:
+        assert 400 <= response.status_code < 500
+        text = response.get_data(as_text=True)
+        if response.is_json:
+            assert SECRET not in text
+        else:  # the console keeps the input in its textarea; never in a message
+            assert SECRET not in re.sub(r"<textarea[^>]*>.*?</textarea>", "", text, flags=re.S)
+    assert SECRET not in caplog.text
+
+
+def test_an_unexpected_error_logs_frames_not_the_message(app, client, caplog):
+    @app.post("/_boom")
+    def boom():
+        raise ValueError("client_secret=" + SECRET)
+
+    caplog.set_level(logging.DEBUG)
+    response = client.post("/_boom", json={"x": 1})
+    assert response.status_code == 500 and response.get_json()["error"] == "server_error"
+    assert SECRET not in response.get_data(as_text=True) and "Traceback" not in response.get_data(as_text=True)
+    assert "ValueError" in caplog.text and "boom" in caplog.text and SECRET not in caplog.text
+    page = client.post("/_boom", data={"x": "1"})
+    assert page.status_code == 500 and SECRET not in page.get_data(as_text=True)
+
+
+def test_server_log_lines_lose_their_query_strings(app):
+    """gunicorn logs req.uri (query included) for a request that fails outside the app; the
+    development server logs every request line. Both loggers drop query strings."""
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(self.format(record))
+
+    handler = Keep()
+    for name in ("gunicorn.error", "gunicorn.access", "werkzeug"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        old_level = logger.level
+        logger.setLevel(logging.DEBUG)
+        try:
+            logger.error("Error handling request %s %s", "GET", "/sandbox/oauth2/v2.1/verify?access_token=" + SECRET)
+            logger.info('127.0.0.1 - - "GET /sandbox/oauth2/v2.1/tokens/kid?client_assertion=%s HTTP/1.1" 200 -', SECRET)
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(old_level)
+    assert len(records) == 6 and all("/sandbox/oauth2/v2.1/" in r for r in records)
+    assert not any(SECRET in r for r in records), records
