@@ -59,7 +59,8 @@ def init_app(app: Flask) -> None:
     def set_language(lang: str):
         """Remember the chosen language in a cookie and go back to the page."""
         target = request.args.get("next", "")
-        if not target.startswith("/") or target.startswith("//"):
+        # Only a path on this site: browsers read "/\\host" like "//host", and drop tabs and newlines.
+        if not target.startswith("/") or target[1:2] in ("/", "\\") or any(c in target for c in "\\\t\r\n"):
             target = url_for("views.home")
         response = redirect(target)
         if lang in LANGUAGES:
