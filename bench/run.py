@@ -368,14 +368,29 @@ def build_rows(server: Server, private: dict, public: dict, notes: list[str]) ->
     return rows
 
 
-def measure(server: Server, rows: list[Row], concurrencies: list[int], count: int, warmup: int) -> None:
+def measure(server: Server, rows: list[Row], concurrencies: list[int], count: int, warmup: int,
+            rounds: int) -> None:
+    """At each concurrency, ``rounds`` interleaved rounds of every row, count/rounds requests each.
+
+    Interleaving keeps the ratios fair on a shared machine: a burst of someone
+    else's load slows every row a little instead of one row a lot.
+    """
     for row in rows:
-        reqs = row.build(warmup)
-        load(server, reqs, warmup, 8, row.unique)  # warm-up: imports, caches, the first connections
-        for c in concurrencies:
-            reqs = row.build(count)
-            row.results[c] = summarise(load(server, reqs, count, c, row.unique), count)
-            r = row.results[c]
+        load(server, row.build(warmup), warmup, 8, row.unique)  # warm-up: imports, caches, connections
+    per_round = [count // rounds + (1 if i < count % rounds else 0) for i in range(rounds)]
+    for c in concurrencies:
+        totals = {row.key: {"latencies": [], "errors": 0, "error_samples": [], "wall": 0.0, "cpu": 0.0,
+                            "server_cpu": 0.0} for row in rows}
+        for n in per_round:
+            for row in rows:
+                result = load(server, row.build(n), n, c, row.unique)
+                total = totals[row.key]
+                total["latencies"] += result["latencies"]
+                total["error_samples"] = (total["error_samples"] + result["error_samples"])[:3]
+                for name in ("errors", "wall", "cpu", "server_cpu"):
+                    total[name] += result[name]
+        for row in rows:
+            row.results[c] = r = summarise(totals[row.key], count)
             print(f"  {row.key:<8} c={c:<3} {r['rps']:8.1f} req/s  p99 {r['p99_ms']:7.2f} ms"
                   f"  errors {r['errors']}", file=sys.stderr, flush=True)
             for sample in r["error_samples"]:
@@ -452,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few requests per row (CI)")
     parser.add_argument("--requests", type=int, help="requests per row and concurrency (default 2000; smoke 40)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds per concurrency, each row in turn (default 5)")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated (default 1,8,32)")
     parser.add_argument("--rows", help="only rows whose name starts with one of these, comma-separated "
                         "(e.g. sign,issue; the page view is always measured: it is the unit)")
@@ -460,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     count = args.requests or (40 if args.smoke else 2000)
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     warmup = 16 if args.smoke else 200
+    rounds = 1 if args.smoke else args.rounds
 
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -467,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                "load_before": os.getloadavg()}
     print(f"bench: {machine['cpu']}, {machine['cpus']} CPUs, Python {machine['python']}, "
           f"load {machine['load_before'][0]:.2f}; {count} requests per row and concurrency "
-          f"{concurrencies} after {warmup} warm-up", file=sys.stderr)
+          f"{concurrencies} in {rounds} interleaved rounds, after {warmup} warm-up", file=sys.stderr)
     private, public = signing.generate_key_pair()
     notes: list[str] = []
     extra: dict = {}
@@ -479,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.rows:
                 wanted = {"page", *args.rows.split(",")}
                 rows = [row for row in rows if row.key in wanted]
-            measure(server, rows, concurrencies, count, warmup)
+            measure(server, rows, concurrencies, count, warmup, rounds)
             extra["rss_mb"] = server.worker_rss_mb()
         finally:
             server.stop()
