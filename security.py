@@ -21,6 +21,7 @@ machine: the default in-memory storage would count per worker process, so
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -196,6 +197,45 @@ def init_rate_limit(app: Flask, limit: str) -> None:
         return request.endpoint in RATE_LIMIT_FREE_ENDPOINTS or bool(request.environ.get(IN_PROCESS_MARK))
 
 
+# --------------------------------------------------------------------------- chunked bodies
+
+
+BODY_TOO_LARGE = "security.body_too_large"
+
+
+class BoundedChunkedBody:
+    """WSGI middleware: hold a chunked request body (no Content-Length) to MAX_CONTENT_LENGTH too.
+
+    werkzeug reads such a body only up to the limit and silently drops the rest,
+    so a 2 MiB chunked post would be handled as its first 1 MiB. Here the body is
+    read up to the limit plus one byte: over it, the request is marked for a 413;
+    within it, the app gets the body with its Content-Length like any other.
+    """
+
+    def __init__(self, wsgi_app, limit: int):
+        self.wsgi_app = wsgi_app
+        self.limit = limit
+
+    def __call__(self, environ, start_response):
+        if not environ.get("CONTENT_LENGTH") and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            stream = environ["wsgi.input"]
+            chunks, size = [], 0
+            while size <= self.limit:
+                chunk = stream.read(min(64 * 1024, self.limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > self.limit:
+                environ[BODY_TOO_LARGE] = True
+                chunks = []
+            body = b"".join(chunks)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.wsgi_app(environ, start_response)
+
+
 # --------------------------------------------------------------------------- wiring
 
 
@@ -208,9 +248,18 @@ def init_app(app: Flask) -> None:
 
         # One proxy in front (Heroku's router): trust only the last X-Forwarded-* value, the one it added.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    if app.config.get("MAX_CONTENT_LENGTH"):
+        app.wsgi_app = BoundedChunkedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
 
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+
+    @app.before_request
+    def refuse_oversized_chunked_body():
+        if request.environ.get(BODY_TOO_LARGE):
+            from werkzeug.exceptions import RequestEntityTooLarge
+
+            raise RequestEntityTooLarge()
 
     @app.before_request
     def check_csrf():

@@ -423,3 +423,28 @@ def test_server_log_lines_lose_their_query_strings(app):
             logger.setLevel(old_level)
     assert len(records) == 6 and all("/sandbox/oauth2/v2.1/" in r for r in records)
     assert not any(SECRET in r for r in records), records
+
+
+def test_a_chunked_body_over_one_mib_is_413_not_truncated(app):
+    """Without Content-Length werkzeug would read 1 MiB and silently drop the rest."""
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    def post(path: str, body: bytes, content_type: str):
+        environ = EnvironBuilder(path=path, method="POST", content_type=content_type).get_environ()
+        environ.pop("CONTENT_LENGTH", None)
+        environ.update({"wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True,
+                        "HTTP_TRANSFER_ENCODING": "chunked"})
+        app_iter, status, headers = run_wsgi_app(app.wsgi_app, environ, buffered=True)
+        return int(status.split()[0]), headers.get("Content-Type"), b"".join(app_iter)
+
+    status, content_type, body = post("/oauth2/v2.1/keys", json.dumps({"pem": "a" * MIB}).encode(), "application/json")
+    assert status == 413 and content_type == "application/json" and b"1 MiB" in body
+    status, content_type, body = post("/sandbox/oauth2/v2.1/token", b"client_assertion=" + b"a" * MIB,
+                                      "application/x-www-form-urlencoded")
+    assert status == 413 and content_type == "application/json"
+    status, content_type, body = post("/oauth2/v2.1/jwt", b"private_key=" + b"a" * MIB,
+                                      "application/x-www-form-urlencoded")
+    assert status == 413 and content_type.startswith("text/html")
+    # Within the limit the body arrives whole.
+    status, _, body = post("/oauth2/v2.1/keys", json.dumps({"action": "generate"}).encode(), "application/json")
+    assert status == 200 and b'"private"' in body
