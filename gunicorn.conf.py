@@ -27,3 +27,10 @@ keepalive = 95
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+# X-Forwarded-* headers are the app's business, and only with TRUST_PROXY=1 (werkzeug's
+# ProxyFix, see security.py). gunicorn would otherwise take X-Forwarded-Proto from any peer in
+# FORWARDED_ALLOW_IPS (loopback by default; some platforms set "*") and mark plain-HTTP requests
+# as HTTPS.
+forwarded_allow_ips = ""
+secure_scheme_headers = {}
