@@ -64,7 +64,7 @@
     });
     document.querySelectorAll("[data-relative]").forEach(function (el) {
       var v = Number(el.getAttribute("data-relative"));
-      if (!isNaN(v)) el.textContent = "(" + relative(Math.round(v - now)) + ")";
+      if (!isNaN(v)) el.textContent = t("relative", "({relative})").replace("{relative}", relative(Math.round(v - now)));
     });
   }
 
@@ -127,10 +127,29 @@
     if (ch && savedCh && !ch.value) ch.value = savedCh;
   }
 
+  // "Send to": a form the server did not fill (no target posted) starts from this tab's last choice,
+  // which the sandbox console sets to the sandbox (its channels and kids work nowhere else).
+  function setupTarget() {
+    var saved = null;
+    try { saved = sessionStorage.getItem(STORE + "target"); } catch (e) { saved = null; }
+    if (saved) {
+      document.querySelectorAll("fieldset.target:not([data-chosen])").forEach(function (fs) {
+        var radio = fs.querySelector('input[name="target"][value="' + saved + '"]');
+        if (radio) radio.checked = true;
+      });
+    }
+    document.addEventListener("change", function (ev) {
+      if (ev.target.name === "target" && ev.target.checked) {
+        try { sessionStorage.setItem(STORE + "target", ev.target.value); } catch (e) { /* storage off */ }
+      }
+    });
+  }
+
   document.addEventListener("linetester:render-times", renderTimes);
   document.addEventListener("DOMContentLoaded", function () {
     renderTimes();
     setupKeygen();
     setupCarry();
+    setupTarget();
   });
 })();

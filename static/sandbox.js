@@ -34,13 +34,14 @@
   // What the server just did, announced through data attributes.
   function recordResults() {
     var created = dataOf("#created-channel", "data-channel-id");
-    if (created) { remember(created); setSession("channelId", created); }
+    if (created) { remember(created); setSession("channelId", created); setSession("target", "sandbox"); }
     var opened = dataOf("#open-channel", "data-channel-id");
     if (opened) { setSession("channelId", opened); }
     var kid = dataOf("#registered-key", "data-kid");
     if (kid) {
       setSession("kid", kid);
       setSession("channelId", dataOf("#registered-key", "data-channel-id"));
+      setSession("target", "sandbox");
     }
     var deleted = dataOf("[data-deleted-channel]", "data-deleted-channel");
     if (deleted) forget(deleted);
