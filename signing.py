@@ -91,6 +91,11 @@ def parse_json_value(value: Any, field_name: str, *, allow_python: bool = True) 
         raise SigningError(field_name, N_("%(field)s is empty: paste the JSON here."), field=field_name)
     try:
         return json.loads(text)
+    except RecursionError:  # "[[[[..." thousands deep: not a key, and not worth a 500
+        raise SigningError(
+            field_name,
+            N_("%(field)s is not valid JSON (%(detail)s). Paste the JSON object exactly as it was given, with double quotes."),
+            field=field_name, detail="nested too deeply") from None
     except ValueError as json_error:
         if allow_python:
             try:
