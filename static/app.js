@@ -146,7 +146,14 @@
   }
 
   document.addEventListener("linetester:render-times", renderTimes);
+  // Secret outputs (keys, JWTs, tokens) start blurred, with a Show button; without JS they stay readable.
+  function setupSecretOutputs() {
+    document.querySelectorAll("pre.secret-output").forEach(function (pre) { pre.classList.add("masked-output"); });
+    document.querySelectorAll("button.toggle-secret.js-only").forEach(function (b) { b.hidden = false; });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupSecretOutputs();
     renderTimes();
     setupKeygen();
     setupCarry();

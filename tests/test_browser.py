@@ -161,7 +161,12 @@ def test_whole_flow_in_the_browser(context_for, live_server, lang):
     assert signing.check_public_jwk(public)
     assert json.loads(copy_and_read(page, "browser-public", lang)) == public
     assert json.loads(copy_and_read(page, "browser-private", lang)) == private
+    private_box = page.locator("#browser-private")  # blurred until asked for; copying works either way
+    expect(private_box).to_have_class(re.compile(r"\bmasked-output\b"))
     screenshot(page, f"{lang}-flow-1-keys")
+    page.click('button.toggle-secret[data-target="browser-private"]')
+    expect(private_box).to_have_class(re.compile(r"\brevealed\b"))
+    expect(page.locator('button.toggle-secret[data-target="browser-private"]')).to_have_attribute("aria-pressed", "true")
 
     # 2. The sandbox console: a channel, then the public key from step 1 with one click.
     page.click("#register-in-sandbox")
@@ -328,6 +333,8 @@ def test_keyboard_only_and_errors_tied_to_fields(context_for, live_server, lang)
     expect(page.locator(".error-summary")).to_be_visible()
     expect(page.locator("#private_key-error")).to_have_text(message)
     assert "private_key-error" in page.locator("#private_key").get_attribute("aria-describedby").split()
+    expect(page.locator('input[name="sign_in"][value="server"]')).to_be_checked()  # the choice is kept
+    expect(page.locator("#sign-button")).to_have_text(tr(lang, "Sign on the server"))
     screenshot(page, f"{lang}-jwt-error")
     assert [p for p in watch.problems if "status of 400" not in p] == []
     assert watch.off_machine() == []
