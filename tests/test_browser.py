@@ -269,6 +269,14 @@ def test_whole_flow_in_the_browser(context_for, live_server, lang):
         tr(lang, "This token was revoked, or LINE does not know it. Issue a new one."))
     screenshot(page, f"{lang}-flow-8-verify-revoked")
 
+    # The one-step fields of the token and list pages fill themselves from this tab too (nothing sent yet).
+    for path in ("/oauth2/v2.1/token", "/oauth2/v2.1/tokens"):
+        page.goto(base + path)
+        expect(page.locator("#channel_id")).to_have_value(channel_id)
+        expect(page.locator("#kid")).to_have_value(kid)
+        assert json.loads(page.input_value("#private_key")) == private
+        expect(page.locator('input[name="target"][value="sandbox"]')).to_be_checked()
+
     # The private key made and used in this browser never left it.
     assert watch.carrying(private["d"]) == []
     assert watch.carrying(private["p"]) == []
