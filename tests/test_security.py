@@ -448,3 +448,23 @@ def test_a_chunked_body_over_one_mib_is_413_not_truncated(app):
     # Within the limit the body arrives whole.
     status, _, body = post("/oauth2/v2.1/keys", json.dumps({"action": "generate"}).encode(), "application/json")
     assert status == 200 and b'"private"' in body
+
+
+SECRET_FIELDS = ("client_assertion", "client_secret", "access_token", "private_key", "privatekey", "pem",
+                 "private_key_file")
+
+
+def test_no_secret_ever_travels_in_a_url_of_ours(app, client):
+    """Every form that takes a secret posts it; GET forms carry none; our GET pages ignore a query."""
+    for path in page_paths(app):
+        page = client.get(path).get_data(as_text=True)
+        for attributes, inner in re.findall(r"<form\b([^>]*)>(.*?)</form>", page, re.S):
+            method = re.search(r'method="(\w+)"', attributes)
+            if method is None or method.group(1).lower() == "get":
+                names = set(re.findall(r'name="([^"]+)"', inner))
+                assert not names & set(SECRET_FIELDS), (path, attributes, names)
+        assert not re.search(r'href="[^"]*(?:access_token|client_secret|client_assertion)=', page), path
+    for path in ("/oauth2/v2.1/verify", "/oauth2/v2.1/token", "/oauth2/v2.1/revoke", "/oauth2/v2.1/jwt"):
+        page = client.get(path, query_string={"access_token": SECRET, "client_secret": SECRET,
+                                              "client_assertion": SECRET, "private_key": SECRET})
+        assert page.status_code == 200 and SECRET not in page.get_data(as_text=True), path
