@@ -227,6 +227,9 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def helpers():
         def has_endpoint(name: str) -> bool:
+            """True if the page exists and is on (the sandbox's pages are off with SANDBOX_ENABLED=0)."""
+            if name.startswith("sandbox.") and not current_app.config.get("SANDBOX_ENABLED", True):
+                return False
             return name in current_app.view_functions
 
         return {"has_endpoint": has_endpoint, "now": int(time.time())}

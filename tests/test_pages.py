@@ -255,3 +255,17 @@ def test_unknown_url_answers_404_page_and_json(client):
     assert client.get("/nope").status_code == 404
     response = client.get("/nope", headers={"Accept": "application/json"})
     assert response.status_code == 404 and response.get_json()["error"] == "not_found"
+
+
+def test_sandbox_off_hides_its_step_links(tmp_path):
+    from app import create_app
+
+    app = create_app({"TESTING": True, "SANDBOX_ENABLED": False, "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3")})
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert 'href="/sandbox/"' not in page
+    assert app.test_client().get("/sandbox/").status_code == 404
+
+
+def test_other_token_sub_pages_mark_the_nav_entry_current(client):
+    page = client.get("/v2/oauth/accessToken").get_data(as_text=True)
+    assert re.search(r'<a href="/other-tokens" aria-current="page">', page)
