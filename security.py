@@ -106,9 +106,11 @@ def _sqlite_storage_class():
             self.path = path
             self._local = threading.local()
             self._count = 0
-            with self._connect() as conn:
-                conn.execute("CREATE TABLE IF NOT EXISTS windows (key TEXT PRIMARY KEY, hits INTEGER NOT NULL, "
-                             "expires REAL NOT NULL)")
+            try:
+                self._connect().execute("CREATE TABLE IF NOT EXISTS windows (key TEXT PRIMARY KEY, "
+                                        "hits INTEGER NOT NULL, expires REAL NOT NULL)")
+            except sqlite3.Error as e:  # e.g. a read-only disk: serve unlimited (swallow_errors) rather than not at all
+                logging.getLogger(__name__).warning("rate limit store %s unusable: %s", path, type(e).__name__)
 
         @property
         def base_exceptions(self):
@@ -174,7 +176,10 @@ def rate_limit_database(app: Flask) -> str:
     """Where the rate limit counters live: RATE_LIMIT_DATABASE, else beside the sandbox's SQLite file."""
     path = app.config.get("RATE_LIMIT_DATABASE") or os.path.join(
         os.path.dirname(os.path.abspath(app.config["SANDBOX_DATABASE"])), "ratelimit.sqlite3")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    except OSError:
+        pass  # the store says so when it opens
     return path
 
 

@@ -298,6 +298,12 @@ def test_the_rate_limit_store_is_shared_by_app_instances(tmp_path):
     assert codes == [200, 200, 200, 200, 429, 429]
 
 
+def test_an_unusable_rate_limit_store_fails_open(tmp_path):
+    """A read-only disk must not take the site down: requests are served, unlimited."""
+    client = limited_app(tmp_path, limit="1/minute", RATE_LIMIT_DATABASE="/proc/no-such-dir/ratelimit.sqlite3").test_client()
+    assert [client.get("/").status_code for _ in range(3)] == [200, 200, 200]
+
+
 # --------------------------------------------------------------------------- the sandbox switch
 
 
