@@ -26,10 +26,13 @@ from dataclasses import dataclass
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+# SQLAlchemy is imported on first use (_load_sqlalchemy): it is about a third of the app's
+# start-up, which CLI commands such as ``jwt`` and pages that never touch the sandbox don't need.
 
 log = logging.getLogger(__name__)
 
@@ -61,39 +64,67 @@ KINDS = (V21, SHORT_LIVED)
 
 # --------------------------------------------------------------------------- schema
 
-metadata = sa.MetaData()
+_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens")
+_load_lock = threading.Lock()
 
-channels = sa.Table(
-    "sandbox_channels", metadata,
-    sa.Column("channel_id", sa.String(10), primary_key=True),
-    sa.Column("secret_hash", sa.String(64), nullable=False),
-    sa.Column("name", sa.String(MAX_NAME_LENGTH), nullable=False, default=""),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("used_at", sa.BigInteger, nullable=False),
-)
 
-keys = sa.Table(
-    "sandbox_keys", metadata,
-    sa.Column("kid", sa.String(36), primary_key=True),
-    sa.Column("channel_id", sa.String(10),
-              sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), nullable=False, index=True),
-    sa.Column("jwk", sa.Text, nullable=False),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-)
+def _load_sqlalchemy() -> None:
+    """Import SQLAlchemy and define the tables, once; sets this module's SQL globals."""
+    if "tokens" in globals():
+        return
+    with _load_lock:
+        if "tokens" in globals():
+            return
+        import sqlalchemy as sa
+        from sqlalchemy import event
+        from sqlalchemy.exc import OperationalError
 
-tokens = sa.Table(
-    "sandbox_tokens", metadata,
-    # The serial id gives issue order (line-oauth-api.md §9: kids oldest first).
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("channel_id", sa.String(10),
-              sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("key_id", sa.String(32), nullable=True),
-    sa.Column("issued_at", sa.BigInteger, nullable=False),
-    sa.Column("expires_at", sa.BigInteger, nullable=False),
-    sa.Index("ix_sandbox_tokens_channel", "channel_id", "kind", "expires_at"),
-)
+        metadata = sa.MetaData()
+
+        channels = sa.Table(
+            "sandbox_channels", metadata,
+            sa.Column("channel_id", sa.String(10), primary_key=True),
+            sa.Column("secret_hash", sa.String(64), nullable=False),
+            sa.Column("name", sa.String(MAX_NAME_LENGTH), nullable=False, default=""),
+            sa.Column("created_at", sa.BigInteger, nullable=False),
+            sa.Column("used_at", sa.BigInteger, nullable=False),
+        )
+
+        keys = sa.Table(
+            "sandbox_keys", metadata,
+            sa.Column("kid", sa.String(36), primary_key=True),
+            sa.Column("channel_id", sa.String(10),
+                      sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), nullable=False, index=True),
+            sa.Column("jwk", sa.Text, nullable=False),
+            sa.Column("created_at", sa.BigInteger, nullable=False),
+        )
+
+        tokens = sa.Table(
+            "sandbox_tokens", metadata,
+            # The serial id gives issue order (line-oauth-api.md §9: kids oldest first).
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+            sa.Column("channel_id", sa.String(10),
+                      sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), nullable=False),
+            sa.Column("kind", sa.String(16), nullable=False),
+            sa.Column("key_id", sa.String(32), nullable=True),
+            sa.Column("issued_at", sa.BigInteger, nullable=False),
+            sa.Column("expires_at", sa.BigInteger, nullable=False),
+            sa.Index("ix_sandbox_tokens_channel", "channel_id", "kind", "expires_at"),
+        )
+        # "tokens" last: its presence tells other threads the rest is there.
+        globals().update(sa=sa, event=event, OperationalError=OperationalError,
+                         metadata=metadata, channels=channels, keys=keys)
+        globals()["tokens"] = tokens
+
+
+def __getattr__(name: str):
+    """``store.metadata``, ``store.tokens`` … from outside load SQLAlchemy on demand (PEP 562)."""
+    if name in _SQL_NAMES:
+        _load_sqlalchemy()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # --------------------------------------------------------------------------- records and errors
 
@@ -198,9 +229,20 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = self._make_engine(url)
+        self._engine: Engine | None = None
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._engine_lock = threading.Lock()  # not _ready_lock: _ensure_schema holds that while it asks for the engine
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, made on first use (SQLAlchemy is imported then)."""
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    _load_sqlalchemy()
+                    self._engine = self._make_engine(self.url)
+        return self._engine
 
     # ---- engine and schema
 
@@ -281,7 +323,8 @@ class Store:
 
     def dispose(self) -> None:
         """Close pooled connections (tests and shutdown)."""
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
     # ---- channels
 
