@@ -1,6 +1,13 @@
 """Gunicorn settings for a small dyno (and the tests and benchmark, which start
 the server exactly as the Procfile does). https://docs.gunicorn.org/en/stable/settings.html"""
 import os
+import secrets
+
+# One SECRET_KEY for all workers: each worker builds its own app, and with a random key
+# per worker a form's CSRF token from one worker fails on another. Set here, in the
+# master, before the workers fork; a deploy sets SECRET_KEY itself (app.json generates one).
+if not os.environ.get("SECRET_KEY"):
+    os.environ["SECRET_KEY"] = secrets.token_hex(32)
 
 # Heroku-style platforms give the port in $PORT.
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '5000')}"
