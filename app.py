@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 
@@ -61,8 +60,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     if not app.config["SANDBOX_DATABASE"]:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SANDBOX_DATABASE"] = os.path.join(app.instance_path, "sandbox.sqlite3")
-
-    logging.getLogger("werkzeug").addFilter(security.redact_log_filter)
 
     i18n.init_app(app)
     security.init_app(app)

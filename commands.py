@@ -132,7 +132,7 @@ def assertion_from_options(assertion: str | None, channel_id: str | None, kid: s
 def check_channel_id(channel_id: str) -> str:
     """The channel ID, stripped; it must be numeric as LINE's are."""
     channel_id = channel_id.strip()
-    if not channel_id.isdigit():
+    if not signing.is_channel_id(channel_id):
         raise InputError("--channel-id", "the channel ID must be the channel's numeric ID, e.g. 1234567890 "
                                          "(Basic settings in the LINE Developers Console).")
     return channel_id

@@ -10,7 +10,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from signing import SigningError
+from signing import Duration, SigningError
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,19 @@ def wants_json() -> bool:
 def translate_error(err: SigningError) -> str:
     """The SigningError's message in the user's language."""
     template = gettext(err.template)
+    params = {name: _localise(value) for name, value in err.params.items()}
     try:
-        return template % err.params if err.params else template
+        return template % params if params else template
     except (KeyError, ValueError, TypeError):
         return str(err)
+
+
+def _localise(value):
+    """A message parameter in the user's language (durations carry their unit)."""
+    if isinstance(value, Duration):
+        template, number = value.parts()
+        return gettext(template, n=number)
+    return value
 
 
 def json_error(code: str, description: str, status: int, **extra):

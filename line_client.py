@@ -305,7 +305,10 @@ def _exchange(method: str, url: str, fields: dict[str, str], timeout: float,
 def parse_body(raw: bytes, headers: Any = None) -> Any:
     """LINE's body as JSON if it parses, else as text; ``""`` when empty."""
     encoding = get_encoding_from_headers(headers or {}) if headers else None
-    text = raw.decode(encoding or "utf-8", "replace") if raw else ""
+    try:
+        text = raw.decode(encoding or "utf-8", "replace") if raw else ""
+    except LookupError:  # a charset Python doesn't know: read it as UTF-8
+        text = raw.decode("utf-8", "replace")
     if not text.strip():
         return ""
     try:

@@ -102,14 +102,12 @@ def _assertion(src: Source) -> tuple[str, bool]:
         key = signing.load_private_key(src.data.get("private_key") or "", "private_key")
         channel_id = src.text("channel_id", required=N_("Enter the channel ID (Basic settings in the LINE "
                                                          "Developers Console), or send client_assertion."))
-        if not channel_id.isdigit():
-            raise SigningError("channel_id", N_("The channel ID must be the channel's numeric ID, e.g. 1234567890 "
-                                                "(see Basic settings in the LINE Developers Console)."))
+        if not signing.is_channel_id(channel_id):
+            raise SigningError("channel_id", views.FORM_MESSAGES["channel_id"])
         token_exp = _whole_number(src, "token_exp", signing.DEFAULT_TOKEN_EXP)
         exp_minutes = _whole_number(src, "exp_minutes", 30)
         if not 1 <= exp_minutes <= 30:
-            raise SigningError("exp_minutes", N_("The JWT lifetime is %(value)s minutes; LINE allows 1 to 30 minutes."),
-                               value=exp_minutes)
+            raise SigningError("exp_minutes", views.FORM_MESSAGES["exp_minutes"], value=exp_minutes)
         return signing.build_assertion(channel_id, src.text("kid"), key, token_exp, exp_minutes * 60), True
     upload = request.files.get("private_key_file")
     if not (src.has("private_key") or src.has("channel_id") or (upload and upload.filename)):
@@ -120,14 +118,7 @@ def _assertion(src: Source) -> tuple[str, bool]:
 
 
 def _whole_number(src: Source, name: str, default: int) -> int:
-    value = src.data.get(name)
-    if value is None or value == "":
-        return default
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise SigningError(name, N_("%(field)s must be a whole number."), field=name)
+    return signing.whole_number(src.data.get(name), name, default)
 
 
 # --------------------------------------------------------------------------- what each page sends
@@ -357,7 +348,7 @@ def channel_of(assertion: str) -> str:
     except SigningError:
         return ""
     iss = payload.get("iss")
-    return iss if isinstance(iss, str) and iss.isdigit() else ""
+    return iss if signing.is_channel_id(iss) else ""
 
 
 # --------------------------------------------------------------------------- routes

@@ -45,6 +45,11 @@ _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 # Short-lived tokens are base64; anything else printable-ish is a well-formed but unknown token.
 _V2_TOKEN = re.compile(r"^[A-Za-z0-9+/=._~-]+$")
 _CHANNEL_ID = re.compile(r"^[0-9]{10}$")
+# The sandbox assigns uuid4 kids; anything else cannot be registered, so it is not looked up
+# (a lone surrogate or NUL in a kid would otherwise reach the database driver).
+_KID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Control characters and lone surrogates can't be stored (NUL on PostgreSQL, surrogates in UTF-8).
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 # LINE's error strings (line-oauth-api.md §3, §5, §9). Never translated: clients match on them.
 PARAMS_INVALID = "some parameters missed or invalid"
@@ -143,7 +148,7 @@ def verify_assertion(assertion: str, now: int, check_token_exp: bool) -> tuple[s
     if header.get("typ") != "JWT":
         oauth_error("invalid_client", "Invalid typ")  # §9
     kid = header.get("kid")
-    key = get_store().find_key(kid) if isinstance(kid, str) and kid else None
+    key = get_store().find_key(kid) if isinstance(kid, str) and _KID.match(kid) else None
     if key is None:
         message_error(KEY_NOT_FOUND, 404)
     if payload.get("iss") != key.channel_id:
@@ -392,8 +397,8 @@ def create_channel(name: Any) -> tuple[store_module.Channel, str]:
     """Check the name and create a channel. Raises SigningError naming ``name``, or CapReached."""
     if name is None:
         name = ""
-    if not isinstance(name, str) or len(name) > store_module.MAX_NAME_LENGTH:
-        raise SigningError("name", signing.N_("name must be text of at most %(max)d characters."),
+    if not isinstance(name, str) or len(name) > store_module.MAX_NAME_LENGTH or _UNSTORABLE.search(name):
+        raise SigningError("name", signing.N_("name must be text of at most %(max)d characters, without control characters."),
                            max=store_module.MAX_NAME_LENGTH)
     return get_store().create_channel(name.strip())
 

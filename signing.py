@@ -16,8 +16,9 @@ import ast
 import base64
 import json
 import math
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -30,6 +31,7 @@ MAX_TOKEN_EXP = 30 * 24 * 60 * 60  # LINE: token_exp at most 30 days (2,592,000 
 DEFAULT_TOKEN_EXP = MAX_TOKEN_EXP
 CLOCK_SKEW = 5  # seconds of slack for "exp at most 30 minutes ahead"
 KEY_BITS = 2048
+MAX_EXPONENT_BITS = 32  # e is 65537 in practice; a huge e only makes work (OpenSSL caps it too)
 RSA_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
 
@@ -45,6 +47,7 @@ MESSAGES = {
     "bits": N_("The key is %(bits)d bits; LINE needs exactly 2048 bits. Make a new key pair on the keys page."),
     "kid_missing": N_("The kid is missing: enter the kid the LINE Developers Console showed when you registered the public key (Basic settings > Assertion Signing Key)."),
     "not_object": N_("The private key must be a JSON object (a JWK) or a PEM block."),
+    "damaged": N_("The key's numbers do not belong together (n, e, d, p, q): the key is damaged or was edited. Copy it again or make a new one."),
 }
 
 
@@ -72,7 +75,6 @@ class PrivateKey:
 
     key: rsa.RSAPrivateKey
     kid: str | None = None
-    jwk_fields: dict = field(default_factory=dict, repr=False)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -99,7 +101,8 @@ def parse_json_value(value: Any, field_name: str, *, allow_python: bool = True) 
     except ValueError as json_error:
         if allow_python:
             try:
-                return ast.literal_eval(text)
+                # Only what JSON could have said: a set, bytes or complex number is refused below.
+                return json.loads(json.dumps(ast.literal_eval(text), allow_nan=False))
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 pass
         raise SigningError(
@@ -173,6 +176,9 @@ def _load_jwk(data: dict, field_name: str) -> PrivateKey:
     e = _b64u_int(data["e"], field_name, "e")
     d = _b64u_int(data["d"], field_name, "d")
     _check_size(n, field_name)
+    if e.bit_length() > MAX_EXPONENT_BITS or d >= n:
+        # Also bounds the work of recovering p and q below: a huge e or d would cost seconds of CPU.
+        raise SigningError(field_name, MESSAGES["damaged"])
     if "p" in data and "q" in data:
         p = _b64u_int(data["p"], field_name, "p")
         q = _b64u_int(data["q"], field_name, "q")
@@ -187,7 +193,7 @@ def _load_jwk(data: dict, field_name: str) -> PrivateKey:
             crt[member] = _b64u_int(data[member], field_name, member)
     key = _build_key(n, e, d, p, q, crt, field_name)
     kid = data.get("kid") if isinstance(data.get("kid"), str) and data.get("kid") else None
-    return PrivateKey(key=key, kid=kid, jwk_fields=data)
+    return PrivateKey(key=key, kid=kid)
 
 
 def _load_pem(text: str, field_name: str) -> PrivateKey:
@@ -219,8 +225,8 @@ def _check_size(n: int, field_name: str) -> None:
 
 def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: str) -> rsa.RSAPrivateKey:
     """Cheap consistency checks, then build the key without OpenSSL's slow primality re-check."""
-    damaged = SigningError(field_name, N_("The key's numbers do not belong together (n, e, d, p, q): the key is damaged or was edited. Copy it again or make a new one."))
-    if p * q != n or e < 3 or e % 2 == 0 or p < 3 or q < 3:
+    damaged = SigningError(field_name, MESSAGES["damaged"])
+    if p * q != n or p == q or e < 3 or e % 2 == 0 or e.bit_length() > MAX_EXPONENT_BITS or p < 3 or q < 3:
         raise damaged
     lam = math.lcm(p - 1, q - 1)
     if (e * d) % lam != 1:
@@ -293,7 +299,9 @@ def check_public_jwk(data: Any, field_name: str = "public_key") -> dict:
         if member not in data:
             raise SigningError(field_name, N_("The public key lacks \"%(member)s\"."), member=member)
     n = _b64u_int(data["n"], field_name, "n")
-    _b64u_int(data["e"], field_name, "e")
+    e = _b64u_int(data["e"], field_name, "e")
+    if e < 3 or e % 2 == 0 or e.bit_length() > MAX_EXPONENT_BITS:
+        raise SigningError(field_name, N_("\"e\" must be an odd public exponent such as 65537 (\"AQAB\")."), member="e")
     if n.bit_length() != KEY_BITS:
         raise SigningError(field_name, N_("\"n\" is %(bits)d bits; LINE needs a 2048-bit RSA key."), bits=n.bit_length(), member="n")
     has_use = data.get("use") == "sig"
@@ -316,17 +324,34 @@ def pem_to_jwk(pem: str, field_name: str = "pem") -> tuple[dict, dict]:
 # --------------------------------------------------------------------------- JWT
 
 
-def _as_int(value: Any, field_name: str) -> int:
-    """An integer claim; numeric strings are accepted as one LINE doc sample uses them."""
-    if isinstance(value, bool):
-        raise SigningError(field_name, N_("%(field)s must be a whole number of seconds."), field=field_name)
-    if isinstance(value, int):
+_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() also takes "²" and "١", which int() refuses
+
+
+def whole_number(value: Any, field_name: str, default: int | None = None,
+                 message: str = N_("%(field)s must be a whole number.")) -> int:
+    """A whole number from JSON or a form: an int, an integral float, or ASCII digits.
+
+    ``default`` stands in for a missing or empty value; otherwise raises SigningError naming ``field_name``.
+    """
+    if default is not None and (value is None or value == ""):
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         return int(value.strip())
-    raise SigningError(field_name, N_("%(field)s must be a whole number of seconds."), field=field_name)
+    raise SigningError(field_name, message, field=field_name)
+
+
+def is_channel_id(value: Any) -> bool:
+    """True for a channel ID as LINE writes it: ASCII digits as text."""
+    return isinstance(value, str) and _DIGITS.fullmatch(value) is not None
+
+
+def _as_int(value: Any, field_name: str) -> int:
+    """An integer claim; numeric strings are accepted as one LINE doc sample uses them."""
+    return whole_number(value, field_name, message=N_("%(field)s must be a whole number of seconds."))
 
 
 def validate_claims(header: Any, payload: Any, now: int | None = None) -> None:
@@ -344,7 +369,7 @@ def validate_claims(header: Any, payload: Any, now: int | None = None) -> None:
     if not isinstance(kid, str) or not kid.strip():
         raise SigningError("kid", MESSAGES["kid_missing"])
     iss = payload.get("iss")
-    if not isinstance(iss, str) or not iss.isdigit():
+    if not is_channel_id(iss):
         raise SigningError("channel_id", N_("The channel ID (payload.iss) must be the channel's numeric ID as text, e.g. \"1234567890\" (see Basic settings in the LINE Developers Console)."))
     if payload.get("sub") != iss:
         raise SigningError("payload.sub", N_("payload.sub must equal payload.iss (both are the channel ID)."))
@@ -364,14 +389,32 @@ def validate_claims(header: Any, payload: Any, now: int | None = None) -> None:
         raise SigningError("token_exp", N_("token_exp is %(value)s seconds; LINE allows 1 to 2,592,000 seconds (30 days)."), value=f"{token_exp:,}")
 
 
-def _human(seconds: int) -> str:
-    if seconds >= 86400:
-        return f"{seconds / 86400:.3g} d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.3g} h"
-    if seconds >= 60:
-        return f"{seconds / 60:.3g} min"
-    return f"{seconds} s"
+class Duration(int):
+    """A length of time in seconds inside an error message; shown roughly ("2 h", "3.5 d").
+
+    The web layer shows it in the user's language (errors.translate_error).
+    """
+
+    UNITS = ((86400, N_("%(n)s d")), (3600, N_("%(n)s h")), (60, N_("%(n)s min")), (1, N_("%(n)s s")))
+    CAP = 100 * 365 * 86400
+
+    def parts(self) -> tuple[str, str]:
+        """(template, number): e.g. ("%(n)s h", "2"); any size of int, no float overflow."""
+        seconds = int(self)
+        if seconds >= self.CAP:
+            return N_("over %(n)s years"), "100"
+        for size, template in self.UNITS:
+            if seconds >= size or size == 1:
+                return template, (f"{seconds / size:.3g}" if size > 1 else str(seconds))
+        raise AssertionError("unreachable")
+
+    def __str__(self) -> str:
+        template, number = self.parts()
+        return template % {"n": number}
+
+
+def _human(seconds: int) -> Duration:
+    return Duration(seconds)
 
 
 def _compact(obj: dict) -> bytes:
@@ -389,7 +432,10 @@ def sign(header: dict, payload: dict, key: PrivateKey, now: int | None = None, *
         header["kid"] = key.kid
     if validate:
         validate_claims(header, payload, now)
-    signing_input = _b64u_encode(_compact(header)) + "." + _b64u_encode(_compact(payload))
+    try:
+        signing_input = _b64u_encode(_compact(header)) + "." + _b64u_encode(_compact(payload))
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") is valid JSON but not text
+        raise SigningError("payload", N_("The header or payload holds a broken character (a lone UTF-16 surrogate): type the value again.")) from None
     signature = key.key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
     return signing_input + "." + _b64u_encode(signature)
 

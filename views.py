@@ -150,13 +150,7 @@ def _str(value, name: str) -> str:
 
 
 def _int_field(value, name: str) -> int:
-    if isinstance(value, bool):
-        raise SigningError(name, signing.N_("%(field)s must be a whole number."), field=name)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise SigningError(name, signing.N_("%(field)s must be a whole number."), field=name)
+    return signing.whole_number(value, name)
 
 
 def sign_from_form(values: dict) -> str:
@@ -179,7 +173,7 @@ def sign_from_form(values: dict) -> str:
     if not 1 <= exp_minutes <= 30:
         raise SigningError("exp_minutes", FORM_MESSAGES["exp_minutes"], value=exp_minutes)
     channel_id = values.get("channel_id", "")
-    if not channel_id.isdigit():
+    if not signing.is_channel_id(channel_id):
         raise SigningError("channel_id", FORM_MESSAGES["channel_id"])
     return signing.build_assertion(channel_id, values.get("kid", ""), key, token_exp, exp_minutes * 60)
 
