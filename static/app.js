@@ -158,5 +158,8 @@
     setupKeygen();
     setupCarry();
     setupTarget();
+    // After a refused form post, take keyboard and screen-reader users to the list of what to fix.
+    var summary = document.querySelector(".error-summary");
+    if (summary) summary.focus();
   });
 })();

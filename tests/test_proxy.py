@@ -266,7 +266,7 @@ def test_form_flow_issue_list_verify_revoke(client, channel, assertion):
     revoked = text_of(client.post("/oauth2/v2.1/revoke", data={
         "client_id": channel["channel_id"], "client_secret": channel["channel_secret"], "access_token": token,
         "target": "sandbox"}))
-    assert "LINE accepted the request" in revoked
+    assert "The sandbox accepted the request" in revoked
     assert "empty body even when the token is unknown" in revoked  # the revoke page's warning
     assert "The body is empty." in revoked
     shown = revoked.split('id="curl-full-wrap"')[0]  # the result up to the opt-in curl with secrets
@@ -317,7 +317,7 @@ def test_jwt_page_hands_its_jwt_to_the_token_form(client, channel, assertion):
 
 def test_form_line_error_shows_the_body_and_an_explanation(client, channel, assertion):
     page = text_of(client.post("/oauth2/v2.1/token", data={"client_assertion": assertion(kid="nope"), "target": "sandbox"}))
-    assert "LINE refused the request" in page and 'id="response-status">404<' in page
+    assert "The sandbox refused the request" in page and 'id="response-status">404<' in page
     assert "Cannot find channel key that satisfies the conditions" in page
     assert 'class="explain"' in page and "LINE knows no key with this kid" in page
 
@@ -334,7 +334,7 @@ def test_form_other_token_types(client, channel):
     verified = text_of(client.post("/v2/oauth/verify", data={"access_token": token, "target": "sandbox"}))
     assert "The token is valid" in verified and "P CM" in verified
     revoked = text_of(client.post("/v2/oauth/revoke", data={"access_token": token, "target": "sandbox"}))
-    assert "LINE accepted the request" in revoked and "empty body" in revoked
+    assert "The sandbox accepted the request" in revoked and "empty body" in revoked
     again = text_of(client.post("/v2/oauth/verify", data={"access_token": token, "target": "sandbox"}))
     assert "access_token invalid" in again and "invalid, expired or revoked" in again
 

@@ -92,7 +92,7 @@ def test_form_flow_over_loopback_with_csrf(live_server, key, console_key_text):
     assert "The token is valid" in browser.post_form("/oauth2/v2.1/verify", {"access_token": token, "target": "sandbox"})
     revoked = browser.post_form("/oauth2/v2.1/revoke", {"client_id": ch["channel_id"], "client_secret": ch["channel_secret"],
                                                          "access_token": token, "target": "sandbox"})
-    assert "LINE accepted the request" in revoked
+    assert "The sandbox accepted the request" in revoked
     listed = browser.post_form("/oauth2/v2.1/tokens", {"client_assertion": jwt, "target": "sandbox"})
     assert key_id not in listed and "0 of at most 30" in listed
 
