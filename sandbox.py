@@ -23,6 +23,7 @@ from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, rend
 from flask_babel import gettext, ngettext
 
 import signing
+from line_client import ASSERTION_TYPE, GRANT_TYPE  # LINE's wire constants, defined once
 import store as store_module
 from errors import json_error, translate_error, wants_json
 from security import csrf_exempt
@@ -31,8 +32,6 @@ from store import (SHORT_LIVED, V21, CapReached, ChannelNotFound, Store, StoreUn
 
 bp = Blueprint("sandbox", __name__)
 
-GRANT_TYPE = "client_credentials"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 V21_SCOPE = "profile chat_message.write"  # line-oauth-api.md §9
 V2_SCOPE = "P CM"  # line-oauth-api.md §9
 STATELESS_LIFETIME = 15 * 60  # LINE docs: 900 s
