@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402  (after the path set-up, like the app's own modules)
 
-import signing  # noqa: E402
+from line_token import signing  # noqa: E402
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CHANNEL = "1234567890"

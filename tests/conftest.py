@@ -16,7 +16,6 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-sys.path.insert(0, str(ROOT))
 
 CONSOLE_KID = "1dab2f4f-b73f-47a3-b99d-1730e22b9544"
 
@@ -34,7 +33,7 @@ def console_key(console_key_text) -> dict:
 
 @pytest.fixture
 def app(tmp_path):
-    from app import create_app
+    from line_token import create_app
 
     app = create_app({
         "TESTING": True,

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-import signing
+from line_token import signing
 from browsing import (DESKTOP, KANA, LAUNCH_ARGS, PAGE_AUDIT_JS, PHONE, Watch, chromium_or_skip, clipboard,
                      screenshot, tr)
 

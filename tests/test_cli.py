@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk
 
-import signing
+from line_token import signing
 from conftest import CONSOLE_KID, FIXTURES, ROOT, free_port
 
 CHANNEL = "1234567890"
@@ -245,7 +245,7 @@ def test_upstream_unreachable_exits_1_with_one_line(env):
 def sandbox_channel(tmp_path, console_key):
     """A sandbox channel with the console key's public half registered, made through the admin API
     on the database file the CLI runs use."""
-    from app import create_app
+    from line_token import create_app
 
     db = tmp_path / "sandbox.sqlite3"
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SANDBOX_DATABASE": str(db),

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import signing
+from line_token import signing
 from conftest import free_port
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0")) or None
@@ -48,7 +48,7 @@ CONTENT_TYPES = [
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, console_key):
     """One app (CSRF off) with a sandbox channel, and the values that get deep into the handlers."""
-    from app import create_app
+    from line_token import create_app
 
     tmp = tmp_path_factory.mktemp("fuzz")
     config = {"TESTING": False, "SECRET_KEY": "fuzz", "SANDBOX_DATABASE": str(tmp / "sandbox.sqlite3"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-import i18n
+from line_token import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "translations" / "ja" / "LC_MESSAGES" / "messages.po"

@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-import line_client
-from line_client import LineAPIError
+from line_token import line_client
+from line_token.line_client import LineAPIError
 
 from conftest import free_port
 

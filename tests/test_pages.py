@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk
 
-import signing
+from line_token import signing
 
 CHANNEL = "1234567890"
 
@@ -258,7 +258,7 @@ def test_unknown_url_answers_404_page_and_json(client):
 
 
 def test_sandbox_off_hides_its_step_links(tmp_path):
-    from app import create_app
+    from line_token import create_app
 
     app = create_app({"TESTING": True, "SANDBOX_ENABLED": False, "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3")})
     page = app.test_client().get("/").get_data(as_text=True)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-import signing
+from line_token import signing
 from conftest import free_port
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -347,7 +347,7 @@ def test_stateless_form_by_jwt_one_step(client, channel, console_key_text):
 
 
 def test_csrf_is_enforced_for_forms_but_not_json(tmp_path, channel):
-    from app import create_app
+    from line_token import create_app
 
     app = create_app({"TESTING": True, "SANDBOX_DATABASE": str(tmp_path / "sandbox.sqlite3"), "SECRET_KEY": "k"})
     client = app.test_client()
@@ -413,7 +413,7 @@ def test_slow_upstream_is_504_within_the_timeout(app, client, slow_upstream):
 
 def test_line_api_error_outside_a_form_renders_an_error_page(app, client):
     """The app-wide handler: HTML for people, JSON for scripts, the same status."""
-    import line_client
+    from line_token import line_client
 
     @app.get("/_probe")
     def probe():

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-import signing
+from line_token import signing
 from conftest import free_port
 
 pytestmark = pytest.mark.server

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-import signing
-import store as store_module
+from line_token import signing
+from line_token import store as store_module
 from pg import backend, postgres  # noqa: F401  (fixtures)
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -43,7 +43,7 @@ def keypairs():
 @pytest.fixture
 def app(backend):
     """The app on a fresh sandbox database of each backend (overrides conftest's ``app``)."""
-    from app import create_app
+    from line_token import create_app
 
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test", **backend})
     yield app
@@ -580,7 +580,7 @@ def test_console_never_lists_other_peoples_channels(client):
 
 @pytest.fixture
 def csrf_app(backend):
-    from app import create_app
+    from line_token import create_app
 
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": True, "SECRET_KEY": "test", **backend})
     yield app
@@ -610,7 +610,7 @@ def test_console_forms_need_csrf_but_line_endpoints_do_not(csrf_app, keypairs):
     ("post", "/sandbox/console/channels"), ("post", "/sandbox/v2/oauth/accessToken"),
 ])
 def test_disabled_sandbox_is_404_everywhere(tmp_path, method, path):
-    from app import create_app
+    from line_token import create_app
 
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t", "SANDBOX_ENABLED": False,
                       "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3")})
@@ -621,7 +621,7 @@ def test_disabled_sandbox_is_404_everywhere(tmp_path, method, path):
 
 
 def test_unreachable_database_is_a_503_not_a_traceback():
-    from app import create_app
+    from line_token import create_app
     from conftest import free_port
 
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",

@@ -13,14 +13,14 @@ import re
 
 import pytest
 
-import signing
+from line_token import signing
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MIB = 1024 * 1024
 
 
 def make_app(tmp_path, **overrides):
-    from app import create_app
+    from line_token import create_app
 
     config = {"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "security-test",
               "SANDBOX_DATABASE": str(tmp_path / "sandbox.sqlite3")}

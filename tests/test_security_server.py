@@ -29,7 +29,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-import signing
+from line_token import signing
 from conftest import ROOT, LiveServer
 
 pytestmark = pytest.mark.server
@@ -260,7 +260,7 @@ def test_no_secret_reaches_the_log_headers_or_cookies(secrets_server, tmp_path, 
     processes = [cli(["token", "issue", "--channel-id", channel_id, "--kid", kid, "--key", "-"], env, pem),
                  cli(["token", "kids", "--assertion", "-"], env, jwt),
                  cli(["token", "revoke", "--channel-id", channel_id, fake_token], env)]
-    from app import create_app
+    from line_token import create_app
 
     cli_app = create_app({"SANDBOX_DATABASE": server.env["SANDBOX_DATABASE"], "DATABASE_URL": "",
                           "LINE_API_BASE_URL": server.url + "/sandbox", "SECRET_KEY": "cli"})

@@ -285,7 +285,7 @@ def init_app(app: Flask) -> None:
         from flask import render_template
         from flask_babel import gettext
 
-        from errors import json_error, wants_json
+        from .errors import json_error, wants_json
 
         message = gettext("This form has expired or was sent from another site. Reload the page and send it again.")
         if wants_json():

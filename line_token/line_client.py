@@ -38,7 +38,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-import security
+from . import security
 
 log = logging.getLogger(__name__)
 

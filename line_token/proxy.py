@@ -18,12 +18,12 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-import line_client
-import signing
-import views
-from errors import json_error, translate_error, wants_json
-from line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse
-from signing import N_, SigningError
+from . import line_client
+from . import signing
+from . import views
+from .errors import json_error, translate_error, wants_json
+from .line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse
+from .signing import N_, SigningError
 
 bp = Blueprint("proxy", __name__)
 

@@ -22,13 +22,13 @@ from typing import Any, NoReturn
 from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request)
 from flask_babel import gettext, ngettext
 
-import signing
-from line_client import ASSERTION_TYPE, GRANT_TYPE  # LINE's wire constants, defined once
-import store as store_module
-from errors import json_error, translate_error, wants_json
-from security import csrf_exempt
-from signing import SigningError
-from store import (SHORT_LIVED, V21, CapReached, ChannelNotFound, Store, StoreUnavailable, TokenLimitReached)
+from . import signing
+from .line_client import ASSERTION_TYPE, GRANT_TYPE  # LINE's wire constants, defined once
+from . import store as store_module
+from .errors import json_error, translate_error, wants_json
+from .security import csrf_exempt
+from .signing import SigningError
+from .store import (SHORT_LIVED, V21, CapReached, ChannelNotFound, Store, StoreUnavailable, TokenLimitReached)
 
 bp = Blueprint("sandbox", __name__)
 

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-import signing
-from errors import json_error, translate_error
-from signing import SigningError
+from . import signing
+from .errors import json_error, translate_error
+from .signing import SigningError
 
 bp = Blueprint("views", __name__)
 

@@ -22,9 +22,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-import line_client
-import signing
-from signing import SigningError
+from . import line_client
+from . import signing
+from .signing import SigningError
 
 MAX_KEY_FILE = 64 * 1024  # a JWK or PEM is a few KiB; anything larger is the wrong file
 

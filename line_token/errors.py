@@ -10,7 +10,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from signing import Duration, SigningError
+from .signing import Duration, SigningError
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,71 @@
+"""LINE channel access token v2.1 tester: the application factory.
+
+The top-level ``app.py`` (the Procfile's ``gunicorn app:app``) calls ``create_app()``;
+tests build their own with ``create_app({...})``. ``templates/``, ``static/`` and
+``translations/`` live at the project's top level, beside this package.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask
+
+from . import commands, errors, i18n, line_client, proxy, sandbox, security, views
+
+# The project folder: templates/, static/ and translations/ sit beside this package.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app. Settings come from the environment, then ``overrides`` (tests)."""
+    app = Flask(__name__, root_path=PROJECT_ROOT, instance_path=os.path.join(PROJECT_ROOT, "instance"),
+                instance_relative_config=True)
+    app.config.from_mapping(
+        # A random per-boot fallback: sessions are only used for the CSRF token,
+        # so a restart merely asks the user to resubmit a form.
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_hex(32),
+        LINE_API_BASE_URL=os.environ.get("LINE_API_BASE_URL", "https://api.line.me").rstrip("/"),
+        LINE_API_TIMEOUT=_env_float("LINE_API_TIMEOUT", 10.0),
+        SANDBOX_ENABLED=_env_flag("SANDBOX_ENABLED", True),
+        SANDBOX_DATABASE=os.environ.get("SANDBOX_DATABASE") or "",
+        DATABASE_URL=os.environ.get("DATABASE_URL") or "",
+        RATE_LIMIT=os.environ.get("RATE_LIMIT") or "",
+        TRUST_PROXY=_env_flag("TRUST_PROXY", False),
+        MAX_CONTENT_LENGTH=1024 * 1024,  # 1 MiB: a key and a JWT fit many times over
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
+        WTF_CSRF_ENABLED=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        BABEL_DEFAULT_LOCALE="en",
+    )
+    app.config.update(overrides or {})
+    if not app.config["SANDBOX_DATABASE"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SANDBOX_DATABASE"] = os.path.join(app.instance_path, "sandbox.sqlite3")
+
+    i18n.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    line_client.init_app(app)
+    views.init_app(app)
+    proxy.init_app(app)
+    sandbox.init_app(app)
+    commands.init_app(app)
+    return app
+
