@@ -2,6 +2,7 @@
 started the way the Procfile starts them."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -18,6 +19,22 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 CONSOLE_KID = "1dab2f4f-b73f-47a3-b99d-1730e22b9544"
+
+# Wall-clock bounds are generous on purpose: CI shares a 2-core machine, where a few seconds of
+# scheduling noise are ordinary. A bound only has to tell "ended by our own timeout" from "waited
+# for the other side to give up", and the misbehaving servers in the tests wait 30 s or more.
+BUSY_MACHINE_SLACK = 5.0
+
+# What the suite exercised, printed once at its end (pytest_terminal_summary) whatever order the
+# tests ran in: a test that reports must not depend on running last.
+RUN_REPORT: collections.Counter = collections.Counter()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if RUN_REPORT:
+        terminalreporter.write_sep("-", "exercised")
+        for what, count in sorted(RUN_REPORT.items()):
+            terminalreporter.write_line(f"{what}: {count}")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import requests
 from line_token import line_client
 from line_token.line_client import LineAPIError
 
-from conftest import free_port
+from conftest import BUSY_MACHINE_SLACK, free_port
 
 SECRET_TOKEN = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXBheWxvYWQtdmFsdWU.c2lnbmF0dXJlLXZhbHVlLXNlY3JldA"
 
@@ -179,7 +179,7 @@ def test_closed_port_is_502_at_once(line_app):
     started = time.monotonic()
     with line_app.app_context(), pytest.raises(LineAPIError) as caught:
         line_client.call("issue_v21", {"client_assertion": SECRET_TOKEN})
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < BUSY_MACHINE_SLACK  # refused at once, not after the 3 s timeout
     assert (caught.value.status, caught.value.code) == (502, "upstream_unreachable")
     assert "connection was refused" in caught.value.description
     assert SECRET_TOKEN not in caught.value.description
@@ -206,7 +206,7 @@ def test_invalid_base_url_is_502_not_500(line_app):
 
 def test_silent_upstream_is_504_within_the_timeout(line_app, make_upstream):
     def handle(h):
-        time.sleep(6)  # longer than LINE_API_TIMEOUT=3
+        time.sleep(30)  # far longer than LINE_API_TIMEOUT=3: only our deadline ends the call in time
 
     up = make_upstream(handle)
     line_app.config["LINE_API_BASE_URL"] = up.url
@@ -214,7 +214,7 @@ def test_silent_upstream_is_504_within_the_timeout(line_app, make_upstream):
     with line_app.app_context(), pytest.raises(LineAPIError) as caught:
         line_client.call("issue_v21", {"client_assertion": "x"})
     elapsed = time.monotonic() - started
-    assert 2.9 < elapsed < 3.5
+    assert 2.9 < elapsed < 3 + BUSY_MACHINE_SLACK
     assert (caught.value.status, caught.value.code) == (504, "upstream_timeout")
     assert "3 seconds" in caught.value.description
 
@@ -239,7 +239,7 @@ def test_trickling_body_is_504_within_the_timeout(line_app, make_upstream):
     started = time.monotonic()
     with line_app.app_context(), pytest.raises(LineAPIError) as caught:
         line_client.call("issue_v2", {})
-    assert time.monotonic() - started < 3.5
+    assert time.monotonic() - started < 3 + BUSY_MACHINE_SLACK  # the upstream would trickle for 100 s
     assert caught.value.status == 504
 
 
@@ -324,6 +324,21 @@ def test_mask_shows_first_and_last_four_only():
     assert line_client.mask("short") == "*****"
     assert line_client.masked({"client_id": "123", "client_secret": "0123456789abcdef"}) == {
         "client_id": "123", "client_secret": "0123…cdef"}
+
+
+@pytest.mark.parametrize("length", [8, 9, 10, 11, 12])
+def test_a_short_secret_is_never_shown_as_its_two_ends(length):
+    """Under 12 characters, "first 4 … last 4" would show most or all of the secret: hide it whole."""
+    secret = "Kq7Zm2Xw9Rt4Pb"[:length]
+    shown = line_client.mask(secret)
+    if length < 12:
+        assert shown == "*" * length
+    else:
+        assert shown == secret[:4] + "…" + secret[-4:]  # 4 of 12 characters stay hidden
+    curl = line_client.curl_command("POST", "https://api.line.me/v2/oauth/accessToken",
+                                    {"client_id": "1234567890", "client_secret": secret})
+    assert secret not in curl
+    assert ("*" * length if length < 12 else secret[:4] + "..." + secret[-4:]) in curl
 
 
 def test_curl_command_masks_secrets_unless_asked():

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from line_token import signing
-from conftest import free_port
+from conftest import BUSY_MACHINE_SLACK, free_port
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -362,7 +362,7 @@ def test_csrf_is_enforced_for_forms_but_not_json(tmp_path, channel):
 
 class SlowHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        time.sleep(6)
+        time.sleep(30)  # far past LINE_API_TIMEOUT: only our deadline ends the call in time
 
     do_POST = do_GET
 
@@ -384,7 +384,7 @@ def test_dead_upstream_is_502_json_and_html(app, client):
     app.config.update(LINE_API_BASE_URL=f"http://127.0.0.1:{free_port()}", LINE_API_TIMEOUT=3)
     started = time.monotonic()
     response = client.post("/oauth2/v2.1/verify", json={"access_token": "a.b.c"})
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < BUSY_MACHINE_SLACK  # refused at once, not after the timeout
     assert response.status_code == 502
     assert response.get_json()["error"] == "upstream_unreachable"
     assert "refused" in response.get_json()["error_description"]
@@ -400,14 +400,14 @@ def test_slow_upstream_is_504_within_the_timeout(app, client, slow_upstream):
     app.config.update(LINE_API_BASE_URL=slow_upstream, LINE_API_TIMEOUT=3)
     started = time.monotonic()
     response = client.post("/v2/oauth/accessToken", json={"client_id": "1", "client_secret": "s"})
-    assert 2.9 < time.monotonic() - started < 3.6
+    assert 2.9 < time.monotonic() - started < 3 + BUSY_MACHINE_SLACK
     assert response.status_code == 504
     assert response.get_json() == {"error": "upstream_timeout", "error_description": response.get_json()["error_description"]}
     assert "3 seconds" in response.get_json()["error_description"]
 
     started = time.monotonic()
     page = client.post("/oauth2/v2.1/revoke", data={"client_id": "1", "client_secret": "s", "access_token": "a.b.c"})
-    assert time.monotonic() - started < 3.6
+    assert time.monotonic() - started < 3 + BUSY_MACHINE_SLACK
     assert page.status_code == 504 and 'id="upstream-error"' in page.get_data(as_text=True)
 
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from line_token import signing
-from conftest import free_port
+from conftest import BUSY_MACHINE_SLACK, free_port
 
 pytestmark = pytest.mark.server
 
@@ -126,7 +126,6 @@ def test_50_concurrent_one_step_issues_to_the_sandbox_do_not_deadlock(start_serv
     line_statuses = [body["response_status_code"] for _, body, _ in results]
     assert line_statuses == [200] * 50, [body for _, body, _ in results if body["response_status_code"] != 200][:3]
     assert len({body["response_body"]["key_id"] for _, body, _ in results}) == 50
-    assert elapsed < 20, f"50 issues took {elapsed:.1f} s"
     for ch in channels:
         jwt = signing.build_assertion(ch["channel_id"], ch["kid"], key)
         kids = api(server.url, "/oauth2/v2.1/tokens", {"client_assertion": jwt, "target": "sandbox"})
@@ -145,21 +144,21 @@ def test_a_single_threaded_server_still_answers_sandbox_calls(start_server, key)
     started = time.monotonic()
     issued = api(server.url, "/oauth2/v2.1/token", {"client_assertion": jwt, "target": "sandbox"})
     assert issued["response_status_code"] == 200
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10 + BUSY_MACHINE_SLACK  # a call back to itself would hang until the 30 s worker timeout
 
 
 def test_dead_upstream_is_502_within_the_timeout(start_server):
     server = start_server(env={"LINE_API_BASE_URL": f"http://127.0.0.1:{free_port()}", "LINE_API_TIMEOUT": "3"})
     started = time.monotonic()
     response = requests.post(server.url + "/oauth2/v2.1/verify", json={"access_token": "a.b.c"}, timeout=10)
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < BUSY_MACHINE_SLACK  # refused at once, not after the timeout
     assert response.status_code == 502
     assert response.json()["error"] == "upstream_unreachable"
 
 
 class Sleeper(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
-        time.sleep(8)
+        time.sleep(30)  # far past LINE_API_TIMEOUT: only our deadline ends the call in time
 
     do_GET = do_POST
 
@@ -175,18 +174,18 @@ def test_slow_upstream_is_504_within_the_timeout(start_server):
         server = start_server(env={"LINE_API_BASE_URL": f"http://127.0.0.1:{slow.server_address[1]}",
                                    "LINE_API_TIMEOUT": "3"})
         started = time.monotonic()
-        response = requests.post(server.url + "/oauth2/v2.1/token", json={"client_assertion": "a.b.c"}, timeout=10)
+        response = requests.post(server.url + "/oauth2/v2.1/token", json={"client_assertion": "a.b.c"}, timeout=30)
         elapsed = time.monotonic() - started
         assert response.status_code == 504, response.text
         assert response.json()["error"] == "upstream_timeout"
-        assert 2.9 < elapsed < 4
+        assert 2.9 < elapsed < 3 + BUSY_MACHINE_SLACK
         # A form post gets the form back with the message, and the same status.
         browser = requests.Session()
         form = browser.get(server.url + "/v2/oauth/verify", timeout=10)
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
         started = time.monotonic()
-        page = browser.post(server.url + "/v2/oauth/verify", data={"access_token": "x", "csrf_token": csrf}, timeout=10)
-        assert page.status_code == 504 and time.monotonic() - started < 4
+        page = browser.post(server.url + "/v2/oauth/verify", data={"access_token": "x", "csrf_token": csrf}, timeout=30)
+        assert page.status_code == 504 and time.monotonic() - started < 3 + BUSY_MACHINE_SLACK
         assert "did not answer within 3 seconds" in page.text and 'id="verify_v2-form"' in page.text
     finally:
         slow.shutdown()

@@ -28,12 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import BUSY_MACHINE_SLACK, RUN_REPORT, free_port
 
 pytestmark = pytest.mark.server
 
 TIMEOUT = 2  # LINE_API_TIMEOUT for these servers
-FAULTS = {"injected": 0}
 
 
 class FaultyLine(http.server.BaseHTTPRequestHandler):
@@ -48,7 +47,7 @@ class FaultyLine(http.server.BaseHTTPRequestHandler):
             self.rfile.read(length)
         mode = type(self).mode
         if mode == "silent":
-            time.sleep(TIMEOUT + 4)
+            time.sleep(30)  # far past the timeout: only our own deadline can end the call in time
             return
         if mode == "trickle":
             self.send_response(200)
@@ -129,8 +128,8 @@ def server(tmp_path_factory, faulty_line):
 
 def call(base: str, path: str, body: dict) -> tuple[requests.Response, float]:
     started = time.monotonic()
-    response = requests.post(base + path, json=body, timeout=TIMEOUT + 10)
-    FAULTS["injected"] += 1
+    response = requests.post(base + path, json=body, timeout=30)
+    RUN_REPORT["faults injected into the proxy (requests)"] += 1
     return response, time.monotonic() - started
 
 
@@ -140,7 +139,7 @@ def form(base: str, path: str, fields: dict) -> tuple[requests.Response, float]:
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     started = time.monotonic()
     response = browser.post(base + path, data={**fields, "csrf_token": csrf}, timeout=TIMEOUT + 10)
-    FAULTS["injected"] += 1
+    RUN_REPORT["faults injected into the proxy (requests)"] += 1
     return response, time.monotonic() - started
 
 
@@ -167,12 +166,12 @@ def test_a_failing_upstream_is_a_clear_error_within_the_timeout(server, mode, st
                        ("/oauth2/v2.1/token", {"client_assertion": "a.b.c"})):  # a POST at LINE
         response, elapsed = call(server.url, path, body)
         assert response.status_code == status, (mode, path, response.text)
-        assert elapsed < TIMEOUT + 1.5, (mode, path, elapsed)
+        assert elapsed < TIMEOUT + BUSY_MACHINE_SLACK, (mode, path, elapsed)
         data = response.json()
         assert data["error"] == code and words in data["error_description"], data
         no_traceback(response)
     page, elapsed = form(server.url, "/v2/oauth/verify", {"access_token": "abc"})
-    assert page.status_code == status and elapsed < TIMEOUT + 1.5
+    assert page.status_code == status and elapsed < TIMEOUT + BUSY_MACHINE_SLACK
     assert 'id="upstream-error"' in page.text and words in page.text  # the form again, with the message
     assert 'name="access_token"' in page.text
     no_traceback(page)
@@ -182,10 +181,10 @@ def test_connection_refused_is_502_at_once(start_server):
     dead = start_server(env={"LINE_API_BASE_URL": f"http://127.0.0.1:{free_port()}", "LINE_API_TIMEOUT": str(TIMEOUT)})
     response, elapsed = call(dead.url, "/oauth2/v2.1/revoke", {"client_id": "1", "client_secret": "s",
                                                                "access_token": "a.b.c"})
-    assert response.status_code == 502 and elapsed < 1.5
+    assert response.status_code == 502 and elapsed < BUSY_MACHINE_SLACK  # not LINE_API_TIMEOUT: refused at once
     assert response.json()["error"] == "upstream_unreachable" and "refused" in response.json()["error_description"]
     page, elapsed = form(dead.url, "/oauth2/v2.1/verify", {"access_token": "a.b.c"})
-    assert page.status_code == 502 and "refused" in page.text and elapsed < 1.5
+    assert page.status_code == 502 and "refused" in page.text and elapsed < BUSY_MACHINE_SLACK
     no_traceback(page)
     # The sandbox target does not depend on LINE at all.
     assert call(dead.url, "/v2/oauth/verify", {"access_token": "x", "target": "sandbox"})[0].json()[
@@ -219,35 +218,33 @@ def test_a_non_json_answer_is_shown_as_text(server):
 # --------------------------------------------------------------------------- still serving
 
 
-def test_pages_and_the_sandbox_answer_while_line_hangs(server):
+def test_pages_and_the_sandbox_answer_while_line_hangs(start_server, faulty_line):
     """Four calls stuck on a silent LINE hold four of the server's eight threads: the rest
-    still serve pages, signing and the sandbox at once, and the stuck ones end at the timeout."""
+    still serve pages, signing and the sandbox, all while the stuck calls are still waiting,
+    and the stuck ones end at the timeout. A long timeout here, so that "while still waiting"
+    is a fact of order, not a race against the clock on a busy machine."""
+    hang = 12  # this server's LINE_API_TIMEOUT
+    server = start_server(env={"LINE_API_BASE_URL": f"http://127.0.0.1:{faulty_line.server_address[1]}",
+                               "LINE_API_TIMEOUT": str(hang)})
     FaultyLine.mode = "silent"
     with ThreadPoolExecutor(max_workers=4) as pool:
         stuck = [pool.submit(call, server.url, "/oauth2/v2.1/token", {"client_assertion": "a.b.c"}) for _ in range(4)]
         time.sleep(0.3)
         assert not any(f.done() for f in stuck)
         for _ in range(5):
-            started = time.monotonic()
-            page = requests.get(server.url + "/oauth2/v2.1/jwt", timeout=5)
-            assert page.status_code == 200 and time.monotonic() - started < 1.0
-        started = time.monotonic()
-        keys = requests.post(server.url + "/oauth2/v2.1/keys", json={"action": "generate"}, timeout=5)
+            page = requests.get(server.url + "/oauth2/v2.1/jwt", timeout=hang)
+            assert page.status_code == 200
+        keys = requests.post(server.url + "/oauth2/v2.1/keys", json={"action": "generate"}, timeout=hang)
         assert keys.status_code == 200
-        channel = requests.post(server.url + "/sandbox/api/channels", timeout=5)
+        channel = requests.post(server.url + "/sandbox/api/channels", json={}, timeout=hang)
         assert channel.status_code == 201
         verify = requests.post(server.url + "/v2/oauth/verify", json={"access_token": "x", "target": "sandbox"},
-                               timeout=5)
+                               timeout=hang)
         assert verify.json()["response_status_code"] == 400
-        assert time.monotonic() - started < 2.0
-        assert not all(f.done() for f in stuck)  # all that happened while LINE was still hanging
+        assert not any(f.done() for f in stuck), [f.exception() or f.result() for f in stuck if f.done()]  # all that happened while LINE was still hanging
         results = [f.result() for f in stuck]
     for response, elapsed in results:
-        assert response.status_code == 504 and elapsed < TIMEOUT + 1.5
+        assert response.status_code == 504 and hang - 0.1 < elapsed < hang + BUSY_MACHINE_SLACK
     FaultyLine.mode = "ok"
     assert call(server.url, "/v2/oauth/verify", {"access_token": "abc"})[0].json()["response_status_code"] == 200
 
-
-def test_report_faults_injected():
-    print(f"\nfaults injected: {FAULTS['injected']} requests over {len(FAILING) + 4} kinds of fault")
-    assert FAULTS["injected"] >= 20

@@ -67,10 +67,10 @@ def test_key_with_p_equal_q_is_damaged(console_key):
 def test_huge_exponent_is_refused_before_any_expensive_work(console_key):
     huge = signing._int_b64u((1 << 160000) + 1)  # 20 KB: recovering p, q from it used to take seconds
     key = {"kty": "RSA", "n": console_key["n"], "e": huge, "d": console_key["d"]}
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: what the bound is about, and steady on a busy machine
     with pytest.raises(SigningError, match="damaged"):
         signing.load_private_key(key)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     public = {"kty": "RSA", "n": console_key["n"], "e": huge, "alg": "RS256", "use": "sig"}
     with pytest.raises(SigningError, match='"e"'):
         signing.check_public_jwk(public)
