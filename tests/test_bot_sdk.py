@@ -76,6 +76,9 @@ def test_python_sdk_gets_typed_answers_and_its_401_for_a_revoked_token(live_serv
     assert refused.value.status == 401
     assert json.loads(refused.value.body) == {"message": FAILED}
     assert refused.value.headers.get("X-Line-Request-Id")
+    log = live_server.log()
+    assert "/v2/bot/info" in log and not [kind for kind, token in tokens.items() if token in log], \
+        "a token reached the server's log"
 
 
 def run_node(job: dict) -> dict:

@@ -77,6 +77,7 @@ def test_issue_try_revoke_try_again(context_for, live_server, lang):
     expect(page.locator("#status-bot_info")).to_have_text("401")
     screenshot(page, f"{lang}-try-revoked")
 
+    assert token not in live_server.log() and jwt not in live_server.log()
     watch.assert_clean()
     assert [u for u in watch.carrying(token) if "?" in u or token in u.split(" ", 1)[1]] == [], \
         "the token travelled in a URL"
