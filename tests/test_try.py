@@ -180,3 +180,9 @@ def test_against_line_the_token_goes_only_in_the_header(app, client):
                     ("/v2/bot/message/quota/consumption", f"Bearer {token}")]
     assert "The token works" in page and 'id="bot-name">Real<' in page and "200 messages" in page
     assert 'src="https://profile.line-scdn.net/abc"' in page and re.search(r'id="consumption">7 ', page)
+
+
+def test_verify_results_offer_try_it_too(client, v21_token):
+    page = text_of(client.post("/oauth2/v2.1/verify", data={"access_token": v21_token, "target": "sandbox"}))
+    form = page.split('action="/v2/bot/info"')[1].split("</form>")[0]
+    assert f'name="access_token" value="{v21_token}"' in form and ">Try it</button>" in form
