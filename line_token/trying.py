@@ -25,6 +25,7 @@ from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
 from . import line_client, proxy, signing, views
+from .errors import translate_error
 from .line_client import LineAPIError, LineResponse
 from .proxy import Source
 from .signing import N_, SigningError
@@ -209,7 +210,6 @@ def handle(endpoint: str):
         target = proxy._target(src)
         token = read_token(src)
     except SigningError as e:
-        from .errors import translate_error
         return _render(values, {e.field: translate_error(e)}, 400)
     try:
         attempt = try_token(token, target)

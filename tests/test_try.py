@@ -186,3 +186,13 @@ def test_verify_results_offer_try_it_too(client, v21_token):
     page = text_of(client.post("/oauth2/v2.1/verify", data={"access_token": v21_token, "target": "sandbox"}))
     form = page.split('action="/v2/bot/info"')[1].split("</form>")[0]
     assert f'name="access_token" value="{v21_token}"' in form and ">Try it</button>" in form
+
+
+def test_an_unreachable_line_is_a_502_saying_so(app, client):
+    from conftest import free_port
+
+    app.config["LINE_API_BASE_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    page = client.post("/v2/bot/info", data={"access_token": "abc", "target": "line"})
+    assert page.status_code == 502 and "the connection was refused" in text_of(page)
+    api = client.post("/v2/bot/message/quota", json={"access_token": "abc", "target": "line"})
+    assert api.status_code == 502 and api.get_json()["error"] == "upstream_unreachable"
