@@ -4,8 +4,17 @@ from __future__ import annotations
 import json
 
 from line_token import signing
+import pytest
+
 from test_cli import (FIXTURES, assert_one_line_error, cli_env, finish, flask_cli,  # noqa: F401
-                      sandbox_channel, start)
+                      sandbox_channel as cli_sandbox_channel, start)
+
+
+@pytest.fixture
+def sandbox_channel(cli_sandbox_channel):
+    """test_cli's channel, with a sandbox timeout for a busy machine: several CLI processes start at once
+    here, each importing SQLAlchemy on its first sandbox call (test_cli's 3 s is for the closed LINE port)."""
+    return {**cli_sandbox_channel, "env": {**cli_sandbox_channel["env"], "LINE_API_TIMEOUT": "30"}}
 
 
 def issue_tokens(ch, *kinds: str) -> dict[str, str]:
@@ -30,22 +39,22 @@ def issue_tokens(ch, *kinds: str) -> dict[str, str]:
 def test_bot_info_and_quota_for_each_token_type(sandbox_channel):
     ch = sandbox_channel
     tokens = issue_tokens(ch)
-    runs = {kind: (start(["bot", "info", "--token", "-", "--target", "sandbox", "--json"], ch["env"], stdin=token),
-                   start(["bot", "quota", "--token", token, "--target", "sandbox", "--field", "totalUsage"], ch["env"]))
-            for kind, token in tokens.items()}
-    name_run = start(["bot", "info", "--token", tokens["v2.1"], "--target", "sandbox", "--field", "basicId"], ch["env"])
-    plain_run = start(["bot", "quota", "--token", tokens["short-lived"], "--target", "sandbox"], ch["env"])
-    for kind, (info_run, quota_run) in runs.items():
-        info, quota = finish(info_run), finish(quota_run)
-        assert info.returncode == 0 and quota.returncode == 0, (kind, info.stderr, quota.stderr)
+    env = ch["env"]
+    infos = {kind: start(["bot", "info", "--token", "-", "--target", "sandbox", "--json"], env, stdin=token)
+             for kind, token in tokens.items()}
+    total = start(["bot", "quota", "--token", tokens["v2.1"], "--target", "sandbox", "--field", "totalUsage"], env)
+    basic = start(["bot", "info", "--token", tokens["stateless"], "--target", "sandbox", "--field", "basicId"], env)
+    plain = start(["bot", "quota", "--token", tokens["short-lived"], "--target", "sandbox"], env)
+    for kind, run in infos.items():
+        info = finish(run)
+        assert info.returncode == 0, (kind, info.stderr)
         body = json.loads(info.stdout)
         assert body["displayName"] == f"Sandbox bot {ch['channel_id']}" and body["userId"].startswith("U")
         assert body["chatMode"] == "bot" and body["markAsReadMode"] == "auto"
-        assert quota.stdout == "0\n"
-    name = finish(name_run)
-    assert name.returncode == 0 and name.stdout.startswith("@") and len(name.stdout.strip()) == 9
-    plain = finish(plain_run)
-    assert plain.returncode == 0 and plain.stdout == "type: none\ntotalUsage: 0\n"
+    total, basic, plain = finish(total), finish(basic), finish(plain)
+    assert total.returncode == 0 and total.stdout == "0\n", total.stderr
+    assert basic.returncode == 0 and basic.stdout.startswith("@") and len(basic.stdout.strip()) == 9
+    assert plain.returncode == 0 and plain.stdout == "type: none\ntotalUsage: 0\n", plain.stderr
 
 
 def test_a_refused_token_exits_1_with_lines_reason_on_one_line(sandbox_channel):
