@@ -196,3 +196,12 @@ def test_an_unreachable_line_is_a_502_saying_so(app, client):
     assert page.status_code == 502 and "the connection was refused" in text_of(page)
     api = client.post("/v2/bot/message/quota", json={"access_token": "abc", "target": "line"})
     assert api.status_code == 502 and api.get_json()["error"] == "upstream_unreachable"
+
+
+def test_with_the_sandbox_off_its_bot_api_is_404_and_the_page_names_the_target(app, client):
+    app.config["SANDBOX_ENABLED"] = False
+    assert client.get("/sandbox/v2/bot/info", headers={"Authorization": "Bearer abc"}).status_code == 404
+    refused = client.post("/v2/bot/info", json={"access_token": "abc", "target": "sandbox"})
+    assert refused.status_code == 400 and refused.get_json()["field"] == "target"
+    page = client.post("/v2/bot/info", data={"access_token": "abc", "target": "sandbox"})
+    assert page.status_code == 400 and 'id="target-error"' in text_of(page)
