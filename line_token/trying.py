@@ -232,9 +232,8 @@ def handle(endpoint: str):
         message = proxy.translate_line_error(e)
         return _render(values, {e.field: message} if e.field else {}, e.status, upstream_message=message)
     info = attempt.info
-    hint = None if attempt.works else line_client.explain(
-        [r for r in attempt.answers.values() if not r.ok][0].status_code,
-        [r for r in attempt.answers.values() if not r.ok][0].body)
+    refused = next((r for r in attempt.answers.values() if not r.ok), None)
+    hint = line_client.explain(refused.status_code, refused.body) if refused else None
     base = public_base(target)
     return _render(values, {}, attempt=attempt, info=info, token_view=inspect_token(token),
                    explanation=gettext(hint) if hint else None,
