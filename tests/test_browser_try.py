@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from line_token import signing
-from browsing import Watch, screenshot, tr
+from browsing import DESKTOP, PHONE, Watch, screenshot, tr
 from test_browser import LANGS, audit, browser, context_for  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -50,6 +50,11 @@ def test_issue_try_revoke_try_again(context_for, live_server, lang):
         "the sandbox's picture loads in the page"
     audit(page, lang)
     screenshot(page, f"{lang}-try-works")
+    page.set_viewport_size(PHONE)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the result scrolls sideways on a phone by {overflow} px"
+    screenshot(page, f"{lang}-phone-try-works")
+    page.set_viewport_size(DESKTOP)
     # The code snippets show the token masked until "include secrets" is ticked.
     assert token not in page.locator("#curl-masked-wrap").text_content()
     expect(page.locator("#curl-full-wrap")).to_be_hidden()
