@@ -455,8 +455,127 @@ def revoke_v2_command(access_token: str, target: str) -> None:
     call_line("revoke_v2", {"access_token": token}, target)
 
 
+# --------------------------------------------------------------------------- bot (step 6: try the token)
+#
+# Small functions so the ``line-token`` CLI can wire them up as they are:
+# read_bot_token -> ask_bot -> format_bot; refused tokens exit 1, bad input 2.
+
+BOT_REASONS = {"no_header": "no Authorization: Bearer header reached the target",
+               "malformed": "the token is malformed",
+               "invalid": "the token is invalid, expired or revoked"}
+
+
+def read_bot_token(value: str) -> str:
+    """``--token`` (or stdin for ``-``) checked as trying.read_token checks the web form's."""
+    from . import proxy, trying
+
+    text = read_text_input(value, "--token", "channel access token (or - to read it from stdin)")
+    try:
+        return trying.read_token(proxy.Source({"access_token": text}, True))
+    except SigningError as e:
+        raise InputError("--token", e.message) from None
+
+
+class TokenRefused(click.ClickException):
+    """The target answered the token with an error: exit 1, one stderr line."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:
+        click.echo(self.message, err=True)
+
+
+def ask_bot(what: str, token: str, target: str) -> dict:
+    """``info``: GET /v2/bot/info's body. ``quota``: the quota and consumption bodies merged.
+
+    Raises TokenRefused when the target refuses the token, UpstreamError when it cannot be asked.
+    """
+    endpoints = ("bot_info",) if what == "info" else ("quota", "quota_consumption")
+    merged: dict = {}
+    for endpoint in endpoints:
+        try:
+            response = line_client.call(endpoint, {}, target=target, bearer=token)
+        except line_client.LineAPIError as e:
+            if e.status == 400:
+                raise InputError("--target", e.description) from None
+            raise UpstreamError(e.description) from None
+        if not response.ok or not isinstance(response.body, dict):
+            who = "LINE" if target == "line" else "The sandbox"
+            reason = line_client.bearer_reason(response.status_code, response.body)
+            body = response.body if isinstance(response.body, str) else json.dumps(response.body, ensure_ascii=False)
+            because = f" ({BOT_REASONS[reason]})" if reason else ""
+            raise TokenRefused(f"{who} refused the token{because}: HTTP {response.status_code} {body}".strip())
+        merged.update(response.body)
+    return merged
+
+
+def format_bot(body: dict, as_json: bool, field: str | None) -> str:
+    """The answer as indented JSON, one field's value, or ``name: value`` lines."""
+    if field is not None:
+        if field not in body:
+            raise InputError("--field", f"the answer has no field {field!r}; it has: {', '.join(body)}.")
+        value = body[field]
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if as_json:
+        return dump(body)
+    return "\n".join(f"{name}: {value}" for name, value in body.items())
+
+
+bot_group = AppGroup("bot", help="""Try a channel access token with the Messaging API's read-only calls.
+
+\b
+Any token type works: v2.1, stateless, short-lived, long-lived. Exit 0 when the
+token works, 1 when the target refuses it (one line on stderr says why), 2 for bad input.
+""")
+
+
+def bot_options(func):
+    func = click.option("--field", metavar="NAME", help="Print only this field's value, e.g. displayName or totalUsage.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")(func)
+    func = TARGET_OPTION(func)
+    func = click.option("--token", required=True, metavar="TOKEN|-",
+                        help="The channel access token, or - to read it from stdin (keeps it out of shell history).")(func)
+    return func
+
+
+def run_bot(what: str, token: str, target: str, as_json: bool, field: str | None) -> None:
+    if as_json and field is not None:
+        raise InputError("--field", "give either --json or --field NAME, not both.")
+    if not line_client.log.hasHandlers():
+        line_client.log.addHandler(logging.NullHandler())
+    click.echo(format_bot(ask_bot(what, read_bot_token(token), target), as_json, field))
+
+
+@bot_group.command("info")
+@bot_options
+def bot_info_command(token: str, target: str, as_json: bool, field: str | None) -> None:
+    """The bot behind the token: GET /v2/bot/info.
+
+    \b
+    Examples:
+      flask --app app bot info --token "$TOKEN" --field displayName
+      echo "$TOKEN" | flask --app app bot info --token - --target sandbox --json
+    """
+    run_bot("info", token, target, as_json, field)
+
+
+@bot_group.command("quota")
+@bot_options
+def bot_quota_command(token: str, target: str, as_json: bool, field: str | None) -> None:
+    """This month's quota and consumption: GET /v2/bot/message/quota and .../quota/consumption.
+
+    \b
+    Prints type (none or limited), value (the limit, when limited) and totalUsage.
+    Example:
+      flask --app app bot quota --token - --field totalUsage < token.txt
+    """
+    run_bot("quota", token, target, as_json, field)
+
+
+
 def init_app(app: Flask) -> None:
-    """Register ``keygen``, ``jwt`` and the ``token`` group on ``flask --app app``."""
+    """Register ``keygen``, ``jwt`` and the ``token`` and ``bot`` groups on ``flask --app app``."""
     app.cli.add_command(keygen_command)
     app.cli.add_command(jwt_command)
     app.cli.add_command(token_group)
+    app.cli.add_command(bot_group)

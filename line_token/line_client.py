@@ -51,7 +51,13 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "issue_v2": ("POST", "/v2/oauth/accessToken"),
     "verify_v2": ("POST", "/v2/oauth/verify"),
     "revoke_v2": ("POST", "/v2/oauth/revoke"),
+    # The Messaging API's read-only calls that prove a token works (line-oauth-api.md §10):
+    # no fields, only ``Authorization: Bearer <token>`` (call's ``bearer``).
+    "bot_info": ("GET", "/v2/bot/info"),
+    "quota": ("GET", "/v2/bot/message/quota"),
+    "quota_consumption": ("GET", "/v2/bot/message/quota/consumption"),
 }
+BEARER_ENDPOINTS = ("bot_info", "quota", "quota_consumption")
 TARGETS = ("line", "sandbox")
 
 GRANT_TYPE = "client_credentials"
@@ -94,6 +100,7 @@ class LineResponse:
 
     ``url`` has no query string: for GET endpoints the ``fields`` went in it.
     ``fields`` are the real values; mask them with :func:`masked` before showing.
+    ``bearer`` is the token sent as ``Authorization: Bearer`` (Messaging API calls), else "".
     """
 
     status_code: int
@@ -105,6 +112,7 @@ class LineResponse:
     endpoint: str = ""
     elapsed_ms: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    bearer: str = ""
 
     @property
     def path(self) -> str:
@@ -124,6 +132,7 @@ class _Dispatch:
 
     app: Flask
     remote_addr: str
+    public_base: str = ""  # the caller's own address (``http://host/``), for URLs the sandbox hands out
 
 
 # Set in the worker thread that sends a sandbox request, read by SandboxAdapter.send
@@ -157,6 +166,8 @@ class SandboxAdapter(BaseAdapter):
                 "REMOTE_ADDR": dispatch.remote_addr,
                 # Lets the sandbox (or a rate limiter) tell an in-process call from a client's.
                 "line_client.in_process": True,
+                # Where the person's browser reaches this app (the sandbox's picture URLs).
+                "line_client.public_base": dispatch.public_base,
             })
         try:
             environ = builder.get_environ()
@@ -214,11 +225,13 @@ def base_url(target: str, app: Flask | None = None) -> str:
     raise LineAPIError("unknown_target", N_("target must be \"line\" or \"sandbox\"."), 400, field="target")
 
 
-def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask | None = None) -> LineResponse:
+def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask | None = None,
+         bearer: str | None = None) -> LineResponse:
     """Send ``fields`` to LINE's ``endpoint`` (a key of ENDPOINTS) on ``target`` and return the answer.
 
     POST endpoints get the fields as a form body, GET endpoints as query
-    parameters. Waits at most ``LINE_API_TIMEOUT`` seconds in all.
+    parameters. ``bearer`` goes in an ``Authorization: Bearer`` header (the
+    Messaging API's calls, BEARER_ENDPOINTS). Waits at most ``LINE_API_TIMEOUT`` seconds in all.
     Raises LineAPIError for a bad endpoint or target (400), an unreachable
     upstream (502), a timeout (504) or an oversized answer (502).
     """
@@ -235,7 +248,9 @@ def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask
         timeout = 10.0
     fields = {str(k): "" if v is None else str(v) for k, v in fields.items()}
     remote_addr = (request.remote_addr or "127.0.0.1") if has_request_context() else "127.0.0.1"
-    dispatch = _Dispatch(app, remote_addr) if target == "sandbox" else None
+    public_base = request.host_url if has_request_context() else ""
+    dispatch = _Dispatch(app, remote_addr, public_base) if target == "sandbox" else None
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
 
     started = time.monotonic()
     deadline = started + timeout
@@ -246,7 +261,7 @@ def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask
         # if the upstream trickles its answer a byte at a time.
         _dispatch.set(dispatch)
         try:
-            outcome["value"] = _exchange(method, url, fields, timeout, deadline)
+            outcome["value"] = _exchange(method, url, fields, timeout, deadline, headers)
         except BaseException as e:  # handed to the caller's thread below
             outcome["error"] = e
 
@@ -272,7 +287,7 @@ def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask
     log.info("%s %s %s -> %s in %.0f ms", method, where, path, status, elapsed_ms)
     return LineResponse(status_code=status, body=parse_body(raw, headers), method=method, url=url,
                         fields=fields, target=target, endpoint=endpoint, elapsed_ms=elapsed_ms,
-                        headers=dict(headers))
+                        headers=dict(headers), bearer=bearer or "")
 
 
 class _Timeout(Exception):
@@ -280,12 +295,12 @@ class _Timeout(Exception):
 
 
 def _exchange(method: str, url: str, fields: dict[str, str], timeout: float,
-              deadline: float) -> tuple[int, CaseInsensitiveDict, bytes]:
+              deadline: float, headers: dict[str, str] | None = None) -> tuple[int, CaseInsensitiveDict, bytes]:
     """Send one request and read its answer, capped at MAX_BODY bytes and the deadline."""
     params = fields if method == "GET" else None
     data = fields if method != "GET" else None
-    response = session().request(method, url, params=params, data=data, timeout=(timeout, timeout),
-                                 allow_redirects=False, stream=True)
+    response = session().request(method, url, params=params, data=data, headers=headers or None,
+                                 timeout=(timeout, timeout), allow_redirects=False, stream=True)
     try:
         chunks: list[bytes] = []
         size = 0
@@ -394,9 +409,13 @@ def masked(fields: dict[str, str]) -> dict[str, str]:
     return {k: mask(v) if k in SECRET_FIELDS and v else v for k, v in fields.items()}
 
 
-def curl_command(method: str, url: str, fields: dict[str, str], include_secrets: bool = False) -> str:
-    """The request as a curl command line; secrets masked unless ``include_secrets``."""
+def curl_command(method: str, url: str, fields: dict[str, str], include_secrets: bool = False,
+                 bearer: str | None = None) -> str:
+    """The request as a curl command line; secrets (and the ``bearer`` token) masked unless ``include_secrets``."""
     lines = [f"curl -sS {'-G' if method == 'GET' else '-X ' + method} {shlex.quote(url)}"]
+    if bearer is not None:
+        shown = bearer if include_secrets or not bearer else mask(bearer).replace("…", "...")
+        lines.append(f"-H {shlex.quote(f'Authorization: Bearer {shown}')}")
     for name, value in fields.items():
         if name in SECRET_FIELDS and value and not include_secrets:
             value = mask(value).replace("…", "...")
@@ -449,7 +468,31 @@ _EXPLANATIONS: list[tuple[str, str]] = [
     ("access_token invalid", N_(
         "This token is invalid, expired or revoked. (v2.1 tokens are verified on the v2.1 Verify page.)")),
     ("access_token in invalid format", N_("The token is not in the right format: copy the whole token again.")),
+    # The Messaging API's 401s (§10). "malformed" is matched above by "The access token malformed".
+    ("Authorization header required", N_(
+        "No token reached LINE: the request had no Authorization header, or not one of the form "
+        "\"Authorization: Bearer <token>\". Paste the whole token.")),
+    ("Authentication failed. Confirm", N_(
+        "LINE does not accept this token: it is unknown to LINE, expired or revoked. Issue a new token (a sandbox "
+        "token works only against the sandbox, a LINE token only at LINE).")),
 ]
+
+
+# The reason a Messaging API call answered 401 (line-oauth-api.md §10), for the JSON API and the CLI.
+BEARER_REASONS = (("Authorization header required", "no_header"),
+                  ("The access token malformed", "malformed"),
+                  ("Authentication failed", "invalid"))
+
+
+def bearer_reason(status: int, body: Any) -> str | None:
+    """``no_header``, ``malformed`` or ``invalid`` for the Messaging API's 401s; None otherwise."""
+    if status != 401:
+        return None
+    text = str(body.get("message", "")) if isinstance(body, dict) else str(body or "")
+    for needle, reason in BEARER_REASONS:
+        if needle in text:
+            return reason
+    return "invalid"
 
 
 def explain(status: int, body: Any) -> str | None:

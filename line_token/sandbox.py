@@ -13,13 +13,17 @@ State lives in :mod:`store`. ``SANDBOX_ENABLED=0`` makes every /sandbox URL 404.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import math
 import re
 import secrets
 import time
+import uuid
 from typing import Any, NoReturn
 
-from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request)
+from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request, url_for)
 from flask_babel import gettext, ngettext
 
 from . import signing
@@ -287,14 +291,20 @@ def issue_stateless():
     if assertion and not (client_id or client_secret):
         if param("client_assertion_type") != ASSERTION_TYPE:
             oauth_error("invalid_request", PARAMS_INVALID)
-        verify_assertion(assertion, int(time.time()), check_token_exp=False)  # token_exp ignored (§9)
+        key, _ = verify_assertion(assertion, int(time.time()), check_token_exp=False)  # token_exp ignored (§9)
+        channel_id = key.channel_id
     elif client_id and client_secret and not assertion:
         if not _CHANNEL_ID.match(client_id) or not get_store().check_secret(client_id, client_secret):
             oauth_error("invalid_request", "Invalid 'client_credentials'.")
+        channel_id = client_id
     else:
         oauth_error("invalid_request", PARAMS_INVALID)
     # Stateless tokens are not stored: unlimited, never revocable, verifiable nowhere (§9).
-    return jsonify({"token_type": "Bearer", "access_token": mint_opaque_token(), "expires_in": STATELESS_LIFETIME})
+    # They are signed JWTs, so the Messaging API endpoints below can still tell whose they are.
+    token = mint_stateless_token(channel_id)
+    if token is None:  # the channel was deleted mid-request
+        oauth_error("invalid_request", "Invalid 'client_credentials'.")
+    return jsonify({"token_type": "Bearer", "access_token": token, "expires_in": STATELESS_LIFETIME})
 
 
 @bp.post("/v2/oauth/accessToken")
@@ -497,7 +507,7 @@ def render_console(channel_id: str | None = None, status: int = 200, values: dic
     """The console page, with ``channel_id``'s details when it names a channel."""
     values = dict(values or {})
     errors = dict(errors or {})
-    channel = keys = tokens = None
+    channel = keys = tokens = bot = None
     if channel_id:
         values.setdefault("channel_id", channel_id)
         channel = get_store().get_channel(channel_id) if _CHANNEL_ID.match(channel_id) else None
@@ -508,8 +518,15 @@ def render_console(channel_id: str | None = None, status: int = 200, values: dic
     if channel is not None:
         keys = get_store().list_keys(channel.channel_id)
         tokens = get_store().valid_tokens(channel.channel_id)
-    return render_template("sandbox/console.html", channel=channel, keys=keys, tokens=tokens, values=values,
+        bot = _console_bot(channel.channel_id)
+    return render_template("sandbox/console.html", channel=channel, keys=keys, tokens=tokens, bot=bot, values=values,
                            errors=errors, now=int(time.time()), limits=_limits(), **extra), status
+
+
+def _console_bot(channel_id: str) -> dict | None:
+    """The bot profile the console shows (step 6), as GET /v2/bot/info would answer."""
+    bot = get_store().get_bot(channel_id)
+    return bot_info_json(bot) if bot else None
 
 
 def _limits() -> dict:
@@ -589,6 +606,217 @@ def console_delete_channel():
         return render_console(channel_id or None, 404)
     return render_console(None, deleted_id=channel_id,
                           notice=gettext("Channel %(id)s and its keys and tokens were deleted.", id=channel_id))
+
+
+# --------------------------------------------------------------------------- step 6: the Messaging API's bot calls
+#
+# GET /v2/bot/info, /v2/bot/message/quota and /v2/bot/message/quota/consumption
+# (line-oauth-api.md §10): any token the sandbox issued for a channel, still valid,
+# gets that channel's bot; anything else LINE's 401s. Plus the bot's generated
+# picture and the console form that sets the bot's name and modes.
+
+AUTH_HEADER_REQUIRED = ("Authorization header required. Must follow the scheme, "
+                        "'Authorization: Bearer <ACCESS TOKEN>'")
+AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
+AUTH_MALFORMED = ("Authentication failed due to the following reason: The access token malformed. "
+                  "Confirm that the access token in the authorization header is valid.")
+# A stateless token's JWS header: {"alg":"HS256","typ":"JWT"}.
+STATELESS_TOKEN_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+_USER_ID = re.compile(r"^U[0-9a-f]{32}$")
+
+
+class BotAuthError(LineError):
+    """A Messaging API 401: LINE's ``{"message": ...}``, sent with an X-Line-Request-Id."""
+
+
+def auth_error(message: str) -> NoReturn:
+    raise BotAuthError({"message": message}, 401)
+
+
+@bp.errorhandler(BotAuthError)
+def bot_auth_error(e: BotAuthError):
+    return messaging_answer(e.body, e.status)
+
+
+def mint_stateless_token(channel_id: str, now: int | None = None) -> str | None:
+    """A stateless token for ``channel_id``: a JWT (HS256 with a per-channel key), never stored.
+
+    Claims: iss (the channel ID), iat, exp (15 minutes on) and a random jti. None if
+    the channel is gone.
+    """
+    key = get_store().stateless_key(channel_id)
+    if key is None:
+        return None
+    now = int(time.time()) if now is None else now
+    claims = {"iss": channel_id, "iat": now, "exp": now + STATELESS_LIFETIME, "jti": secrets.token_hex(16)}
+    signing_input = f"{STATELESS_TOKEN_HEADER}.{_b64url(json.dumps(claims, separators=(',', ':')).encode())}"
+    signature = hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+def stateless_channel(token: str, now: int) -> str | None:
+    """The channel of a valid, unexpired stateless token issued here, else None."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != STATELESS_TOKEN_HEADER:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError):  # binascii.Error and JSONDecodeError are ValueErrors
+        return None
+    channel_id = claims.get("iss") if isinstance(claims, dict) else None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if not isinstance(channel_id, str) or not _CHANNEL_ID.match(channel_id) or not isinstance(exp, int) or exp <= now:
+        return None
+    key = get_store().stateless_key(channel_id)
+    if key is None:
+        return None
+    expected = _b64url(hmac.new(key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest())
+    return channel_id if hmac.compare_digest(expected, parts[2]) else None
+
+
+def bearer_channel() -> str:
+    """The channel whose valid token is in ``Authorization: Bearer``; else LINE's 401 (§10)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        auth_error(AUTH_HEADER_REQUIRED)
+    if not v2_token_well_formed(token):  # too long, or characters no token has
+        auth_error(AUTH_MALFORMED)
+    now = int(time.time())
+    record = get_store().find_token(token)
+    if record is not None:
+        if record.expires_in(now) > 0:
+            return record.channel_id
+        auth_error(AUTH_FAILED)
+    channel_id = stateless_channel(token, now)
+    if channel_id is None:
+        auth_error(AUTH_FAILED)
+    return channel_id
+
+
+def bot_user_id(channel_id: str) -> str:
+    """The bot's userId: "U" + 32 hex, fixed per channel."""
+    return "U" + hashlib.sha256(b"sandbox bot user:" + channel_id.encode()).hexdigest()[:32]
+
+
+def bot_basic_id(channel_id: str) -> str:
+    """The bot's basic ID: "@" + 3 digits + 5 letters (8 characters), fixed per channel."""
+    digest = hashlib.sha256(b"sandbox bot basic id:" + channel_id.encode()).digest()
+    digits = f"{int.from_bytes(digest[:4], 'big') % 1000:03d}"
+    return "@" + digits + "".join(chr(ord("a") + b % 26) for b in digest[4:9])
+
+
+def bot_display_name(bot: store_module.BotProfile) -> str:
+    """The bot's name: as set in the console, else the channel's name, else one made from its ID."""
+    return bot.display_name or f"Sandbox bot {bot.channel_id}"
+
+
+def bot_info_json(bot: store_module.BotProfile) -> dict:
+    """GET /v2/bot/info's body for a channel's bot (§10)."""
+    user_id = bot_user_id(bot.channel_id)
+    # In-process calls (the proxy pages) come from http://sandbox.internal; the picture must
+    # load in the person's browser, so it names the address they reached this app at.
+    base = request.environ.get("line_client.public_base") or request.host_url
+    return {"userId": user_id, "basicId": bot_basic_id(bot.channel_id), "displayName": bot_display_name(bot),
+            "pictureUrl": base.rstrip("/") + url_for("sandbox.bot_picture", user_id=user_id),
+            "chatMode": bot.chat_mode, "markAsReadMode": bot.mark_as_read_mode}
+
+
+def messaging_answer(body: dict, status: int = 200) -> Response:
+    """A Messaging API answer: JSON with an X-Line-Request-Id, as LINE sends (§0, §10)."""
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["X-Line-Request-Id"] = str(uuid.uuid4())
+    return response
+
+
+def _bot_for_request() -> store_module.BotProfile:
+    channel_id = bearer_channel()
+    bot = get_store().get_bot(channel_id)
+    if bot is None:  # the channel was deleted after the token was issued
+        auth_error(AUTH_FAILED)
+    return bot
+
+
+@bp.get("/v2/bot/info")
+@csrf_exempt
+def bot_info():
+    """GET /v2/bot/info: the bot of the token's channel (§10)."""
+    return messaging_answer(bot_info_json(_bot_for_request()))
+
+
+@bp.get("/v2/bot/message/quota")
+@csrf_exempt
+def message_quota():
+    """GET /v2/bot/message/quota: the sandbox sends nothing, so no limit (§10)."""
+    _bot_for_request()
+    return messaging_answer({"type": "none"})
+
+
+@bp.get("/v2/bot/message/quota/consumption")
+@csrf_exempt
+def message_quota_consumption():
+    """GET /v2/bot/message/quota/consumption: the sandbox sends nothing, so 0 (§10)."""
+    _bot_for_request()
+    return messaging_answer({"totalUsage": 0})
+
+
+_PICTURE_COLOURS = ("#06c755", "#0a7d3b", "#1f6feb", "#8250df", "#bf3989", "#d1242f", "#bc4c00", "#4d2d00")
+
+
+@bp.get("/bot-profile/<user_id>/picture")
+@csrf_exempt
+def bot_picture(user_id: str):
+    """The bot's picture: a 5x5 symmetric pattern drawn from its userId, as SVG (no lookup, no secrets)."""
+    if not _USER_ID.match(user_id):
+        abort(404)
+    digest = hashlib.sha256(user_id.encode("ascii")).digest()
+    colour = _PICTURE_COLOURS[digest[0] % len(_PICTURE_COLOURS)]
+    cells = []
+    for row in range(5):
+        for col in range(3):
+            if digest[1 + row * 3 + col] % 2:
+                for x in {col, 4 - col}:
+                    cells.append(f'<rect x="{40 + x * 32}" y="{40 + row * 32}" width="32" height="32"/>')
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="240" height="240" viewBox="0 0 240 240">'
+           f'<rect width="240" height="240" fill="#f2f4f5"/><g fill="{colour}">{"".join(cells)}</g></svg>')
+    response = Response(svg, 200, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def check_bot_form(form) -> tuple[str, str, str]:
+    """The console's bot form as (display name, chat mode, read mode); SigningError names the field."""
+    name = form.get("display_name", "")
+    if len(name) > store_module.MAX_NAME_LENGTH or _UNSTORABLE.search(name):
+        raise SigningError("display_name", signing.N_(
+            "The bot's name must be text of at most %(max)d characters, without control characters."),
+            max=store_module.MAX_NAME_LENGTH)
+    chat_mode = form.get("chat_mode", "")
+    if chat_mode not in store_module.BOT_CHAT_MODES:
+        raise SigningError("chat_mode", signing.N_("Choose the chat mode: bot or chat."))
+    read_mode = form.get("mark_as_read_mode", "")
+    if read_mode not in store_module.BOT_READ_MODES:
+        raise SigningError("mark_as_read_mode", signing.N_("Choose the read mode: auto or manual."))
+    return name.strip(), chat_mode, read_mode
+
+
+@bp.post("/console/bot")
+def console_set_bot():
+    """Form: set the open channel's bot name, chat mode and read mode."""
+    channel_id = form_channel_id()
+    values = {k: request.form.get(k, "") for k in ("display_name", "chat_mode", "mark_as_read_mode")}
+    if not known_channel(channel_id):
+        return render_console(channel_id or None, 404)
+    try:
+        name, chat_mode, read_mode = check_bot_form(request.form)
+        get_store().set_bot(channel_id, name, chat_mode, read_mode)
+    except SigningError as e:
+        return render_console(channel_id, 400, values, {e.field: translate_error(e)})
+    except ChannelNotFound:
+        return render_console(channel_id, 404)
+    return render_console(channel_id, notice=gettext("The bot profile was saved."))
 
 
 # --------------------------------------------------------------------------- wiring

@@ -38,7 +38,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    # LINE's CDN: the bot's picture on the "Try the token" result (GET /v2/bot/info's pictureUrl).
+    "img-src 'self' data: https://profile.line-scdn.net",
     "font-src 'self'",
     "connect-src 'self'",
     "object-src 'none'",

@@ -64,7 +64,7 @@ KINDS = (V21, SHORT_LIVED)
 
 # --------------------------------------------------------------------------- schema
 
-_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens")
+_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens", "bots")
 _load_lock = threading.Lock()
 
 
@@ -112,9 +112,19 @@ def _load_sqlalchemy() -> None:
             sa.Column("expires_at", sa.BigInteger, nullable=False),
             sa.Index("ix_sandbox_tokens_channel", "channel_id", "kind", "expires_at"),
         )
+        # Step 6 ("Try the token"): the bot profile the sandbox's /v2/bot/info answers with.
+        # A row exists only once someone changed the defaults in the console.
+        bots = sa.Table(
+            "sandbox_bots", metadata,
+            sa.Column("channel_id", sa.String(10),
+                      sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), primary_key=True),
+            sa.Column("display_name", sa.String(MAX_NAME_LENGTH), nullable=True),
+            sa.Column("chat_mode", sa.String(8), nullable=False),
+            sa.Column("mark_as_read_mode", sa.String(8), nullable=False),
+        )
         # "tokens" last: its presence tells other threads the rest is there.
         globals().update(sa=sa, event=event, OperationalError=OperationalError,
-                         metadata=metadata, channels=channels, keys=keys)
+                         metadata=metadata, channels=channels, keys=keys, bots=bots)
         globals()["tokens"] = tokens
 
 
@@ -379,6 +389,7 @@ class Store:
             # Explicit child deletes: SQLite enforces ON DELETE CASCADE only with the pragma on.
             conn.execute(tokens.delete().where(tokens.c.channel_id == channel_id))
             conn.execute(keys.delete().where(keys.c.channel_id == channel_id))
+            conn.execute(bots.delete().where(bots.c.channel_id == channel_id))
             deleted = conn.execute(channels.delete().where(channels.c.channel_id == channel_id)).rowcount
         return deleted > 0
 
@@ -502,6 +513,7 @@ class Store:
         if idle_ids:
             conn.execute(tokens.delete().where(tokens.c.channel_id.in_(idle_ids)))
             conn.execute(keys.delete().where(keys.c.channel_id.in_(idle_ids)))
+            conn.execute(bots.delete().where(bots.c.channel_id.in_(idle_ids)))
             conn.execute(channels.delete().where(channels.c.channel_id.in_(idle_ids)))
 
     def purge(self, now: int | None = None) -> None:
@@ -509,6 +521,60 @@ class Store:
         self._ensure_schema()
         with self._write() as conn:
             self._purge(conn, _now(now))
+
+    # ---- the bot behind a channel (step 6: the Messaging API's GET /v2/bot/info)
+
+    def get_bot(self, channel_id: str) -> BotProfile | None:
+        """The channel's bot profile (defaults until set_bot changed them), or None for no channel."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(channels.c.name, bots.c.display_name, bots.c.chat_mode, bots.c.mark_as_read_mode)
+                .select_from(channels.outerjoin(bots, bots.c.channel_id == channels.c.channel_id))
+                .where(channels.c.channel_id == channel_id)).first()
+        if row is None:
+            return None
+        return BotProfile(channel_id, row.display_name or row.name or "", row.chat_mode or BOT_CHAT_MODES[0],
+                          row.mark_as_read_mode or BOT_READ_MODES[0])
+
+    def set_bot(self, channel_id: str, display_name: str, chat_mode: str, mark_as_read_mode: str,
+                now: int | None = None) -> BotProfile:
+        """Change the bot's name and modes (checked by the caller). Raises ChannelNotFound."""
+        if chat_mode not in BOT_CHAT_MODES or mark_as_read_mode not in BOT_READ_MODES:
+            raise ValueError("unknown chat mode or read mode")
+        values = {"display_name": display_name[:MAX_NAME_LENGTH] or None, "chat_mode": chat_mode,
+                  "mark_as_read_mode": mark_as_read_mode}
+        with self._locked_channel(channel_id, _now(now)) as conn:
+            if conn.execute(bots.update().where(bots.c.channel_id == channel_id).values(**values)).rowcount == 0:
+                conn.execute(bots.insert().values(channel_id=channel_id, **values))
+        return self.get_bot(channel_id) or BotProfile(channel_id, display_name, chat_mode, mark_as_read_mode)
+
+    def stateless_key(self, channel_id: str) -> bytes | None:
+        """A per-channel key to sign and check the sandbox's stateless tokens (never stored), or None.
+
+        Derived from the stored secret hash, so every worker and instance agrees and a
+        deleted channel's stateless tokens stop working.
+        """
+        with self._read() as conn:
+            stored = conn.execute(
+                sa.select(channels.c.secret_hash).where(channels.c.channel_id == channel_id)).scalar()
+        if stored is None:
+            return None
+        return hmac.new(stored.encode("ascii"), b"sandbox stateless token v1", hashlib.sha256).digest()
+
+
+# The bot profile's modes (line-oauth-api.md §10); the first of each is the default.
+BOT_CHAT_MODES = ("bot", "chat")
+BOT_READ_MODES = ("auto", "manual")
+
+
+@dataclass(frozen=True)
+class BotProfile:
+    """What the sandbox's GET /v2/bot/info says about a channel's bot (IDs are derived, not stored)."""
+
+    channel_id: str
+    display_name: str
+    chat_mode: str
+    mark_as_read_mode: str
 
 
 def _valid(channel_id: str, kind: str, now: int):

@@ -35,6 +35,7 @@ PAGES = {
     "v2-issue": "/v2/oauth/accessToken",
     "v2-verify": "/v2/oauth/verify",
     "v2-revoke": "/v2/oauth/revoke",
+    "try": "/v2/bot/info",
 }
 
 RELATIVE = {  # what Intl.RelativeTimeFormat writes for the expiry, per language

@@ -97,6 +97,9 @@ def test_endpoints_and_targets_are_lines_paths():
         "issue_v2": ("POST", "/v2/oauth/accessToken"),
         "verify_v2": ("POST", "/v2/oauth/verify"),
         "revoke_v2": ("POST", "/v2/oauth/revoke"),
+        "bot_info": ("GET", "/v2/bot/info"),
+        "quota": ("GET", "/v2/bot/message/quota"),
+        "quota_consumption": ("GET", "/v2/bot/message/quota/consumption"),
     }
     assert line_client.TARGETS == ("line", "sandbox")
 
@@ -118,6 +121,44 @@ def test_post_sends_a_form_and_get_sends_query_parameters(line_app, make_upstrea
     # The URL we keep has no query string: the fields (secrets included) are kept apart.
     assert got.url == up.url + "/oauth2/v2.1/verify" and "?" not in got.url
     assert got.fields == {"access_token": "a+b/c="} and got.method == "GET" and got.target == "line"
+
+
+def test_bearer_calls_send_the_token_only_in_the_authorization_header(line_app, make_upstream):
+    def handle(h):
+        h.record()
+        type(h).auth.append(h.headers.get("Authorization"))
+        if h.path == "/v2/bot/info":
+            h.answer(200, b'{"userId": "U0123456789abcdef0123456789abcdef", "displayName": "Bot"}')
+        else:
+            h.answer(401, b'{"message": "Authentication failed. Confirm that the access token in the '
+                          b'authorization header is valid."}')
+
+    up = make_upstream(handle)
+    up.server.RequestHandlerClass.auth = []
+    line_app.config["LINE_API_BASE_URL"] = up.url
+    token = "eyJhbGciOiJIUzI1NiJ9.payload-part.signature-part"
+    with line_app.app_context():
+        info = line_client.call("bot_info", {}, bearer=token)
+        quota = line_client.call("quota", {}, bearer=token)
+    seen = up.server.RequestHandlerClass.seen
+    assert [s[:2] for s in seen] == [("GET", "/v2/bot/info"), ("GET", "/v2/bot/message/quota")]
+    assert up.server.RequestHandlerClass.auth == [f"Bearer {token}"] * 2
+    assert info.ok and info.body["displayName"] == "Bot" and info.bearer == token and info.fields == {}
+    assert quota.status_code == 401 and line_client.bearer_reason(quota.status_code, quota.body) == "invalid"
+    assert "unknown to LINE, expired or revoked" in line_client.explain(quota.status_code, quota.body)
+    masked = line_client.curl_command("GET", info.url, {}, bearer=token)
+    assert token not in masked and "Authorization: Bearer eyJh...part" in masked
+    assert f"Authorization: Bearer {token}" in line_client.curl_command("GET", info.url, {}, True, bearer=token)
+
+
+def test_bearer_reasons_follow_lines_messages():
+    reason = line_client.bearer_reason
+    assert reason(401, {"message": "Authorization header required. Must follow the scheme, "
+                                   "'Authorization: Bearer <ACCESS TOKEN>'"}) == "no_header"
+    assert reason(401, {"message": "Authentication failed due to the following reason: The access token "
+                                   "malformed. Confirm that the access token in the authorization header is "
+                                   "valid."}) == "malformed"
+    assert reason(200, {"userId": "U"}) is None and reason(500, "oops") is None
 
 
 def test_line_errors_non_json_and_empty_bodies_pass_through(line_app, make_upstream):

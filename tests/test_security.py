@@ -39,7 +39,8 @@ def page_paths(app) -> list[str]:
     """Every GET route that answers HTML."""
     return [path for path, endpoint in rules(app, "GET")
             if endpoint not in ("views.favicon", "set_language") and not path.startswith("/sandbox/oauth2")
-            and not path.startswith("/sandbox/api")]
+            and not path.startswith("/sandbox/api")
+            and not path.startswith(("/sandbox/v2/bot", "/sandbox/bot-profile"))]  # the bot API (JSON) and its picture (SVG)
 
 
 def post_paths(app) -> list[str]:

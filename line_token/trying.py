@@ -1,0 +1,267 @@
+"""Step 6, "Try the token": ask the Messaging API whether a channel access token works.
+
+Three read-only calls (line-oauth-api.md §10), each with only
+``Authorization: Bearer <token>``: ``GET /v2/bot/info``, ``GET /v2/bot/message/quota``
+and ``GET /v2/bot/message/quota/consumption``. Like the other proxy pages, each
+path answers three ways: ``GET`` shows the form, a form post runs all three calls
+and shows the bot, its quota and its consumption, and a JSON post answers that
+path's call in the proxy envelope ``{"response_status_code", "response_body"}``
+plus ``token_works`` and, for a 401, ``reason`` (``no_header``, ``malformed``,
+``invalid``) and ``explanation``.
+
+The token travels in a form or JSON body to us and in the Authorization header
+to the chosen target; never in a URL, a log line or storage. The functions here
+(:func:`read_token`, :func:`try_token`, :func:`inspect_token`, :func:`snippets`)
+are what the CLI's ``bot`` commands use too.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify, render_template, request
+from flask_babel import gettext
+
+from . import line_client, proxy, signing, views
+from .errors import translate_error
+
+try:  # the CLI engineer's token inspector (branch cli); absent until that branch is merged
+    from . import inspector
+except ImportError:
+    inspector = None
+from .line_client import LineAPIError, LineResponse
+from .proxy import Source
+from .signing import N_, SigningError
+
+bp = Blueprint("trying", __name__)
+
+CALLS = ("bot_info", "quota", "quota_consumption")
+MAX_TOKEN = 4096  # LINE's tokens are under 2 KiB (v2.1 about 200 characters, stateless about 500)
+# What an HTTP header can carry: printable ASCII without spaces (a wrapped paste loses its breaks first).
+_HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
+_BEARER_PREFIX = re.compile(r"^\s*bearer\s+\S", re.IGNORECASE)
+# The Messaging API's SDK method names, for the snippets.
+PYTHON_METHODS = {"bot_info": "get_bot_info", "quota": "get_message_quota",
+                  "quota_consumption": "get_message_quota_consumption"}
+NODE_METHODS = {"bot_info": "getBotInfo", "quota": "getMessageQuota",
+                "quota_consumption": "getMessageQuotaConsumption"}
+
+
+# --------------------------------------------------------------------------- reading the token
+
+
+def read_token(src: Source) -> str:
+    """The pasted token (whitespace removed), or a SigningError naming ``access_token``."""
+    token = src.text("access_token", required=N_("Paste the channel access token to try (any type: v2.1, "
+                                                 "stateless, short-lived or long-lived)."), compact=True)
+    raw = src.data.get("access_token")
+    if isinstance(raw, str) and _BEARER_PREFIX.match(raw) and len(token) > 6:
+        token = token[6:]  # "Bearer eyJ…" pasted whole: the word is ours to add
+    if len(token) > MAX_TOKEN:
+        raise SigningError("access_token", N_("This is longer than any channel access token (at most %(max)d "
+                                              "characters here): paste only the token."), max=MAX_TOKEN)
+    if not _HEADER_SAFE.match(token):
+        raise SigningError("access_token", N_("A channel access token holds only letters, digits and a few "
+                                              "symbols: copy it again from where it was issued."))
+    return token
+
+
+@dataclass
+class TokenView:
+    """What the token itself says, without asking anyone: its shape and, for a JWT, header and claims."""
+
+    kind: str  # "jws" (three dot-separated parts: v2.1 or stateless) or "opaque" (short-lived, long-lived)
+    header: dict | None = None
+    claims: dict | None = None
+
+    @property
+    def header_text(self) -> str:
+        return views.pretty(self.header) if self.header is not None else ""
+
+    @property
+    def claims_text(self) -> str:
+        return views.pretty(self.claims) if self.claims is not None else ""
+
+
+def inspect_token(token: str) -> TokenView:
+    """Decode a JWT-shaped token's header and claims for display (the signature is not checked).
+
+    Uses the CLI's token inspector (``line_token/inspector.py``) when this checkout has it,
+    else decodes minimally with signing's decode helper; both read tokens the same way.
+    """
+    if inspector is not None:
+        try:
+            found = inspector.inspect(token)
+        except inspector.InspectError:
+            return TokenView("jws" if token.count(".") == 2 else "opaque")
+        return TokenView("opaque" if found.kind == inspector.OPAQUE_TOKEN else "jws", found.header, found.payload)
+    parts = token.split(".")
+    if len(parts) != 3:
+        return TokenView("opaque")
+    try:
+        header, claims = signing.decode_unverified(token, "access_token")
+        return TokenView("jws", header, claims)
+    except (SigningError, RecursionError):
+        pass
+    try:  # v2.1 tokens: a readable header ({"alg":"HS256"}) over an opaque payload
+        header, _ = signing.decode_unverified(f"{parts[0]}.e30.", "access_token")
+        return TokenView("jws", header)
+    except (SigningError, RecursionError):
+        return TokenView("jws")
+
+
+# --------------------------------------------------------------------------- calling
+
+
+@dataclass
+class Attempt:
+    """The three answers (quota calls only when the token worked) and what they mean."""
+
+    token: str
+    target: str
+    answers: dict[str, LineResponse] = field(default_factory=dict)
+
+    @property
+    def info(self) -> LineResponse:
+        return self.answers["bot_info"]
+
+    @property
+    def works(self) -> bool:
+        return all(r.ok for r in self.answers.values())
+
+    @property
+    def reason(self) -> str | None:
+        """``no_header``, ``malformed`` or ``invalid`` when the token was refused with a 401."""
+        for response in self.answers.values():
+            reason = line_client.bearer_reason(response.status_code, response.body)
+            if reason:
+                return reason
+        return None
+
+    def body(self, endpoint: str, key: str, default: Any = None) -> Any:
+        response = self.answers.get(endpoint)
+        return response.body.get(key, default) if response and isinstance(response.body, dict) else default
+
+
+def try_token(token: str, target: str, app: Flask | None = None) -> Attempt:
+    """Call GET /v2/bot/info and, when it answers 2xx, the two quota calls. LineAPIError if no answer."""
+    attempt = Attempt(token, target)
+    for endpoint in CALLS:
+        attempt.answers[endpoint] = line_client.call(endpoint, {}, target, app=app, bearer=token)
+        if not attempt.answers[endpoint].ok:
+            break  # the token was refused: asking again tells nothing new
+    return attempt
+
+
+# --------------------------------------------------------------------------- snippets
+
+
+def public_base(target: str) -> str:
+    """The base URL a person's own code calls: LINE's, or this server's /sandbox."""
+    if target == "sandbox":
+        return request.host_url.rstrip("/") + line_client.SANDBOX_PREFIX
+    return line_client.base_url("line")
+
+
+def snippets(token: str, target: str, base: str, include_secrets: bool) -> dict[str, str]:
+    """The same three calls as curl, Python SDK and Node SDK code; the token masked unless asked."""
+    shown = token if include_secrets else line_client.mask(token).replace("…", "...")
+    curl = "\n".join(line_client.curl_command("GET", base + line_client.ENDPOINTS[e][1], {}, include_secrets,
+                                              bearer=token) for e in CALLS)
+    python = "\n".join([
+        "from linebot.v3.messaging import ApiClient, Configuration, MessagingApi",
+        "",
+        f"configuration = Configuration(host={json.dumps(base)}, access_token={json.dumps(shown)})",
+        "with ApiClient(configuration) as api_client:",
+        "    api = MessagingApi(api_client)",
+        *[f"    print(api.{PYTHON_METHODS[e]}())" for e in CALLS],
+    ])
+    node_lines = ['import { messagingApi } from "@line/bot-sdk";', ""]
+    if target == "sandbox":
+        node_lines.append("// The Node SDK keeps only the origin of baseURL: it needs the sandbox at the root "
+                          "of its own origin (SANDBOX_PORT).")
+    node_lines += [
+        "const client = new messagingApi.MessagingApiClient({",
+        f"  channelAccessToken: {json.dumps(shown)},",
+        f"  baseURL: {json.dumps(base)},",
+        "});",
+        *[f"console.log(await client.{NODE_METHODS[e]}());" for e in CALLS],
+    ]
+    return {"curl": curl, "python": python, "node": "\n".join(node_lines)}
+
+
+# --------------------------------------------------------------------------- the page and the JSON API
+
+
+def _render(values: dict, errors: dict, status: int = 200, **context):
+    return render_template("proxy/try.html", values=values, errors=errors, **context), status
+
+
+def handle(endpoint: str):
+    """GET → form; JSON POST → that endpoint's envelope; form POST → all three calls as HTML."""
+    if request.method == "GET":
+        return _render({}, {})
+    src = proxy._source()  # SigningError → errors.py answers 400 naming the field
+    if request.is_json:
+        target = proxy._target(src)
+        token = read_token(src)
+        response = line_client.call(endpoint, {}, target, bearer=token)  # LineAPIError → 502/504
+        envelope: dict[str, Any] = {"response_status_code": response.status_code, "response_body": response.body,
+                                    "token_works": response.ok}
+        reason = line_client.bearer_reason(response.status_code, response.body)
+        if reason:
+            envelope["reason"] = reason
+        hint = None if response.ok else line_client.explain(response.status_code, response.body)
+        if hint:
+            envelope["explanation"] = gettext(hint)
+        return jsonify(envelope)
+
+    values = {n: request.form.get(n, "").strip() for n in ("access_token", "target") if n in request.form}
+    if request.form.get("prefill") == "1":
+        return _render(values, {})
+    try:
+        target = proxy._target(src)
+        token = read_token(src)
+    except SigningError as e:
+        return _render(values, {e.field: translate_error(e)}, 400)
+    try:
+        attempt = try_token(token, target)
+    except LineAPIError as e:
+        message = proxy.translate_line_error(e)
+        return _render(values, {e.field: message} if e.field else {}, e.status, upstream_message=message)
+    info = attempt.info
+    refused = next((r for r in attempt.answers.values() if not r.ok), None)
+    hint = line_client.explain(refused.status_code, refused.body) if refused else None
+    base = public_base(target)
+    return _render(values, {}, attempt=attempt, info=info, token_view=inspect_token(token),
+                   explanation=gettext(hint) if hint else None,
+                   display_urls={e: base + line_client.ENDPOINTS[e][1] for e in attempt.answers},
+                   authorization="Bearer " + line_client.mask(token),
+                   bodies={e: views.pretty(r.body) if not isinstance(r.body, str) else r.body
+                           for e, r in attempt.answers.items()},
+                   snippets_masked=snippets(token, target, base, False),
+                   snippets_full=snippets(token, target, base, True))
+
+
+@bp.route("/v2/bot/info", methods=["GET", "POST"])
+def page():
+    """Try a token: the bot's profile (GET /v2/bot/info at LINE), then its quota and consumption."""
+    return handle("bot_info")
+
+
+@bp.route("/v2/bot/message/quota", methods=["GET", "POST"])
+def quota():
+    """JSON: this month's message quota (GET /v2/bot/message/quota at LINE); forms get the whole page."""
+    return handle("quota")
+
+
+@bp.route("/v2/bot/message/quota/consumption", methods=["GET", "POST"])
+def consumption():
+    """JSON: this month's consumption (GET /v2/bot/message/quota/consumption at LINE); forms get the whole page."""
+    return handle("quota_consumption")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
