@@ -209,7 +209,7 @@ def test_whole_flow_in_the_browser(context_for, live_server, lang):
     assert signing.verify_signature(jwt_browser, public)
     now = int(time.time())
     assert payload["iss"] == payload["sub"] == channel_id and payload["aud"] == "https://api.line.me/"
-    assert payload["token_exp"] == 2592000 and abs(payload["exp"] - (now + 1800)) < 120
+    assert payload["token_exp"] == 86400 and abs(payload["exp"] - (now + 1800)) < 120  # the 1-day default
     signing.validate_claims(header, payload)  # the server's own rules accept what the browser signed
     expect(page.locator("#browser-exp-relative")).to_have_text(re.compile(RELATIVE[lang, 30, "minute"]))
     assert page.inner_text("#browser-exp").strip()  # local date and time
