@@ -146,10 +146,24 @@
   }
 
   document.addEventListener("linetester:render-times", renderTimes);
+  // The inspector's expiry counts down while the page is open.
+  setInterval(function () { if (document.querySelector(".countdown")) renderTimes(); }, 1000);
   // Secret outputs (keys, JWTs, tokens) start blurred, with a Show button; without JS they stay readable.
   function setupSecretOutputs() {
     document.querySelectorAll("pre.secret-output").forEach(function (pre) { pre.classList.add("masked-output"); });
     document.querySelectorAll("button.toggle-secret.js-only").forEach(function (b) { b.hidden = false; });
+  }
+
+  // After a form post, take keyboard and screen-reader users to what it produced: the list of what
+  // to fix, or the result (server-side actions put it far down the page).
+  function focusOutcome() {
+    var summary = document.querySelector(".error-summary");
+    if (summary) { summary.focus(); return; }
+    var result = document.querySelector("section.result:not([hidden])");
+    if (!result) return;
+    if (!result.hasAttribute("tabindex")) result.setAttribute("tabindex", "-1");
+    result.focus({ preventScroll: true });
+    result.scrollIntoView({ block: "start" });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -158,8 +172,12 @@
     setupKeygen();
     setupCarry();
     setupTarget();
-    // After a refused form post, take keyboard and screen-reader users to the list of what to fix.
-    var summary = document.querySelector(".error-summary");
-    if (summary) summary.focus();
+    focusOutcome();
+  });
+  // A result rendered in place (static/flow.js): the same set-up for the new content.
+  document.addEventListener("linetester:rendered", function () {
+    setupSecretOutputs();
+    renderTimes();
+    setupCarry();
   });
 })();
