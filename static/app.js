@@ -129,7 +129,7 @@
 
   // "Send to": a form the server did not fill (no target posted) starts from this tab's last choice,
   // which the sandbox console sets to the sandbox (its channels and kids work nowhere else).
-  function setupTarget() {
+  function applySavedTarget() {
     var saved = null;
     try { saved = sessionStorage.getItem(STORE + "target"); } catch (e) { saved = null; }
     if (saved) {
@@ -138,6 +138,9 @@
         if (radio) radio.checked = true;
       });
     }
+  }
+  function setupTarget() {
+    applySavedTarget();
     document.addEventListener("change", function (ev) {
       if (ev.target.name === "target" && ev.target.checked) {
         try { sessionStorage.setItem(STORE + "target", ev.target.value); } catch (e) { /* storage off */ }
@@ -179,5 +182,6 @@
     setupSecretOutputs();
     renderTimes();
     setupCarry();
+    applySavedTarget();
   });
 })();

@@ -40,6 +40,7 @@ PAGES = {
 RELATIVE = {  # what Intl.RelativeTimeFormat writes for the expiry, per language
     ("en", 30, "minute"): r"in 30 minutes", ("ja", 30, "minute"): r"30\s*分後",
     ("en", 30, "day"): r"in 30 days", ("ja", 30, "day"): r"30\s*日後",
+    ("en", 1, "day"): r"in (1 day|24 hours)", ("ja", 1, "day"): r"(1\s*日|24\s*時間)後",  # a second under a day reads "24 hours"
 }
 
 
@@ -229,8 +230,8 @@ def test_whole_flow_in_the_browser(context_for, live_server, lang):
     access_token = page.inner_text("#access-token").strip()
     key_id = page.inner_text("#key-id").strip()
     assert access_token.count(".") == 2 and len(key_id) == 22
-    expect(page.locator("#expires-in")).to_contain_text("2592000")
-    expect(page.locator("#expires-in .relative")).to_have_text(re.compile(RELATIVE[lang, 30, "day"]))
+    expect(page.locator("#expires-in")).to_contain_text("86400")  # the JWT's 1-day default token_exp
+    expect(page.locator("#expires-in .relative")).to_have_text(re.compile(RELATIVE[lang, 1, "day"]))
     assert copy_and_read(page, "access-token", lang) == access_token
     audit(page, lang)
     screenshot(page, f"{lang}-flow-4-token")
