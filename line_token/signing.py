@@ -290,6 +290,14 @@ def check_public_jwk(data: Any, field_name: str = "public_key") -> dict:
 
     Returns the key as a dict; raises SigningError naming the offending member.
     """
+    if isinstance(data, str) and "-----BEGIN" in data:
+        # A PEM block is not JSON: say what it is and how to get the JWK the console takes.
+        if "PRIVATE KEY" in data:
+            raise SigningError(field_name, N_("This is a PEM private key: register only the public key, as JWK JSON. "
+                                              "The key pair page derives it (\"Show the public key\")."))
+        raise SigningError(field_name, N_("This is a PEM public key; the console takes the public key as JWK JSON "
+                                          "({\"kty\": \"RSA\", \"n\": ..., \"e\": ...}). Paste the private key "
+                                          "on the key pair page (\"Show the public key\") to get it as JWK."))
     data = parse_json_value(data, field_name)
     if not isinstance(data, dict):
         raise SigningError(field_name, N_("The public key must be a JSON object (a JWK)."))

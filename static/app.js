@@ -149,8 +149,18 @@
   }
 
   document.addEventListener("linetester:render-times", renderTimes);
-  // The inspector's expiry counts down while the page is open.
-  setInterval(function () { if (document.querySelector(".countdown")) renderTimes(); }, 1000);
+  // The inspector's expiry counts down (h:mm:ss) while the page is open.
+  function tickCountdowns() {
+    var now = Math.floor(Date.now() / 1000);
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = Number(el.getAttribute("data-countdown")) - now;
+      if (isNaN(left)) return;
+      var s = Math.abs(left), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
+      var text = (h ? h + ":" + ("0" + m).slice(-2) : String(m)) + ":" + ("0" + sec).slice(-2);
+      el.textContent = el.getAttribute(left > 0 ? "data-future" : "data-past").replace("{t}", text);
+    });
+  }
+  setInterval(tickCountdowns, 1000);
   // Secret outputs (keys, JWTs, tokens) start blurred, with a Show button; without JS they stay readable.
   function setupSecretOutputs() {
     document.querySelectorAll("pre.secret-output").forEach(function (pre) { pre.classList.add("masked-output"); });
@@ -169,7 +179,43 @@
     result.scrollIntoView({ block: "start" });
   }
 
+  // Sandbox console: deleting a channel asks first (its keys and tokens go with it).
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var action = form.getAttribute && (form.getAttribute("action") || "");
+    if (/\/sandbox\/console\/delete$/.test(action) && !window.confirm(t("confirm_delete", "Delete this channel?"))) {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+    }
+  }, true);
+
+  // Switching language on the sandbox console keeps the open channel: remember it across the switch
+  // (this tab only) and open it again on arrival.
+  function setupLanguageKeepsChannel() {
+    var open = document.getElementById("open-channel");
+    document.querySelectorAll(".lang a").forEach(function (a) {
+      a.addEventListener("click", function () {
+        if (open && open.getAttribute("data-channel-id")) {
+          try { sessionStorage.setItem(STORE + "reopenChannel", open.getAttribute("data-channel-id")); } catch (e) { /* off */ }
+        }
+      });
+    });
+    var reopen = null;
+    try { reopen = sessionStorage.getItem(STORE + "reopenChannel"); sessionStorage.removeItem(STORE + "reopenChannel"); } catch (e) { reopen = null; }
+    var form = document.querySelector("#open-channel-form form");
+    if (!reopen || open || !form || !/^[0-9]{1,20}$/.test(reopen)) return;
+    var field = form.querySelector('[name="channel_id"]');
+    if (!field) return;
+    field.value = reopen;
+    var secret = form.querySelector('[name="channel_secret"]');
+    if (secret && !secret.value) {
+      try { secret.value = sessionStorage.getItem(STORE + "sandboxSecret." + reopen) || ""; } catch (e) { /* off */ }
+    }
+    if (form.requestSubmit) form.requestSubmit(); else form.submit();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupLanguageKeepsChannel();
     setupSecretOutputs();
     renderTimes();
     setupKeygen();

@@ -231,3 +231,51 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         assert watch.off_machine() == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_sandbox_console_language_switch_keeps_the_channel_and_delete_asks(browser, live_server, key, lang, viewport):
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    other = "ja" if lang == "en" else "en"
+    context = browser.new_context(locale=LOCALES[lang], viewport=viewport)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    watch = Watch(page, base)
+    try:
+        page.goto(base + "/sandbox/")
+        page.click("#create-channel button[type=submit]")
+        created = page.locator("#created-channel")
+        expect(created).to_be_focused()  # the result of the post, not the top of the page
+        channel_id = created.get_attribute("data-channel-id")
+        # The next step follows the new channel directly: no "Open a channel" card in between.
+        expect(page.locator("#open-channel-form")).to_be_hidden()
+        expect(page.locator("#register-key-form")).to_be_visible()
+        # A PEM public key gets a message that says what it is.
+        page.fill("#public_key", "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----")
+        page.click("#register-key-form button[type=submit]")
+        expect(page.locator(".error-summary")).to_contain_text("JWK")
+        # Switch language: the channel stays open.
+        page.click(f'.lang a[data-lang="{other}"]')
+        expect(page.locator("html")).to_have_attribute("lang", other)
+        expect(page.locator("#open-channel")).to_have_attribute("data-channel-id", channel_id)
+        screenshot(page, f"ui-{lang}-{viewport['width']}-console-after-switch")
+        # Delete asks first: dismissing keeps the channel, accepting deletes it.
+        asked = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.click('form[action$="/sandbox/console/delete"] button')
+        expect(page.locator("#open-channel")).to_have_attribute("data-channel-id", channel_id)
+        assert asked and asked[0] == tr(other, "Delete this sandbox channel with its keys and tokens? This cannot be "
+                                               "undone.")
+        assert requests.get(f"{base}/sandbox/api/channels/{channel_id}", timeout=30).status_code != 404
+        page.once("dialog", lambda d: d.accept())
+        page.click('form[action$="/sandbox/console/delete"] button')
+        expect(page.locator("#open-channel")).to_have_count(0)
+        assert requests.get(f"{base}/sandbox/api/channels/{channel_id}", timeout=30).status_code == 404
+        # The refused PEM post answers 400, which chromium logs as a failed resource: expected.
+        assert [p for p in watch.problems if not p.endswith("/sandbox/console/keys)")] == []
+        assert watch.off_machine() == []
+    finally:
+        context.close()

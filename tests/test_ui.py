@@ -193,3 +193,17 @@ def test_node_snippet_runs(tmp_path):
         pytest.skip("node is not installed (scripts/test installs it)")
     pytest.skip("@line/bot-sdk needs a sandbox at the root of an origin (SANDBOX_PORT, from the sandbox branch); "
                 "this branch serves it under /sandbox only, where the SDK's own paths do not reach")
+
+
+def test_pem_keys_in_the_console_say_what_they_are(client, key):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()).decode()
+    ch = client.post("/sandbox/api/channels").get_json()
+    for pem, words in ((public_pem, "This is a PEM public key"), (private_pem, "This is a PEM private key")):
+        page = client.post("/sandbox/console/keys", data={"channel_id": ch["channel_id"], "public_key": pem})
+        assert page.status_code == 400 and words in text_of(page) and "line 1, column 1" not in text_of(page)
