@@ -231,3 +231,24 @@ def test_node_snippet_runs(start_server, console_key_text, tmp_path):
     assert run.returncode == 0, run.stderr
     answer = json.loads(run.stdout)
     assert answer["access_token"] and answer.get("expires_in", answer.get("expiresIn")) == 600, answer
+
+
+@pytest.mark.parametrize("endpoint", ["issue_v21", "kids_v21", "verify_v21", "revoke_v21", "issue_stateless",
+                                      "issue_v2", "verify_v2", "revoke_v2"])
+def test_every_endpoint_has_python_and_node_code_calling_a_real_sdk_method(endpoint):
+    from linebot.v3.oauth import ChannelAccessToken
+    from line_token import line_client, snippets
+    fields = {"grant_type": "client_credentials", "client_assertion_type": URN, "client_assertion": "eyJ" + "a" * 40,
+              "client_id": "1234567890", "client_secret": "s" * 32, "access_token": "t" * 40}
+    names = snippets.METHODS[endpoint][2]
+    sent = {n: fields[n] for n in names}
+    url = "https://api.line.me" + line_client.ENDPOINTS[endpoint][1]
+    full, masked = snippets.python(endpoint, url, sent, True), snippets.python(endpoint, url, sent, False)
+    compile(full, endpoint, "exec")
+    assert callable(getattr(ChannelAccessToken, snippets.METHODS[endpoint][0]))
+    assert "line_base_path" not in full  # LINE itself: the SDK's own default
+    for name in names:
+        if name in line_client.SECRET_FIELDS:
+            assert fields[name] in full and fields[name] not in masked
+    node = snippets.node(endpoint, "http://127.0.0.1:5901" + line_client.ENDPOINTS[endpoint][1], sent, False)
+    assert 'baseURL: "http://127.0.0.1:5901"' in node and f"client.{snippets.METHODS[endpoint][1]}(" in node
