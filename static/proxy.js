@@ -93,7 +93,39 @@
     update();
   }
 
+  // "Inspect" beside a JWT or token field: the inspector's answer for what is pasted, posted (never in a
+  // URL) and shown in place by static/flow.js; Back returns to this form as it was.
+  function setupInspectButtons() {
+    ["client_assertion", "access_token"].forEach(function (id) {
+      var field = document.getElementById(id);
+      if (!field || field.tagName !== "TEXTAREA" || field.parentNode.querySelector("button.inspect-this")) return;
+      var csrf = document.querySelector('input[name="csrf_token"]');
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "inspect-this";
+      button.textContent = T.inspect || "Inspect";
+      button.addEventListener("click", function () {
+        var form = document.createElement("form");
+        form.method = "post";
+        form.action = "/inspect";
+        form.hidden = true;
+        var target = document.querySelector('input[name="target"]:checked');
+        [["csrf_token", csrf ? csrf.value : ""], ["text", field.value], ["target", target ? target.value : "line"]]
+          .forEach(function (pair) {
+            var input = document.createElement("input");
+            input.type = "hidden"; input.name = pair[0]; input.value = pair[1];
+            form.appendChild(input);
+          });
+        document.getElementById("main").appendChild(form);
+        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      });
+      var toggle = field.parentNode.querySelector("button.toggle-secret");
+      field.parentNode.insertBefore(button, toggle ? toggle.nextSibling : field.nextSibling);
+    });
+  }
+
   function init() {
+    setupInspectButtons();
     setupCurl();
     setupVariants();
     setupKeyFill();

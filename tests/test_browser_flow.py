@@ -177,6 +177,13 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         expect(page.locator("#pasted-jwt-note")).to_be_visible()
         expect(page.locator("#pasted-jwt-note")).to_contain_text("3,600" if lang == "en" else "3,600")
         expect(page.locator("#channel_id")).to_be_disabled()  # inside the set-aside one-step fieldset
+        # "Inspect" beside the field: the inspector's answer in place, and Back returns to the filled form.
+        page.click("button.inspect-this")
+        expect(page.locator("#result-title")).to_have_text(tr(lang, "No LINE rule broken"))
+        expect(page.locator("#inspect-token-exp")).to_contain_text("3,600")
+        assert page.url == base + "/inspect"
+        page.go_back()
+        expect(page.locator("#client_assertion")).to_have_value(jwt_1h)
 
         # "Bearer eyJ…" pasted into Verify: the fix is named.
         page.goto(base + "/oauth2/v2.1/verify")
