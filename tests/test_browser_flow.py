@@ -252,6 +252,11 @@ def test_sandbox_console_language_switch_keeps_the_channel_and_delete_asks(brows
     page = context.new_page()
     watch = Watch(page, base)
     try:
+        # A server-side action lands on its result, far down the page: focused and in view.
+        page.goto(base + "/oauth2/v2.1/keys")
+        page.click('form:has(input[name="action"][value="generate"]) button')
+        expect(page.locator("#server-keys")).to_be_focused()
+        expect(page.locator("#server-keys h2")).to_be_in_viewport()
         page.goto(base + "/sandbox/")
         page.click("#create-channel button[type=submit]")
         created = page.locator("#created-channel")

@@ -252,3 +252,11 @@ def test_every_endpoint_has_python_and_node_code_calling_a_real_sdk_method(endpo
             assert fields[name] in full and fields[name] not in masked
     node = snippets.node(endpoint, "http://127.0.0.1:5901" + line_client.ENDPOINTS[endpoint][1], sent, False)
     assert 'baseURL: "http://127.0.0.1:5901"' in node and f"client.{snippets.METHODS[endpoint][1]}(" in node
+
+
+def test_short_lived_result_folds_the_form_away(client):
+    ch = client.post("/sandbox/api/channels").get_json()
+    page = text_of(client.post("/v2/oauth/accessToken", data={
+        "client_id": ch["channel_id"], "client_secret": ch["channel_secret"], "target": "sandbox"}))
+    assert "Token issued" in page and '<details class="again" id="issue-again">' in page
+    assert "(past 30, LINE revokes the oldest)" in page
