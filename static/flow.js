@@ -54,7 +54,8 @@
   function snapshot() {
     var main = document.getElementById("main");
     freezeValues(main);
-    return { html: main.innerHTML, title: document.title, path: location.pathname };
+    var header = document.querySelector("header.site");
+    return { html: main.innerHTML, header: header ? header.innerHTML : "", title: document.title, path: location.pathname };
   }
   function saveEntry(id, snap) {
     var ids = [];
@@ -73,9 +74,12 @@
     return ok;
   }
 
-  function show(html, title, focusResult) {
+  function show(html, title, focusResult, headerHtml) {
     var main = document.getElementById("main");
     main.innerHTML = html;
+    // The header too: the current page in the nav, and language links that return to this page.
+    var header = document.querySelector("header.site");
+    if (header && headerHtml) header.innerHTML = headerHtml;
     if (title) document.title = title;
     document.dispatchEvent(new CustomEvent("linetester:rendered"));
     if (focusResult) focusOutcome();
@@ -125,8 +129,8 @@
       if (!main) throw new Error("no main");
       ensureScripts(doc);
       var id = newId();
-      var snap = { html: main.innerHTML, title: doc.title, path: action.pathname };
-      show(snap.html, snap.title, true);
+      var header = doc.querySelector("header.site");
+      show(main.innerHTML, doc.title, true, header ? header.innerHTML : "");
       if (saveEntry(id, snapshot())) history.pushState({ lt: id }, "", action.pathname);
     }).catch(function () {
       // Could not answer in place (offline, storage off…): post the form the ordinary way.
@@ -157,7 +161,7 @@
     var snap = null;
     try { snap = JSON.parse(load(ENTRY + id) || "null"); } catch (e) { snap = null; }
     if (snap && snap.path === location.pathname) {
-      show(snap.html, snap.title, true);
+      show(snap.html, snap.title, true, snap.header);
     } else {
       // The snapshot is gone (storage cleared): show this address's form, a GET that issues nothing.
       location.replace(location.pathname);

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from line_token import signing
-from browsing import (DESKTOP, KANA, LAUNCH_ARGS, PAGE_AUDIT_JS, PHONE, Watch, chromium_or_skip, clipboard,
+from browsing import (DESKTOP, KANA, PAGE_AUDIT_JS, PHONE, Watch, clipboard,
                      screenshot, tr)
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -44,16 +44,7 @@ RELATIVE = {  # what Intl.RelativeTimeFormat writes for the expiry, per language
 }
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """One chromium for the whole session."""
-    path = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
+# The session-wide `browser` fixture is in conftest.py (shared with test_browser_flow.py).
 
 
 @pytest.fixture

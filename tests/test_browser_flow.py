@@ -24,23 +24,12 @@ import pytest
 import requests
 
 from line_token import signing
-from browsing import DESKTOP, LAUNCH_ARGS, PHONE, ROOT, Watch, chromium_or_skip, screenshot, tr
+from browsing import DESKTOP, PHONE, ROOT, Watch, screenshot, tr
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 LOCALES = {"en": "en-US", "ja": "ja-JP"}
 DOCS_IMG = ROOT / "docs" / "img"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
