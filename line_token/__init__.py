@@ -11,7 +11,7 @@ import secrets
 
 from flask import Flask
 
-from . import commands, errors, i18n, line_client, proxy, sandbox, security, trying, views
+from . import commands, errors, i18n, inspect_web, line_client, proxy, sandbox, security, trying, views
 
 # The project folder: templates/, static/ and translations/ sit beside this package.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,6 +66,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     views.init_app(app)
     proxy.init_app(app)
     trying.init_app(app)
+    inspect_web.init_app(app)
     sandbox.init_app(app)
     commands.init_app(app)
     return app

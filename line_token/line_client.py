@@ -436,8 +436,10 @@ _EXPLANATIONS: list[tuple[str, str]] = [
         "LINE knows no key with this kid on this channel. Check the kid (Basic settings > Assertion Signing Key) "
         "and that the JWT's channel ID is the channel where you registered the public key.")),
     ("maximum number of access tokens", N_(
-        "The channel already holds 30 valid v2.1 tokens, LINE's limit. Revoke tokens you no longer need (list "
-        "their key IDs first) or wait until some expire.")),
+        "The channel already holds 30 valid v2.1 tokens, LINE's limit. Revoking needs the token itself (a key ID "
+        "is not enough): revoke the tokens you still have, e.g. those this tab issued (\"Tokens issued in this "
+        "tab\", each with a Revoke button), or wait until some expire. Next time, issue with a short token_exp "
+        "(1 day).")),
     ("Invalid signature", N_("The JWT's signature does not match the public key registered for this kid: sign with "
                              "the private key that belongs to the registered public key.")),
     ("Invalid aud", N_("The JWT's aud must be exactly https://api.line.me/ (with the trailing slash).")),

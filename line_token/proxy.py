@@ -18,8 +18,10 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
+from . import inspect_web
 from . import line_client
 from . import signing
+from . import snippets
 from . import views
 from .errors import json_error, translate_error, wants_json
 from .line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse
@@ -29,6 +31,10 @@ bp = Blueprint("proxy", __name__)
 
 MAX_FIELD = 16 * 1024  # a JWT or token is under 2 KiB; more is a paste gone wrong
 ONE_STEP_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes")
+# Sending to LINE defaults to a one-day token: each v2.1 token holds one of the channel's 30 slots for its
+# whole lifetime, and a test token needs no more. Up to 30 days is one choice away.
+DEFAULT_TOKEN_EXP = 24 * 60 * 60
+MAX_V21_TOKENS = 30  # LINE: a channel holds at most 30 valid v2.1 tokens
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -104,7 +110,7 @@ def _assertion(src: Source) -> tuple[str, bool]:
                                                          "Developers Console), or send client_assertion."))
         if not signing.is_channel_id(channel_id):
             raise SigningError("channel_id", views.FORM_MESSAGES["channel_id"])
-        token_exp = _whole_number(src, "token_exp", signing.DEFAULT_TOKEN_EXP)
+        token_exp = _whole_number(src, "token_exp", DEFAULT_TOKEN_EXP)
         exp_minutes = _whole_number(src, "exp_minutes", 30)
         if not 1 <= exp_minutes <= 30:
             raise SigningError("exp_minutes", views.FORM_MESSAGES["exp_minutes"], value=exp_minutes)
@@ -114,6 +120,8 @@ def _assertion(src: Source) -> tuple[str, bool]:
         raise SigningError("client_assertion", ASSERTION_MISSING)
     values = {name: src.text(name) for name in ONE_STEP_FIELDS}
     values["mode"] = "simple"
+    if not values["token_exp"]:
+        values["token_exp"], values["token_exp_unit"] = str(DEFAULT_TOKEN_EXP), "seconds"
     return views.sign_from_form(values), True
 
 
@@ -155,15 +163,27 @@ CHANNEL_ID_MISSING = N_("Enter the channel ID (the numeric ID under Basic settin
 SECRET_MISSING = N_("Enter the channel secret (Basic settings in the LINE Developers Console).")
 
 
+BEARER_PASTED = N_("Drop \"Bearer \" from the start: paste only the token that follows it (the Authorization "
+                   "header's value without its first word).")
+
+
+def access_token(src: Source) -> str:
+    """The pasted token; "Bearer eyJ…" copied from an Authorization header is refused with the fix."""
+    token = src.text("access_token", required=TOKEN_MISSING, compact=True)
+    if token[:6].lower() == "bearer" and len(token) > 6:
+        raise SigningError("access_token", BEARER_PASTED)
+    return token
+
+
 def build_verify(src: Source) -> Call:
-    return Call("verify_v21", {"access_token": src.text("access_token", required=TOKEN_MISSING, compact=True)})
+    return Call("verify_v21", {"access_token": access_token(src)})
 
 
 def build_revoke(src: Source) -> Call:
     return Call("revoke_v21", {
         "client_id": src.text("client_id", required=CHANNEL_ID_MISSING),
         "client_secret": src.text("client_secret", required=SECRET_MISSING),
-        "access_token": src.text("access_token", required=TOKEN_MISSING, compact=True),
+        "access_token": access_token(src),
     })
 
 
@@ -202,11 +222,11 @@ def build_issue_v2(src: Source) -> Call:
 
 
 def build_verify_v2(src: Source) -> Call:
-    return Call("verify_v2", {"access_token": src.text("access_token", required=TOKEN_MISSING, compact=True)})
+    return Call("verify_v2", {"access_token": access_token(src)})
 
 
 def build_revoke_v2(src: Source) -> Call:
-    return Call("revoke_v2", {"access_token": src.text("access_token", required=TOKEN_MISSING, compact=True)})
+    return Call("revoke_v2", {"access_token": access_token(src)})
 
 
 @dataclass
@@ -222,7 +242,7 @@ class Page:
 
 ASSERTION_FIELDS = ("client_assertion", "grant_type", "client_assertion_type", "private_key", *ONE_STEP_FIELDS)
 ONE_STEP_DEFAULTS = {"grant_type": GRANT_TYPE, "client_assertion_type": ASSERTION_TYPE,
-                     "token_exp": "30", "token_exp_unit": "days", "exp_minutes": "30"}
+                     "token_exp": "1", "token_exp_unit": "days", "exp_minutes": "30"}
 
 PAGES: dict[str, Page] = {
     "token": Page("proxy/token.html", build_issue, ASSERTION_FIELDS, ONE_STEP_DEFAULTS),
@@ -305,6 +325,9 @@ class Result:
     has_secrets: bool
     signed_assertion: str
     now: int
+    inspection: dict | None = None  # the client_assertion decoded (inspect_web), if one was sent
+    slots: int | None = None  # after an issue: how many of the channel's 30 v2.1 slots are in use
+    snippets: dict | None = None  # the same request as Python / Node code and a .env line (snippets.py)
 
     @property
     def body(self) -> Any:
@@ -332,13 +355,42 @@ def result_view(response: LineResponse, built: Call) -> Result:
     else:
         body_text = views.pretty(body)
     hint = None if response.ok else line_client.explain(response.status_code, body)
+    explanation = gettext(hint) if hint else None
+    assertion = response.fields.get("client_assertion", "")
+    inspection = inspect_web.try_inspect(assertion, response.target) if assertion else None
+    if not response.ok and inspection:
+        # We hold the JWT: say which rule it breaks and by how much, not LINE's "past or too far ahead".
+        precise = inspect_web.summary(inspection)
+        if response.status_code == 404:
+            # No key for this kid: name the kid the JWT carries and, on the sandbox, what it knows of it.
+            kid = (inspection.get("header") or {}).get("kid")
+            named = gettext("The JWT's kid is %(kid)s.", kid=kid) if isinstance(kid, str) and kid else None
+            sandbox_note = (inspection.get("sandbox") or {}).get("message")
+            explanation = " ".join(x for x in (explanation, named, sandbox_note) if x)
+        elif precise:
+            explanation = precise
+    slots = None
+    if response.ok and built.endpoint == "issue_v21" and assertion:
+        slots = slots_in_use(assertion, response.target)
     return Result(
         response=response, display_url=display_url, fields_masked=line_client.masked(response.fields),
-        body_text=body_text, explanation=gettext(hint) if hint else None,
+        body_text=body_text, explanation=explanation,
         curl_masked=line_client.curl_command(response.method, display_url, response.fields),
         curl_full=line_client.curl_command(response.method, display_url, response.fields, include_secrets=True),
         has_secrets=any(k in line_client.SECRET_FIELDS and v for k, v in response.fields.items()),
-        signed_assertion=built.signed_assertion, now=int(time.time()))
+        signed_assertion=built.signed_assertion, now=int(time.time()), inspection=inspection, slots=slots,
+        snippets=snippets.for_request(built.endpoint, display_url, response.fields, response.body))
+
+
+def slots_in_use(assertion: str, target: str) -> int | None:
+    """How many v2.1 tokens the channel holds now (LINE's /tokens/kid with the same JWT); None if unknown."""
+    try:
+        answer = line_client.call("kids_v21", {"client_assertion_type": ASSERTION_TYPE,
+                                               "client_assertion": assertion}, target)
+    except LineAPIError:
+        return None
+    kids = answer.body.get("kids") if answer.ok and isinstance(answer.body, dict) else None
+    return len(kids) if isinstance(kids, list) else None
 
 
 def channel_of(assertion: str) -> str:

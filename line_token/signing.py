@@ -47,6 +47,8 @@ MESSAGES = {
     "bits": N_("The key is %(bits)d bits; LINE needs exactly 2048 bits. Make a new key pair on the keys page."),
     "kid_missing": N_("The kid is missing: enter the kid the LINE Developers Console showed when you registered the public key (Basic settings > Assertion Signing Key)."),
     "not_object": N_("The private key must be a JSON object (a JWK) or a PEM block."),
+    "encrypted": N_("The PEM key is encrypted: decrypt it first (openssl pkey -in key.pem -out plain.pem)."),
+    "pem_unreadable": N_("The PEM private key could not be read: paste the whole block, from -----BEGIN to -----END."),
     "damaged": N_("The key's numbers do not belong together (n, e, d, p, q): the key is damaged or was edited. Copy it again or make a new one."),
 }
 
@@ -200,16 +202,21 @@ def _load_pem(text: str, field_name: str) -> PrivateKey:
     if "PUBLIC KEY" in text and "PRIVATE KEY" not in text:
         raise SigningError(field_name, MESSAGES["public_only"])
     if "ENCRYPTED" in text:
-        raise SigningError(field_name, N_("The PEM key is encrypted: decrypt it first (openssl pkey -in key.pem -out plain.pem)."))
+        raise SigningError(field_name, MESSAGES["encrypted"])
     try:
         loaded = serialization.load_pem_private_key(
             text.strip().encode(), password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError):
-        raise SigningError(field_name, N_("The PEM private key could not be read: paste the whole block, from -----BEGIN to -----END.")) from None
+        raise SigningError(field_name, MESSAGES["pem_unreadable"]) from None
     except Exception:  # cryptography raises UnsupportedAlgorithm for odd keys
-        raise SigningError(field_name, N_("The PEM private key could not be read: paste the whole block, from -----BEGIN to -----END.")) from None
+        raise SigningError(field_name, MESSAGES["pem_unreadable"]) from None
     if not isinstance(loaded, rsa.RSAPrivateKey):
-        raise SigningError(field_name, MESSAGES["kty"], kty=type(loaded).__name__.replace("_", ""))
+        # The JWK name of the key type, as the browser-side signer (static/jwt.js) says it too.
+        from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
+        kty = ("EC" if isinstance(loaded, ec.EllipticCurvePrivateKey) else
+               "OKP" if isinstance(loaded, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) else
+               type(loaded).__name__.replace("_", ""))
+        raise SigningError(field_name, MESSAGES["kty"], kty=json.dumps(kty))
     nums = loaded.private_numbers()
     _check_size(nums.public_numbers.n, field_name)
     key = _build_key(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
@@ -283,6 +290,14 @@ def check_public_jwk(data: Any, field_name: str = "public_key") -> dict:
 
     Returns the key as a dict; raises SigningError naming the offending member.
     """
+    if isinstance(data, str) and "-----BEGIN" in data:
+        # A PEM block is not JSON: say what it is and how to get the JWK the console takes.
+        if "PRIVATE KEY" in data:
+            raise SigningError(field_name, N_("This is a PEM private key: register only the public key, as JWK JSON. "
+                                              "The key pair page derives it (\"Show the public key\")."))
+        raise SigningError(field_name, N_("This is a PEM public key; the console takes the public key as JWK JSON "
+                                          "({\"kty\": \"RSA\", \"n\": ..., \"e\": ...}). Paste the private key "
+                                          "on the key pair page (\"Show the public key\") to get it as JWK."))
     data = parse_json_value(data, field_name)
     if not isinstance(data, dict):
         raise SigningError(field_name, N_("The public key must be a JSON object (a JWK)."))

@@ -191,7 +191,7 @@ JWT_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes",
 def jwt():
     if request.method == "POST" and request.is_json:
         return _json_contract()
-    values = {"token_exp": "30", "token_exp_unit": "days", "exp_minutes": "30", "mode": "simple"}
+    values = {"token_exp": "1", "token_exp_unit": "days", "exp_minutes": "30", "mode": "simple"}  # 1 day: see proxy.DEFAULT_TOKEN_EXP
     if request.method == "GET":
         return render_jwt_page(values, {})
     values.update({name: form_value(name) for name in JWT_FIELDS if name in request.form})

@@ -129,7 +129,7 @@
 
   // "Send to": a form the server did not fill (no target posted) starts from this tab's last choice,
   // which the sandbox console sets to the sandbox (its channels and kids work nowhere else).
-  function setupTarget() {
+  function applySavedTarget() {
     var saved = null;
     try { saved = sessionStorage.getItem(STORE + "target"); } catch (e) { saved = null; }
     if (saved) {
@@ -138,6 +138,9 @@
         if (radio) radio.checked = true;
       });
     }
+  }
+  function setupTarget() {
+    applySavedTarget();
     document.addEventListener("change", function (ev) {
       if (ev.target.name === "target" && ev.target.checked) {
         try { sessionStorage.setItem(STORE + "target", ev.target.value); } catch (e) { /* storage off */ }
@@ -146,20 +149,85 @@
   }
 
   document.addEventListener("linetester:render-times", renderTimes);
+  // The inspector's expiry counts down (h:mm:ss) while the page is open.
+  function tickCountdowns() {
+    var now = Math.floor(Date.now() / 1000);
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = Number(el.getAttribute("data-countdown")) - now;
+      if (isNaN(left)) return;
+      var s = Math.abs(left), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
+      var text = (h ? h + ":" + ("0" + m).slice(-2) : String(m)) + ":" + ("0" + sec).slice(-2);
+      el.textContent = el.getAttribute(left > 0 ? "data-future" : "data-past").replace("{t}", text);
+    });
+  }
+  setInterval(tickCountdowns, 1000);
   // Secret outputs (keys, JWTs, tokens) start blurred, with a Show button; without JS they stay readable.
   function setupSecretOutputs() {
     document.querySelectorAll("pre.secret-output").forEach(function (pre) { pre.classList.add("masked-output"); });
     document.querySelectorAll("button.toggle-secret.js-only").forEach(function (b) { b.hidden = false; });
   }
 
+  // After a form post, take keyboard and screen-reader users to what it produced: the list of what
+  // to fix, or the result (server-side actions put it far down the page).
+  function focusOutcome() {
+    var summary = document.querySelector(".error-summary");
+    if (summary) { summary.focus(); return; }
+    var result = document.querySelector("section.result:not([hidden])");
+    if (!result) return;
+    if (!result.hasAttribute("tabindex")) result.setAttribute("tabindex", "-1");
+    result.focus({ preventScroll: true });
+    result.scrollIntoView({ block: "start" });
+  }
+
+  // Sandbox console: deleting a channel asks first (its keys and tokens go with it).
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var action = form.getAttribute && (form.getAttribute("action") || "");
+    if (/\/sandbox\/console\/delete$/.test(action) && !window.confirm(t("confirm_delete", "Delete this channel?"))) {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+    }
+  }, true);
+
+  // Switching language on the sandbox console keeps the open channel: remember it across the switch
+  // (this tab only) and open it again on arrival.
+  function setupLanguageKeepsChannel() {
+    var open = document.getElementById("open-channel");
+    document.querySelectorAll(".lang a").forEach(function (a) {
+      a.addEventListener("click", function () {
+        if (open && open.getAttribute("data-channel-id")) {
+          try { sessionStorage.setItem(STORE + "reopenChannel", open.getAttribute("data-channel-id")); } catch (e) { /* off */ }
+        }
+      });
+    });
+    var reopen = null;
+    try { reopen = sessionStorage.getItem(STORE + "reopenChannel"); sessionStorage.removeItem(STORE + "reopenChannel"); } catch (e) { reopen = null; }
+    var form = document.querySelector("#open-channel-form form");
+    if (!reopen || open || !form || !/^[0-9]{1,20}$/.test(reopen)) return;
+    var field = form.querySelector('[name="channel_id"]');
+    if (!field) return;
+    field.value = reopen;
+    var secret = form.querySelector('[name="channel_secret"]');
+    if (secret && !secret.value) {
+      try { secret.value = sessionStorage.getItem(STORE + "sandboxSecret." + reopen) || ""; } catch (e) { /* off */ }
+    }
+    if (form.requestSubmit) form.requestSubmit(); else form.submit();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupLanguageKeepsChannel();
     setupSecretOutputs();
     renderTimes();
     setupKeygen();
     setupCarry();
     setupTarget();
-    // After a refused form post, take keyboard and screen-reader users to the list of what to fix.
-    var summary = document.querySelector(".error-summary");
-    if (summary) summary.focus();
+    focusOutcome();
+  });
+  // A result rendered in place (static/flow.js): the same set-up for the new content.
+  document.addEventListener("linetester:rendered", function () {
+    setupSecretOutputs();
+    renderTimes();
+    setupCarry();
+    applySavedTarget();
   });
 })();

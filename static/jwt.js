@@ -64,16 +64,28 @@
     if (!text.trim()) return Promise.reject(new Refusal("private_key", M.empty_key));
     if (text.indexOf("-----BEGIN") >= 0) {
       if (text.indexOf("PUBLIC KEY") >= 0 && text.indexOf("PRIVATE KEY") < 0) return Promise.reject(new Refusal("private_key", M.public_only));
+      // The same answers as the server (signing._load_pem): encrypted, not RSA, unreadable.
+      if (text.indexOf("ENCRYPTED") >= 0) return Promise.reject(new Refusal("private_key", M.encrypted));
+      if (text.indexOf("BEGIN EC PRIVATE KEY") >= 0) return Promise.reject(new Refusal("private_key", fmt(M.kty, { kty: "\"EC\"" })));
       var body;
-      try { body = pemBody(text); } catch (e) { return Promise.reject(new Refusal("private_key", M.not_object)); }
+      try { body = pemBody(text); } catch (e) { return Promise.reject(new Refusal("private_key", M.pem_unreadable)); }
       var pkcs8 = text.indexOf("BEGIN RSA PRIVATE KEY") >= 0 ? pkcs1ToPkcs8(body) : body;
+      var notRsa = function () {
+        // A PKCS#8 block that is no RSA key: an EC key says so, anything else is unreadable.
+        var tries = ["P-256", "P-384", "P-521"].map(function (curve) {
+          return crypto.subtle.importKey("pkcs8", body, { name: "ECDSA", namedCurve: curve }, false, ["sign"]);
+        });
+        return Promise.any(tries).then(function () {
+          throw new Refusal("private_key", fmt(M.kty, { kty: "\"EC\"" }));
+        }, function () { throw new Refusal("private_key", M.pem_unreadable); });
+      };
       return crypto.subtle.importKey("pkcs8", pkcs8, ALG, true, ["sign"]).then(function (key) {
         return crypto.subtle.exportKey("jwk", key).then(function (j) {
           var bits = bitLength(b64urlToBytes(j.n));
           if (bits !== 2048) throw new Refusal("private_key", fmt(M.bits, { bits: bits }));
           return { key: key, kid: null };
         });
-      }, function () { throw new Refusal("private_key", fmt(M.kty, { kty: "?" })); });
+      }, notRsa);
     }
     var data;
     try { data = JSON.parse(text); } catch (e) { return Promise.reject(new Refusal("private_key", M.not_object)); }
@@ -188,7 +200,15 @@
       var chosen = form.querySelector('input[name="sign_in"]:checked');
       return chosen && chosen.value === "browser" && !(advanced && advanced.checked);
     }
-    function relabel() { button.textContent = inBrowser() ? button.getAttribute("data-label-browser") : button.getAttribute("data-label-server"); }
+    var browserRadio = form.querySelector('input[name="sign_in"][value="browser"]');
+    var serverNote = document.getElementById("advanced-server-note");
+    function relabel() {
+      button.textContent = inBrowser() ? button.getAttribute("data-label-browser") : button.getAttribute("data-label-server");
+      // Advanced mode posts the key: the "never leaves your computer" choice would not be true, so it is off.
+      var adv = !!(advanced && advanced.checked);
+      if (browserRadio) browserRadio.disabled = adv;
+      if (serverNote) serverNote.hidden = !adv;
+    }
     form.addEventListener("change", relabel);
     relabel();
     form.addEventListener("submit", function (ev) {

@@ -43,9 +43,95 @@
     if (field && saved && !field.value && !(jwt && jwt.value)) field.value = saved;
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  function b64urlJson(part) {
+    var b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    while (b64.length % 4) b64 += "=";
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return JSON.parse(new TextDecoder().decode(bytes));
+  }
+  function duration(seconds) {
+    var units = [[86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]];
+    for (var i = 0; i < units.length; i++) {
+      if (seconds >= units[i][0] || units[i][0] === 1) {
+        var n = Math.round(seconds / units[i][0] * 10) / 10;
+        try { return new Intl.NumberFormat(T.lang || undefined, { style: "unit", unit: units[i][1], unitDisplay: "long" }).format(n); }
+        catch (e) { return n + " " + units[i][1]; }
+      }
+    }
+    return String(seconds);
+  }
+  var T = {};
+  try { T = JSON.parse(document.getElementById("i18n").textContent); } catch (e) { T = {}; }
+
+  // A pasted JWT is sent as it is: say so, show the token_exp it carries, and set the one-step
+  // fields aside (they would be ignored), rather than showing a lifetime that does not apply.
+  function setupPastedJwt() {
+    var jwt = document.getElementById("client_assertion");
+    var oneStep = document.querySelector("fieldset.one-step");
+    var note = document.getElementById("pasted-jwt-note");
+    if (!jwt || !oneStep || !note) return;
+    function update() {
+      var text = jwt.value.replace(/\s+/g, "");
+      if (!text) { oneStep.disabled = false; note.hidden = true; return; }
+      oneStep.disabled = true;
+      var parts = text.split("."), message;
+      try {
+        var payload = b64urlJson(parts[1] || "");
+        var te = Number(payload.token_exp);
+        message = isFinite(te) && te > 0 && payload.token_exp !== undefined
+          ? (T.jwt_pasted || "").replace("%(time)s", duration(te)).replace("%(seconds)s", te.toLocaleString(T.lang || undefined))
+          : T.jwt_pasted_no_exp;
+        if (payload.exp !== undefined && Number(payload.exp) * 1000 < Date.now()) {
+          message += " " + (T.jwt_expired || "").replace("%(time)s", duration(Math.round(Date.now() / 1000 - Number(payload.exp))));
+        }
+      } catch (e) { message = T.jwt_unreadable; }
+      note.textContent = message || "";
+      note.hidden = false;
+    }
+    jwt.addEventListener("input", update);
+    update();
+  }
+
+  // "Inspect" beside a JWT or token field: the inspector's answer for what is pasted, posted (never in a
+  // URL) and shown in place by static/flow.js; Back returns to this form as it was.
+  function setupInspectButtons() {
+    ["client_assertion", "access_token"].forEach(function (id) {
+      var field = document.getElementById(id);
+      if (!field || field.tagName !== "TEXTAREA" || field.parentNode.querySelector("button.inspect-this")) return;
+      var csrf = document.querySelector('input[name="csrf_token"]');
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "inspect-this";
+      button.textContent = T.inspect || "Inspect";
+      button.addEventListener("click", function () {
+        var form = document.createElement("form");
+        form.method = "post";
+        form.action = "/inspect";
+        form.hidden = true;
+        var target = document.querySelector('input[name="target"]:checked');
+        [["csrf_token", csrf ? csrf.value : ""], ["text", field.value], ["target", target ? target.value : "line"]]
+          .forEach(function (pair) {
+            var input = document.createElement("input");
+            input.type = "hidden"; input.name = pair[0]; input.value = pair[1];
+            form.appendChild(input);
+          });
+        document.getElementById("main").appendChild(form);
+        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+      });
+      var toggle = field.parentNode.querySelector("button.toggle-secret");
+      field.parentNode.insertBefore(button, toggle ? toggle.nextSibling : field.nextSibling);
+    });
+  }
+
+  function init() {
+    setupInspectButtons();
     setupCurl();
     setupVariants();
     setupKeyFill();
-  });
+    setupPastedJwt();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();  // loaded by static/flow.js after an in-place answer
+  document.addEventListener("linetester:rendered", init);
 })();

@@ -154,3 +154,19 @@ def live_server(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("live")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One chromium for the whole session, shared by every browser test module (Playwright's sync API
+    allows one running instance per thread, so each module cannot start its own)."""
+    from browsing import LAUNCH_ARGS, chromium_or_skip
+
+    path = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+

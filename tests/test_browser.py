@@ -12,7 +12,7 @@ import time
 import pytest
 
 from line_token import signing
-from browsing import (DESKTOP, KANA, LAUNCH_ARGS, PAGE_AUDIT_JS, PHONE, Watch, chromium_or_skip, clipboard,
+from browsing import (DESKTOP, KANA, PAGE_AUDIT_JS, PHONE, Watch, clipboard,
                      screenshot, tr)
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -41,19 +41,11 @@ PAGES = {
 RELATIVE = {  # what Intl.RelativeTimeFormat writes for the expiry, per language
     ("en", 30, "minute"): r"in 30 minutes", ("ja", 30, "minute"): r"30\s*分後",
     ("en", 30, "day"): r"in 30 days", ("ja", 30, "day"): r"30\s*日後",
+    ("en", 1, "day"): r"in (1 day|24 hours)", ("ja", 1, "day"): r"(1\s*日|24\s*時間)後",  # a second under a day reads "24 hours"
 }
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """One chromium for the whole session."""
-    path = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
+# The session-wide `browser` fixture is in conftest.py (shared with test_browser_flow.py).
 
 
 @pytest.fixture
@@ -210,7 +202,7 @@ def test_whole_flow_in_the_browser(context_for, live_server, lang):
     assert signing.verify_signature(jwt_browser, public)
     now = int(time.time())
     assert payload["iss"] == payload["sub"] == channel_id and payload["aud"] == "https://api.line.me/"
-    assert payload["token_exp"] == 2592000 and abs(payload["exp"] - (now + 1800)) < 120
+    assert payload["token_exp"] == 86400 and abs(payload["exp"] - (now + 1800)) < 120  # the 1-day default
     signing.validate_claims(header, payload)  # the server's own rules accept what the browser signed
     expect(page.locator("#browser-exp-relative")).to_have_text(re.compile(RELATIVE[lang, 30, "minute"]))
     assert page.inner_text("#browser-exp").strip()  # local date and time
@@ -230,8 +222,8 @@ def test_whole_flow_in_the_browser(context_for, live_server, lang):
     access_token = page.inner_text("#access-token").strip()
     key_id = page.inner_text("#key-id").strip()
     assert access_token.count(".") == 2 and len(key_id) == 22
-    expect(page.locator("#expires-in")).to_contain_text("2592000")
-    expect(page.locator("#expires-in .relative")).to_have_text(re.compile(RELATIVE[lang, 30, "day"]))
+    expect(page.locator("#expires-in")).to_contain_text("86400")  # the JWT's 1-day default token_exp
+    expect(page.locator("#expires-in .relative")).to_have_text(re.compile(RELATIVE[lang, 1, "day"]))
     assert copy_and_read(page, "access-token", lang) == access_token
     audit(page, lang)
     screenshot(page, f"{lang}-flow-4-token")

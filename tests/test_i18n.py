@@ -182,7 +182,11 @@ def test_templates_have_no_inline_code_or_style(path):
     assert "<style" not in text
     for tag in re.findall(r"<script\b[^>]*>", text):
         assert "src=" in tag or 'type="application/json"' in tag, tag
-    assert not re.search(r"""(src|href|action)\s*=\s*["']?(https?:)?//""", text), "a URL off this machine"
+    assert not re.search(r"""(src|action)\s*=\s*["']?(https?:)?//""", text), "a URL off this machine"
+    assert not re.search(r"""<link\b[^>]*href\s*=\s*["']?(https?:)?//""", text), "a stylesheet or icon off this machine"
+    # Links a person may follow (<a href>) go only to LINE's own pages (the console and its docs).
+    for url in re.findall(r"""<a\b[^>]*href\s*=\s*["']?((?:https?:)?//[^"' >]*)""", text):
+        assert url.startswith("https://developers.line.biz/"), url
 
 
 @pytest.mark.parametrize("path", STATIC, ids=lambda p: p.name)

@@ -1,0 +1,357 @@
+/* The flow without resubmitting: the proxy pages and the inspector answer in place, and
+   Back / Forward move between those answers without sending anything again.
+
+   A form post is sent with fetch (the same form post as without JavaScript, CSRF token
+   included); the answer's <main> replaces this page's, and a history entry is pushed
+   whose state holds only a random entry id. The rendered answer (it holds secrets: the
+   token, the JWT) is kept in this tab's sessionStorage under that id, never in a URL or
+   in the history state, and popstate puts it back without a request. Without JavaScript
+   the forms post as before (see docs/back-forward.md for why not POST/redirect/GET).
+
+   Also here: the token wallet (tokens issued in this tab, masked, with Verify / Revoke /
+   "Revoke all I issued here"), and focus on the result after every action. */
+(function () {
+  "use strict";
+  var STORE = "lineTester.";
+  var ENTRY = STORE + "entry.";
+  var ENTRIES = STORE + "entries";
+  var WALLET = STORE + "wallet";
+  var MAX_ENTRIES = 30;  // history snapshots kept in this tab (oldest dropped first)
+  var MAX_WALLET = 100;  // tokens remembered in this tab
+  var INPLACE = /^\/(oauth2\/v2\.1\/(token|tokens|verify|revoke)|oauth2\/v3\/token|v2\/oauth\/(accessToken|verify|revoke)|inspect)$/;
+  var T = {};
+  try { T = JSON.parse(document.getElementById("i18n").textContent); } catch (e) { T = {}; }
+  function t(key, fallback) { return T[key] || fallback || key; }
+  function fmt(text, params) {
+    return text.replace(/%\((\w+)\)s/g, function (_, k) { return params[k] === undefined ? "" : String(params[k]); });
+  }
+  function store(key, value) {
+    try { sessionStorage.setItem(key, value); return true; } catch (e) { return false; }
+  }
+  function load(key) {
+    try { return sessionStorage.getItem(key); } catch (e) { return null; }
+  }
+  function newId() {
+    var a = new Uint8Array(9);
+    crypto.getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  // ------------------------------------------------------------------ snapshots of <main>
+
+  /* Typed values live in properties, not in the HTML: copy them into attributes first. */
+  function freezeValues(root) {
+    root.querySelectorAll("input, textarea, select").forEach(function (el) {
+      if (el.type === "file" || el.type === "hidden") return;
+      if (el.tagName === "TEXTAREA") el.textContent = el.value;
+      else if (el.tagName === "SELECT") {
+        Array.prototype.forEach.call(el.options, function (o) { o.toggleAttribute("selected", o.selected); });
+      } else if (el.type === "radio" || el.type === "checkbox") el.toggleAttribute("checked", el.checked);
+      else el.setAttribute("value", el.value);
+    });
+    root.querySelectorAll("details").forEach(function (d) { d.toggleAttribute("open", d.open); });
+  }
+  function snapshot() {
+    var main = document.getElementById("main");
+    freezeValues(main);
+    var header = document.querySelector("header.site");
+    return { html: main.innerHTML, header: header ? header.innerHTML : "", title: document.title, path: location.pathname };
+  }
+  function saveEntry(id, snap) {
+    var ids = [];
+    try { ids = JSON.parse(load(ENTRIES) || "[]"); } catch (e) { ids = []; }
+    ids = ids.filter(function (x) { return x !== id; });
+    ids.push(id);
+    while (ids.length > MAX_ENTRIES) {
+      try { sessionStorage.removeItem(ENTRY + ids.shift()); } catch (e) { /* storage off */ }
+    }
+    var ok = store(ENTRY + id, JSON.stringify(snap));
+    while (!ok && ids.length > 1) {  // storage full: drop the oldest snapshots and retry
+      try { sessionStorage.removeItem(ENTRY + ids.shift()); } catch (e) { break; }
+      ok = store(ENTRY + id, JSON.stringify(snap));
+    }
+    store(ENTRIES, JSON.stringify(ids));
+    return ok;
+  }
+
+  function show(html, title, focusResult, headerHtml) {
+    var main = document.getElementById("main");
+    main.innerHTML = html;
+    // The header too: the current page in the nav, and language links that return to this page.
+    var header = document.querySelector("header.site");
+    if (header && headerHtml) header.innerHTML = headerHtml;
+    if (title) document.title = title;
+    document.dispatchEvent(new CustomEvent("linetester:rendered"));
+    if (focusResult) focusOutcome();
+  }
+
+  /* Keyboard and screen-reader users land on what the action produced. */
+  function focusOutcome() {
+    var target = document.querySelector(".error-summary, #upstream-error") ||
+      document.querySelector("section.result:not([hidden])");
+    if (!target) return;
+    if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
+    target.scrollIntoView({ block: "start" });
+  }
+
+  function ensureScripts(doc) {
+    doc.querySelectorAll("head script[src]").forEach(function (s) {
+      var src = s.getAttribute("src");
+      if (!document.querySelector('head script[src="' + src + '"]')) {
+        var el = document.createElement("script");
+        el.src = src;
+        document.head.appendChild(el);
+      }
+    });
+  }
+
+  function submitInPlace(form, submitter) {
+    var action = new URL(form.getAttribute("action") || location.pathname, location.href);
+    var body = new FormData(form);
+    if (submitter && submitter.name) body.append(submitter.name, submitter.value);
+    var buttons = form.querySelectorAll("button[type=submit], button:not([type])");
+    buttons.forEach(function (b) { b.disabled = true; });
+    // This entry first: Back returns to it as it is now, typed values included.
+    if (!(history.state && history.state.lt)) {
+      var here = newId();
+      if (saveEntry(here, snapshot())) history.replaceState({ lt: here }, "");
+    } else {
+      saveEntry(history.state.lt, snapshot());
+    }
+    return fetch(action.pathname, {
+      method: "POST", body: body, credentials: "same-origin", headers: { Accept: "text/html" }
+    }).then(function (response) {
+      return response.text().then(function (text) { return { response: response, text: text }; });
+    }).then(function (r) {
+      var doc = new DOMParser().parseFromString(r.text, "text/html");
+      var main = doc.getElementById("main");
+      if (!main) throw new Error("no main");
+      ensureScripts(doc);
+      var id = newId();
+      var header = doc.querySelector("header.site");
+      show(main.innerHTML, doc.title, true, header ? header.innerHTML : "");
+      if (saveEntry(id, snapshot())) history.pushState({ lt: id }, "", action.pathname);
+    }).catch(function () {
+      // Could not answer in place (offline, storage off…): post the form the ordinary way.
+      buttons.forEach(function (b) { b.disabled = false; });
+      form.setAttribute("data-native", "1");
+      if (submitter && submitter.name) {
+        var h = document.createElement("input");
+        h.type = "hidden"; h.name = submitter.name; h.value = submitter.value;
+        form.appendChild(h);
+      }
+      form.submit();
+    });
+  }
+
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (ev.defaultPrevented || form.getAttribute("data-native") || (form.method || "").toLowerCase() !== "post") return;
+    var action = new URL(form.getAttribute("action") || location.pathname, location.href);
+    if (action.origin !== location.origin || !INPLACE.test(action.pathname)) return;
+    if (!window.fetch || !window.DOMParser || !window.history || !history.pushState) return;
+    ev.preventDefault();
+    submitInPlace(form, ev.submitter);
+  });
+
+  window.addEventListener("popstate", function (ev) {
+    var id = ev.state && ev.state.lt;
+    if (!id) return;
+    var snap = null;
+    try { snap = JSON.parse(load(ENTRY + id) || "null"); } catch (e) { snap = null; }
+    if (snap && snap.path === location.pathname) {
+      show(snap.html, snap.title, true, snap.header);
+    } else {
+      // The snapshot is gone (storage cleared): show this address's form, a GET that issues nothing.
+      location.replace(location.pathname);
+    }
+  });
+
+  // ------------------------------------------------------------------ the token wallet
+
+  function walletAll() {
+    try { var w = JSON.parse(load(WALLET) || "[]"); return Array.isArray(w) ? w : []; } catch (e) { return []; }
+  }
+  function walletSave(list) { store(WALLET, JSON.stringify(list.slice(-MAX_WALLET))); }
+  function mask(token) { return token.length < 12 ? "••••" : token.slice(0, 4) + "…" + token.slice(-4); }
+
+  /* A v2.1 token just issued on this page: remember it in this tab (once, however often it is shown). */
+  function recordIssued() {
+    var result = document.querySelector("section.result[data-issued-v21]");
+    var pre = document.getElementById("access-token");
+    if (!result || !pre) return;
+    var token = pre.textContent.trim();
+    if (!token) return;
+    var list = walletAll();
+    if (list.some(function (x) { return x.token === token; })) return;
+    var expiresIn = Number(result.getAttribute("data-expires-in")) || 0;
+    list.push({
+      token: token, keyId: result.getAttribute("data-key-id") || "", channel: result.getAttribute("data-channel") || "",
+      target: result.getAttribute("data-target") || "line", expiresAt: Math.floor(Date.now() / 1000) + expiresIn
+    });
+    walletSave(list);
+  }
+
+  function csrfToken() {
+    var el = document.querySelector('input[name="csrf_token"]');
+    return el ? el.value : "";
+  }
+  function postJson(path, body) {
+    return fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body)
+    }).then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); });
+  }
+  function describe(answer) {
+    if (answer.status !== 200) return answer.body.error_description || String(answer.status);
+    var body = answer.body.response_body;
+    if (answer.body.response_status_code === 200 && body && body.expires_in !== undefined) {
+      return fmt(t("wallet_valid", "Valid: %(seconds)s seconds left."), { seconds: body.expires_in });
+    }
+    return fmt(t("wallet_invalid", "Not valid: %(reason)s"), {
+      reason: (body && (body.error_description || body.message || body.error)) || answer.body.response_status_code
+    });
+  }
+
+  function verify(entry) {
+    return postJson("/oauth2/v2.1/verify", { access_token: entry.token, target: entry.target });
+  }
+  function revoke(entry, secret) {
+    return postJson("/oauth2/v2.1/revoke", {
+      client_id: entry.channel, client_secret: secret, access_token: entry.token, target: entry.target
+    }).then(function (answer) {
+      if (answer.status !== 200 || answer.body.response_status_code !== 200) return { ok: false, answer: answer };
+      // LINE answers 200 for unknown tokens too: verify to be sure it is gone.
+      return verify(entry).then(function (v) {
+        var gone = v.status === 200 && v.body.response_status_code !== 200;
+        return { ok: gone, answer: v };
+      });
+    });
+  }
+  function secretFor(group) {
+    var input = document.getElementById("wallet-secret-" + group.key);
+    return input ? input.value.trim() : "";
+  }
+
+  function renderWallet() {
+    var old = document.getElementById("wallet");
+    if (old) old.remove();
+    var now = Math.floor(Date.now() / 1000);
+    var list = walletAll().filter(function (x) { return x.expiresAt > now; });
+    walletSave(list);
+    if (!list.length || !document.querySelector("#token-form, #verify-form, #revoke-form, #tokens-form")) return;
+    var groups = {};
+    list.forEach(function (x) {
+      var key = x.target + "-" + x.channel;
+      (groups[key] = groups[key] || { key: key, channel: x.channel, target: x.target, items: [] }).items.push(x);
+    });
+    var section = document.createElement("section");
+    section.className = "card wallet";
+    section.id = "wallet";
+    section.setAttribute("aria-labelledby", "wallet-title");
+    var h = document.createElement("h2");
+    h.id = "wallet-title";
+    h.textContent = t("wallet_title", "Tokens issued in this tab");
+    section.appendChild(h);
+    var p = document.createElement("p");
+    p.className = "hint";
+    p.textContent = t("wallet_hint", "Kept in this tab only (sessionStorage), shown masked; closing the tab forgets them.");
+    section.appendChild(p);
+    Object.keys(groups).forEach(function (k) {
+      var g = groups[k];
+      var h3 = document.createElement("h3");
+      h3.textContent = fmt(t("wallet_channel", "Channel %(channel)s (%(target)s) · issued here: %(count)s"), {
+        channel: g.channel || "?", target: g.target === "sandbox" ? t("sandbox", "sandbox") : "LINE", count: g.items.length
+      });
+      section.appendChild(h3);
+      var field = document.createElement("div");
+      field.className = "field";
+      var label = document.createElement("label");
+      label.setAttribute("for", "wallet-secret-" + g.key);
+      label.textContent = t("wallet_secret", "Channel secret (needed to revoke)");
+      var input = document.createElement("input");
+      input.type = "password"; input.id = "wallet-secret-" + g.key; input.autocomplete = "off";
+      var known = g.target === "sandbox" ? load(STORE + "sandboxSecret." + g.channel) : null;
+      if (known) input.value = known;
+      field.appendChild(label); field.appendChild(input);
+      section.appendChild(field);
+      var table = document.createElement("table");
+      table.className = "fields";
+      g.items.forEach(function (x) {
+        var tr = document.createElement("tr");
+        var td1 = document.createElement("td");
+        td1.innerHTML = "<code></code>";
+        td1.firstChild.textContent = mask(x.token);
+        var td2 = document.createElement("td");
+        td2.textContent = "key_id " + (x.keyId || "?");
+        var td3 = document.createElement("td");
+        var status = document.createElement("span");
+        status.className = "wallet-status";
+        status.setAttribute("aria-live", "polite");
+        var vb = document.createElement("button");
+        vb.type = "button"; vb.className = "wallet-verify"; vb.textContent = t("verify", "Verify");
+        vb.addEventListener("click", function () {
+          status.textContent = "…";
+          verify(x).then(function (a) { status.textContent = describe(a); }, function () { status.textContent = "?"; });
+        });
+        var rb = document.createElement("button");
+        rb.type = "button"; rb.className = "wallet-revoke"; rb.textContent = t("revoke", "Revoke");
+        rb.addEventListener("click", function () {
+          var secret = secretFor(g);
+          if (!secret) { status.textContent = t("wallet_need_secret", "Enter the channel secret first."); input.focus(); return; }
+          status.textContent = "…";
+          revoke(x, secret).then(function (r) {
+            if (r.ok) { forget(x.token); renderWallet(); announce(t("wallet_revoked", "Revoked (verified: LINE no longer knows it).")); }
+            else status.textContent = describe(r.answer);
+          }, function () { status.textContent = "?"; });
+        });
+        td3.appendChild(vb); td3.appendChild(rb); td3.appendChild(status);
+        tr.appendChild(td1); tr.appendChild(td2); tr.appendChild(td3);
+        table.appendChild(tr);
+      });
+      section.appendChild(table);
+      var all = document.createElement("button");
+      all.type = "button"; all.className = "wallet-revoke-all";
+      all.textContent = t("wallet_revoke_all", "Revoke all I issued here");
+      all.addEventListener("click", function () {
+        var secret = secretFor(g);
+        if (!secret) { announce(t("wallet_need_secret", "Enter the channel secret first.")); input.focus(); return; }
+        all.disabled = true;
+        var done = 0, failed = 0;
+        g.items.reduce(function (chain, x) {  // one at a time: bounded by this tab's list
+          return chain.then(function () {
+            return revoke(x, secret).then(function (r) { if (r.ok) { forget(x.token); done++; } else failed++; },
+                                          function () { failed++; });
+          });
+        }, Promise.resolve()).then(function () {
+          renderWallet();
+          announce(fmt(t("wallet_revoked_all", "Revoked %(done)s; %(failed)s failed."), { done: done, failed: failed }));
+        });
+      });
+      section.appendChild(all);
+    });
+    var live = document.createElement("p");
+    live.id = "wallet-live"; live.setAttribute("role", "status");
+    section.appendChild(live);
+    var slot = document.getElementById("wallet-slot");
+    if (slot) slot.appendChild(section); else document.getElementById("main").appendChild(section);
+  }
+  function forget(token) { walletSave(walletAll().filter(function (x) { return x.token !== token; })); }
+  function announce(text) {
+    var live = document.getElementById("wallet-live");
+    if (!live) { var w = document.getElementById("wallet"); if (w) w.focus(); return; }
+    live.textContent = text;
+  }
+
+  function onRender() {
+    recordIssued();
+    renderWallet();
+  }
+  document.addEventListener("linetester:rendered", onRender);
+  document.addEventListener("DOMContentLoaded", function () {
+    onRender();
+    if (history.state && history.state.lt) return;  // a reload of an in-place answer keeps its entry
+  });
+})();
