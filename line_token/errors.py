@@ -10,6 +10,7 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .budget import BodyTooComplex
 from .signing import Duration, SigningError
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ def rate_limit_message(e: HTTPException) -> str:
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(BodyTooComplex)
+    def body_too_complex(e: BodyTooComplex):
+        return signing_error(e.error)
+
     @app.errorhandler(SigningError)
     def signing_error(e: SigningError):
         message = translate_error(e)
@@ -79,7 +84,14 @@ def init_app(app: Flask) -> None:
         if isinstance(e, InternalServerError):
             return internal_error(e)
         description = e.description or ""
-        if e.code == 413:
+        extra = {}
+        if e.code == 413 and (request.content_length or 0) <= (current_app.config.get("MAX_CONTENT_LENGTH") or 0) \
+                and request.mimetype == "multipart/form-data":
+            # Within the size limit, so werkzeug refused the number of parts (MAX_FORM_PARTS, budget.py).
+            description = gettext("The form has more than %(limit)s fields or files. Send only the form's own fields.",
+                                  limit=current_app.config.get("MAX_FORM_PARTS"))
+            extra = {"field": "body"}
+        elif e.code == 413:
             description = gettext("The request is larger than %(limit)s. Paste only the key, JWT or token asked for.",
                                   limit="1 MiB")
         elif e.code == 404:
@@ -90,7 +102,7 @@ def init_app(app: Flask) -> None:
             description = gettext("This address does not take a %(method)s request.", method=request.method)
         code = (e.name or "error").lower().replace(" ", "_")
         if wants_json():
-            response, status = json_error(code, description, e.code or 400)
+            response, status = json_error(code, description, e.code or 400, **extra)
         else:
             response = app.make_response(
                 (render_template("errors/http.html", code=e.code, title=e.name, message=description), e.code))

@@ -25,6 +25,7 @@ from flask_babel import gettext, ngettext
 from . import signing
 from .line_client import ASSERTION_TYPE, GRANT_TYPE  # LINE's wire constants, defined once
 from . import store as store_module
+from .budget import BodyTooComplex
 from .errors import json_error, translate_error, wants_json
 from .security import csrf_exempt
 from .signing import SigningError
@@ -358,8 +359,8 @@ def json_body(optional: bool) -> dict:
         raise _BadBody(gettext("Send a public JWK as a JSON object in the request body."))
     try:
         body = request.get_json(force=True, silent=True)
-    except RecursionError:  # absurdly nested JSON
-        body = None
+    except BodyTooComplex as e:  # "[[[[..." or a million values: refused before parsing (budget.py)
+        raise _BadBody(translate_error(e.error)) from None
     if not isinstance(body, dict):
         raise _BadBody(gettext("The request body must be a JSON object."))
     return body
@@ -428,7 +429,7 @@ def api_create_channel():
         body = json_body(optional=True)
         channel, secret = create_channel(body.get("name"))
     except _BadBody as e:
-        return admin_error("invalid_request", str(e), 400)
+        return admin_error("invalid_request", str(e), 400, field="body")
     except SigningError as e:
         return admin_error("invalid_request", translate_error(e), 400, field=e.field)
     except CapReached:

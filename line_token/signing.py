@@ -32,6 +32,16 @@ DEFAULT_TOKEN_EXP = MAX_TOKEN_EXP
 CLOCK_SKEW = 5  # seconds of slack for "exp at most 30 minutes ahead"
 KEY_BITS = 2048
 MAX_EXPONENT_BITS = 32  # e is 65537 in practice; a huge e only makes work (OpenSSL caps it too)
+
+# The cost budget (~100 ms CPU, ~20 MB per request): sizes are checked before any parsing or arithmetic.
+MAX_KEY_TEXT = 64 * 1024  # a 2048-bit JWK or PEM is under 4 KiB; a pasted key file is at most 64 KiB
+MAX_JSON_TEXT = 64 * 1024  # a JSON field (key, header, payload) pasted into a form or sent as a string
+MAX_JSON_CONTAINERS = 256  # "[" and "{" in one JSON text: a JWK set holds 3; also bounds the nesting depth
+MAX_JSON_SEPARATORS = 4096  # "," and ":" in one JSON text: a private JWK has 20
+MAX_LITERAL_TEXT = 8 * 1024  # a Python dict literal of a 2048-bit JWK (the 2020 tutorial) is under 3 KiB
+MAX_LITERAL_NODES = 512  # syntax-tree nodes in that literal: such a dict has about 40
+MAX_MEMBER_CHARS = 4096  # base64url characters in one JWK member: 2048 bits are 342; bigger keys are told their size
+MAX_MEMBER_BITS = 2 * KEY_BITS  # d, p, q, dp, dq, qi of a 2048-bit key are at most 2048 bits
 RSA_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
 
@@ -47,6 +57,7 @@ MESSAGES = {
     "bits": N_("The key is %(bits)d bits; LINE needs exactly 2048 bits. Make a new key pair on the keys page."),
     "kid_missing": N_("The kid is missing: enter the kid the LINE Developers Console showed when you registered the public key (Basic settings > Assertion Signing Key)."),
     "not_object": N_("The private key must be a JSON object (a JWK) or a PEM block."),
+    "no_primes": N_("The key lacks \"p\" and \"q\" (its two primes): use the complete private JWK as the LINE Developers Console or the keys page gave it, or make a new key pair on the keys page."),
     "damaged": N_("The key's numbers do not belong together (n, e, d, p, q): the key is damaged or was edited. Copy it again or make a new one."),
 }
 
@@ -80,37 +91,93 @@ class PrivateKey:
 # --------------------------------------------------------------------------- parsing
 
 
+NOT_JSON = N_("%(field)s is not valid JSON (%(detail)s). Paste the JSON object exactly as it was given, with double quotes.")
+TOO_COMPLEX = N_("%(field)s holds more values or nesting than any key, header or payload (%(detail)s): paste only the JSON asked for.")
+
+
+_JSON_STRING = {str: re.compile(r'"(?:[^"\\]++|\\.)*+"'), bytes: re.compile(rb'"(?:[^"\\]++|\\.)*+"')}
+
+
+def _json_structure(text: str | bytes) -> tuple[int, int]:
+    """(brackets, separators) in JSON text: "[" and "{", "," and ":"."""
+    if isinstance(text, str):
+        return text.count("[") + text.count("{"), text.count(",") + text.count(":")
+    return text.count(b"[") + text.count(b"{"), text.count(b",") + text.count(b":")
+
+
+def check_json_shape(text: str | bytes, field_name: str) -> None:
+    """Refuse JSON text with more brackets or separators than any input of ours has, before parsing it.
+
+    Counting is a few linear scans (about 1 ms per MiB); parsing ``[{},{},...]`` of 1 MiB would
+    allocate ~25 MB, and ``[[[[...`` overflows the parser's recursion.
+    """
+    brackets, separators = _json_structure(text)
+    quotes = text.count(b'"' if isinstance(text, bytes) else '"')
+    if (brackets > MAX_JSON_CONTAINERS or separators > MAX_JSON_SEPARATORS) and quotes <= 2 * MAX_JSON_SEPARATORS:
+        # Brackets and commas inside strings (a key pasted as text) don't count: strip the few strings
+        # (one linear pass of a possessive regex, no backtracking state: ~5 ms and no memory per MiB)
+        # and count again, so the field that holds them is the one named.
+        stripped = _JSON_STRING[type(text)].sub(b'""' if isinstance(text, bytes) else '""', text)
+        brackets, separators = _json_structure(stripped)
+    if brackets > MAX_JSON_CONTAINERS:
+        raise SigningError(field_name, TOO_COMPLEX, field=field_name,
+                           detail=f"{brackets:,} brackets, at most {MAX_JSON_CONTAINERS}")
+    if separators > MAX_JSON_SEPARATORS:
+        raise SigningError(field_name, TOO_COMPLEX, field=field_name,
+                           detail=f"{separators:,} separators, at most {MAX_JSON_SEPARATORS:,}")
+
+
 def parse_json_value(value: Any, field_name: str, *, allow_python: bool = True) -> Any:
     """Parse JSON text (or, for the 2020 tutorial's readers, a Python dict literal).
 
-    Objects pass through. ``ast.literal_eval`` only ever builds literals; it
-    never runs code.
+    Objects pass through. Text over MAX_JSON_TEXT or with more structure than any
+    of our inputs is refused before it is parsed; the literal fallback is bounded
+    too (see :func:`_python_literal`).
     """
     if not isinstance(value, str):
         return value
     text = value.strip()
     if not text:
         raise SigningError(field_name, N_("%(field)s is empty: paste the JSON here."), field=field_name)
+    if len(text) > MAX_JSON_TEXT:
+        raise SigningError(field_name, N_("%(field)s is longer than %(limit)s: paste only the JSON asked for."),
+                           field=field_name, limit="64 KiB")
+    check_json_shape(text, field_name)
     try:
         return json.loads(text)
-    except RecursionError:  # "[[[[..." thousands deep: not a key, and not worth a 500
-        raise SigningError(
-            field_name,
-            N_("%(field)s is not valid JSON (%(detail)s). Paste the JSON object exactly as it was given, with double quotes."),
-            field=field_name, detail="nested too deeply") from None
+    except RecursionError:  # bounded by MAX_JSON_CONTAINERS; kept so a lower recursion limit can't give a 500
+        raise SigningError(field_name, NOT_JSON, field=field_name, detail="nested too deeply") from None
     except ValueError as json_error:
         if allow_python:
-            try:
-                # Only what JSON could have said: a set, bytes or complex number is refused below.
-                return json.loads(json.dumps(ast.literal_eval(text), allow_nan=False))
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                pass
-        raise SigningError(
-            field_name,
-            N_("%(field)s is not valid JSON (%(detail)s). Paste the JSON object exactly as it was given, with double quotes."),
-            field=field_name,
-            detail=f"line {json_error.lineno}, column {json_error.colno}",
-        ) from None
+            literal = _python_literal(text)
+            if literal is not None:
+                return literal
+        raise SigningError(field_name, NOT_JSON, field=field_name,
+                           detail=f"line {json_error.lineno}, column {json_error.colno}") from None
+
+
+def _python_literal(text: str) -> Any:
+    """A Python dict/list literal as JSON would have said it, or None.
+
+    Bounded before evaluating: at most MAX_LITERAL_TEXT characters, parsed with
+    ``ast.parse`` (the parser refuses nesting over 200) and at most
+    MAX_LITERAL_NODES syntax nodes, so it allocates well under a few MB.
+    ``ast.literal_eval`` only ever builds literals; it never runs code.
+    """
+    if len(text) > MAX_LITERAL_TEXT:
+        return None
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    for count, _ in enumerate(ast.walk(tree), 1):
+        if count > MAX_LITERAL_NODES:
+            return None
+    try:
+        # Only what JSON could have said: a set, bytes or complex number is refused here.
+        return json.loads(json.dumps(ast.literal_eval(tree), allow_nan=False))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
 
 
 def _b64u_decode(data: str) -> bytes:
@@ -124,6 +191,8 @@ def _b64u_encode(data: bytes) -> str:
 def _b64u_int(value: Any, field_name: str, member: str) -> int:
     if not isinstance(value, str) or not value:
         raise SigningError(field_name, N_("The key's \"%(member)s\" value is missing or not a string: use the complete JWK as LINE or this tool gave it."), member=member)
+    if len(value) > MAX_MEMBER_CHARS:  # checked before decoding: no key of any usable size is this long
+        raise SigningError(field_name, N_("The key's \"%(member)s\" value is far too long for a 2048-bit key: the key is damaged or was edited. Copy it again or make a new one."), member=member)
     try:
         raw = _b64u_decode(value)
     except (ValueError, TypeError):
@@ -146,6 +215,9 @@ def load_private_key(source: Any, field_name: str = "private_key") -> PrivateKey
     """
     if isinstance(source, bytes):
         source = source.decode("utf-8", "replace")
+    if isinstance(source, str) and len(source) > MAX_KEY_TEXT:
+        raise SigningError(field_name, N_("The private key is longer than %(limit)s: paste only the private key JSON (JWK) or PEM."),
+                           limit="64 KiB")
     if isinstance(source, str) and "-----BEGIN" in source:
         return _load_pem(source, field_name)
     if isinstance(source, str) and not source.strip():
@@ -172,25 +244,24 @@ def _load_jwk(data: dict, field_name: str) -> PrivateKey:
         if "n" in data and "e" in data:
             raise SigningError(field_name, MESSAGES["public_only"])
         raise SigningError(field_name, N_("The key lacks %(members)s: use the complete private JWK."), members=", ".join(missing))
+    if "p" not in data or "q" not in data:
+        # Recovering p and q from n, e and d costs seconds to hours of CPU for a crafted key;
+        # the LINE Developers Console's keys and ours always carry them.
+        raise SigningError(field_name, MESSAGES["no_primes"])
     n = _b64u_int(data["n"], field_name, "n")
+    _check_size(n, field_name)
     e = _b64u_int(data["e"], field_name, "e")
     d = _b64u_int(data["d"], field_name, "d")
-    _check_size(n, field_name)
-    if e.bit_length() > MAX_EXPONENT_BITS or d >= n:
-        # Also bounds the work of recovering p and q below: a huge e or d would cost seconds of CPU.
-        raise SigningError(field_name, MESSAGES["damaged"])
-    if "p" in data and "q" in data:
-        p = _b64u_int(data["p"], field_name, "p")
-        q = _b64u_int(data["q"], field_name, "q")
-    else:
-        try:
-            p, q = rsa.rsa_recover_prime_factors(n, e, d)
-        except ValueError:
-            raise SigningError(field_name, N_("The key's n, e and d do not belong together: the key is damaged. Copy it again or make a new one.")) from None
+    p = _b64u_int(data["p"], field_name, "p")
+    q = _b64u_int(data["q"], field_name, "q")
     crt = {}
     for member in ("dp", "dq", "qi"):
         if member in data:
             crt[member] = _b64u_int(data[member], field_name, member)
+    # Sizes before any arithmetic: the products and powers below then cost microseconds.
+    if (e.bit_length() > MAX_EXPONENT_BITS or d >= n
+            or any(v.bit_length() > MAX_MEMBER_BITS for v in (p, q, *crt.values()))):
+        raise SigningError(field_name, MESSAGES["damaged"])
     key = _build_key(n, e, d, p, q, crt, field_name)
     kid = data.get("kid") if isinstance(data.get("kid"), str) and data.get("kid") else None
     return PrivateKey(key=key, kid=kid)
