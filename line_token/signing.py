@@ -92,7 +92,8 @@ class PrivateKey:
 
 
 NOT_JSON = N_("%(field)s is not valid JSON (%(detail)s). Paste the JSON object exactly as it was given, with double quotes.")
-TOO_COMPLEX = N_("%(field)s holds more values or nesting than any key, header or payload (%(detail)s): paste only the JSON asked for.")
+TOO_MANY_BRACKETS = N_("%(field)s holds %(count)s brackets; no key, header or payload needs more than %(limit)s: paste only the JSON asked for.")
+TOO_MANY_VALUES = N_("%(field)s holds %(count)s values; no key, header or payload needs more than %(limit)s: paste only the JSON asked for.")
 
 
 _JSON_STRING = {str: re.compile(r'"(?:[^"\\]++|\\.)*+"'), bytes: re.compile(rb'"(?:[^"\\]++|\\.)*+"')}
@@ -120,11 +121,11 @@ def check_json_shape(text: str | bytes, field_name: str) -> None:
         stripped = _JSON_STRING[type(text)].sub(b'""' if isinstance(text, bytes) else '""', text)
         brackets, separators = _json_structure(stripped)
     if brackets > MAX_JSON_CONTAINERS:
-        raise SigningError(field_name, TOO_COMPLEX, field=field_name,
-                           detail=f"{brackets:,} brackets, at most {MAX_JSON_CONTAINERS}")
-    if separators > MAX_JSON_SEPARATORS:
-        raise SigningError(field_name, TOO_COMPLEX, field=field_name,
-                           detail=f"{separators:,} separators, at most {MAX_JSON_SEPARATORS:,}")
+        raise SigningError(field_name, TOO_MANY_BRACKETS, field=field_name, count=f"{brackets:,}",
+                           limit=f"{MAX_JSON_CONTAINERS:,}")
+    if separators > MAX_JSON_SEPARATORS:  # "," and ":": one per value, about
+        raise SigningError(field_name, TOO_MANY_VALUES, field=field_name, count=f"{separators:,}",
+                           limit=f"{MAX_JSON_SEPARATORS:,}")
 
 
 def parse_json_value(value: Any, field_name: str, *, allow_python: bool = True) -> Any:
