@@ -11,7 +11,8 @@ from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .budget import BodyTooComplex
-from .signing import Duration, SigningError
+from .line_client import SANDBOX_PREFIX
+from .signing import Duration, InputError
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +22,15 @@ def wants_json() -> bool:
     if request.is_json:
         return True
     path = request.path
-    if path.startswith("/sandbox/") and path != "/sandbox/" and not path.startswith("/sandbox/console"):
+    sandbox = SANDBOX_PREFIX + "/"
+    if path.startswith(sandbox) and path != sandbox and not path.startswith(sandbox + "console"):
         return True
     best = request.accept_mimetypes.best
     return best == "application/json"
 
 
-def translate_error(err: SigningError) -> str:
-    """The SigningError's message in the user's language."""
+def translate_error(err: InputError) -> str:
+    """The InputError's message in the user's language."""
     template = gettext(err.template)
     params = {name: _localise(value) for name, value in err.params.items()}
     try:
@@ -72,8 +74,8 @@ def init_app(app: Flask) -> None:
     def body_too_complex(e: BodyTooComplex):
         return signing_error(e.error)
 
-    @app.errorhandler(SigningError)
-    def signing_error(e: SigningError):
+    @app.errorhandler(InputError)
+    def signing_error(e: InputError):
         message = translate_error(e)
         if wants_json():
             return json_error(e.code, message, 400, field=e.field)

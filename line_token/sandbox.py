@@ -23,7 +23,7 @@ from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, rend
 from flask_babel import gettext, ngettext
 
 from . import signing
-from .line_client import ASSERTION_TYPE, GRANT_TYPE  # LINE's wire constants, defined once
+from .line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
 from . import store as store_module
 from .budget import BodyTooComplex
 from .errors import json_error, translate_error, wants_json
@@ -598,7 +598,7 @@ def console_delete_channel():
 @bp.before_request
 def only_when_enabled():
     """Every /sandbox URL is a 404 when SANDBOX_ENABLED is off (the routes stay, so url_for works)."""
-    if not current_app.config.get("SANDBOX_ENABLED", True):
+    if not sandbox_enabled():
         abort(404)
 
 
@@ -632,4 +632,4 @@ def store_unavailable(e: StoreUnavailable):
 def init_app(app: Flask) -> None:
     """Open the store (lazily: tables appear on first use) and mount the Blueprint at /sandbox."""
     app.extensions["sandbox_store"] = store_module.open_store(app.config)
-    app.register_blueprint(bp, url_prefix="/sandbox")
+    app.register_blueprint(bp, url_prefix=SANDBOX_PREFIX)
