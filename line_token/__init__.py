@@ -11,7 +11,7 @@ import secrets
 
 from flask import Flask
 
-from . import commands, errors, i18n, inspect_web, line_client, proxy, sandbox, security, trying, views
+from . import budget, commands, errors, i18n, inspect_web, line_client, proxy, sandbox, security, trying, views
 
 # The project folder: templates/, static/ and translations/ sit beside this package.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         TRUST_PROXY=_env_flag("TRUST_PROXY", False),
         MAX_CONTENT_LENGTH=1024 * 1024,  # 1 MiB: a key and a JWT fit many times over
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
+        MAX_FORM_PARTS=budget.MAX_FORM_PARTS,  # multipart parts; urlencoded fields are counted in budget.py
         WTF_CSRF_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -59,6 +60,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SANDBOX_DATABASE"] = os.path.join(app.instance_path, "sandbox.sqlite3")
 
+    budget.init_app(app)
     i18n.init_app(app)
     security.init_app(app)
     errors.init_app(app)

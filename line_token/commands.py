@@ -22,8 +22,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import line_client
-from . import signing
+from . import display, line_client, signing
 from .signing import SigningError
 
 MAX_KEY_FILE = 64 * 1024  # a JWK or PEM is a few KiB; anything larger is the wrong file
@@ -109,8 +108,9 @@ def read_key(path: str) -> signing.PrivateKey:
 def make_assertion(channel_id: str, kid: str | None, key_path: str, token_exp: int, exp_minutes: int = 30) -> str:
     """Sign a client assertion; ``kid`` falls back to the key's own kid."""
     key = read_key(key_path)
+    fields = {"channel_id": channel_id, "kid": kid, "token_exp": token_exp, "exp_minutes": exp_minutes}
     try:
-        return signing.build_assertion(channel_id.strip(), (kid or "").strip(), key, token_exp, exp_minutes * 60)
+        return signing.assertion_from_fields(fields, key=key)
     except SigningError as e:
         raise from_signing_error(e) from None
 
@@ -156,6 +156,8 @@ def call_line(endpoint: str, fields: dict[str, str], target: str) -> NoReturn:
         line_client.log.addHandler(logging.NullHandler())
     try:
         response = line_client.call(endpoint, fields, target=target)
+    except SigningError as e:  # the target was refused before sending (e.g. the sandbox is disabled)
+        raise InputError("--target", e.message) from None
     except line_client.LineAPIError as e:
         if e.status == 400:  # the client refused our request before sending it (e.g. sandbox disabled)
             raise InputError("--target", e.description) from None
@@ -170,7 +172,7 @@ def call_line(endpoint: str, fields: dict[str, str], target: str) -> NoReturn:
         # Compact, so the error body stays one line that a script can parse.
         body = response.body if isinstance(response.body, str) else json.dumps(response.body, ensure_ascii=False)
         click.echo(body, err=True)
-    hint = line_client.explain(response.status_code, response.body)
+    hint = display.explain(response.status_code, response.body)
     if hint and sys.stderr.isatty():
         # Only for a person at a terminal: a script reading stderr gets LINE's body alone.
         click.echo(f"Hint: {hint}", err=True)
@@ -289,11 +291,7 @@ def issue_command(channel_id: str | None, kid: str | None, key_path: str | None,
       flask --app app token issue ... | jq -r .access_token
     """
     jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
-    call_line("issue_v21", {
-        "grant_type": line_client.GRANT_TYPE,
-        "client_assertion_type": line_client.ASSERTION_TYPE,
-        "client_assertion": jwt,
-    }, target)
+    call_line("issue_v21", line_client.request_fields("issue_v21", client_assertion=jwt), target)
 
 
 @token_group.command("kids")
@@ -310,10 +308,7 @@ def kids_command(channel_id: str | None, kid: str | None, key_path: str | None, 
       flask --app app token kids --assertion "$JWT" --target sandbox
     """
     jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
-    call_line("kids_v21", {
-        "client_assertion_type": line_client.ASSERTION_TYPE,
-        "client_assertion": jwt,
-    }, target)
+    call_line("kids_v21", line_client.request_fields("kids_v21", client_assertion=jwt), target)
 
 
 @token_group.command("verify")
@@ -331,7 +326,7 @@ def verify_command(access_token: str, target: str) -> None:
       echo "$TOKEN" | flask --app app token verify - --target sandbox
     """
     token = read_text_input(access_token, "ACCESS_TOKEN", "access token (or - to read it from stdin)")
-    call_line("verify_v21", {"access_token": token}, target)
+    call_line("verify_v21", line_client.request_fields("verify_v21", access_token=token), target)
 
 
 def secret_option(required: bool = True):
@@ -370,7 +365,8 @@ def revoke_command(channel_id: str, channel_secret: str, access_token: str, targ
     channel_id = check_channel_id(channel_id)
     secret = check_secret(channel_secret)
     token = read_text_input(access_token, "ACCESS_TOKEN", "access token to revoke (or - to read it from stdin)")
-    call_line("revoke_v21", {"client_id": channel_id, "client_secret": secret, "access_token": token}, target)
+    call_line("revoke_v21", line_client.request_fields(
+        "revoke_v21", client_id=channel_id, client_secret=secret, access_token=token), target)
 
 
 # --------------------------------------------------------------------------- the other token types
@@ -392,16 +388,15 @@ def issue_stateless_command(channel_id: str | None, kid: str | None, key_path: s
       LINE_CHANNEL_SECRET=... flask --app app token issue-stateless --channel-id 1234567890
       flask --app app token issue-stateless --channel-id 1234567890 --kid YOUR-KID --key private.json
     """
-    fields = {"grant_type": line_client.GRANT_TYPE}
     if key_path or assertion is not None:
-        fields["client_assertion_type"] = line_client.ASSERTION_TYPE
-        fields["client_assertion"] = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
+        jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
+        fields = line_client.request_fields("issue_stateless", client_assertion=jwt)
     else:
         if channel_id is None:
             raise InputError("--channel-id", "give --channel-id and --channel-secret, or --key (or --assertion) "
                                              "to authenticate with a JWT.")
-        fields["client_id"] = check_channel_id(channel_id)
-        fields["client_secret"] = check_secret(channel_secret)
+        fields = line_client.request_fields("issue_stateless", client_id=check_channel_id(channel_id),
+                                            client_secret=check_secret(channel_secret))
     call_line("issue_stateless", fields, target)
 
 
@@ -419,8 +414,8 @@ def issue_v2_command(channel_id: str, channel_secret: str, target: str) -> None:
     Example:
       LINE_CHANNEL_SECRET=... flask --app app token issue-v2 --channel-id 1234567890
     """
-    call_line("issue_v2", {"grant_type": line_client.GRANT_TYPE, "client_id": check_channel_id(channel_id),
-                           "client_secret": check_secret(channel_secret)}, target)
+    call_line("issue_v2", line_client.request_fields("issue_v2", client_id=check_channel_id(channel_id),
+                                                     client_secret=check_secret(channel_secret)), target)
 
 
 @token_group.command("verify-v2")
@@ -436,7 +431,7 @@ def verify_v2_command(access_token: str, target: str) -> None:
       flask --app app token verify-v2 "$TOKEN"
     """
     token = read_text_input(access_token, "ACCESS_TOKEN", "access token (or - to read it from stdin)")
-    call_line("verify_v2", {"access_token": token}, target)
+    call_line("verify_v2", line_client.request_fields("verify_v2", access_token=token), target)
 
 
 @token_group.command("revoke-v2")
@@ -452,7 +447,7 @@ def revoke_v2_command(access_token: str, target: str) -> None:
       flask --app app token revoke-v2 "$TOKEN"
     """
     token = read_text_input(access_token, "ACCESS_TOKEN", "access token to revoke (or - to read it from stdin)")
-    call_line("revoke_v2", {"access_token": token}, target)
+    call_line("revoke_v2", line_client.request_fields("revoke_v2", access_token=token), target)
 
 
 # --------------------------------------------------------------------------- bot (step 6: try the token)
@@ -501,7 +496,7 @@ def ask_bot(what: str, token: str, target: str) -> dict:
             raise UpstreamError(e.description) from None
         if not response.ok or not isinstance(response.body, dict):
             who = "LINE" if target == "line" else "The sandbox"
-            reason = line_client.bearer_reason(response.status_code, response.body)
+            reason = display.bearer_reason(response.status_code, response.body)
             body = response.body if isinstance(response.body, str) else json.dumps(response.body, ensure_ascii=False)
             because = f" ({BOT_REASONS[reason]})" if reason else ""
             raise TokenRefused(f"{who} refused the token{because}: HTTP {response.status_code} {body}".strip())

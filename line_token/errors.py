@@ -10,7 +10,9 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .signing import Duration, SigningError
+from .budget import BodyTooComplex
+from .line_client import SANDBOX_PREFIX
+from .signing import Duration, InputError
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +22,15 @@ def wants_json() -> bool:
     if request.is_json:
         return True
     path = request.path
-    if path.startswith("/sandbox/") and path != "/sandbox/" and not path.startswith("/sandbox/console"):
+    sandbox = SANDBOX_PREFIX + "/"
+    if path.startswith(sandbox) and path != sandbox and not path.startswith(sandbox + "console"):
         return True
     best = request.accept_mimetypes.best
     return best == "application/json"
 
 
-def translate_error(err: SigningError) -> str:
-    """The SigningError's message in the user's language."""
+def translate_error(err: InputError) -> str:
+    """The InputError's message in the user's language."""
     template = gettext(err.template)
     params = {name: _localise(value) for name, value in err.params.items()}
     try:
@@ -67,8 +70,12 @@ def rate_limit_message(e: HTTPException) -> str:
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(SigningError)
-    def signing_error(e: SigningError):
+    @app.errorhandler(BodyTooComplex)
+    def body_too_complex(e: BodyTooComplex):
+        return signing_error(e.error)
+
+    @app.errorhandler(InputError)
+    def signing_error(e: InputError):
         message = translate_error(e)
         if wants_json():
             return json_error(e.code, message, 400, field=e.field)
@@ -79,7 +86,14 @@ def init_app(app: Flask) -> None:
         if isinstance(e, InternalServerError):
             return internal_error(e)
         description = e.description or ""
-        if e.code == 413:
+        extra = {}
+        if e.code == 413 and (request.content_length or 0) <= (current_app.config.get("MAX_CONTENT_LENGTH") or 0) \
+                and request.mimetype == "multipart/form-data":
+            # Within the size limit, so werkzeug refused the number of parts (MAX_FORM_PARTS, budget.py).
+            description = gettext("The form has more than %(limit)s fields or files. Send only the form's own fields.",
+                                  limit=current_app.config.get("MAX_FORM_PARTS"))
+            extra = {"field": "body"}
+        elif e.code == 413:
             description = gettext("The request is larger than %(limit)s. Paste only the key, JWT or token asked for.",
                                   limit="1 MiB")
         elif e.code == 404:
@@ -90,7 +104,7 @@ def init_app(app: Flask) -> None:
             description = gettext("This address does not take a %(method)s request.", method=request.method)
         code = (e.name or "error").lower().replace(" ", "_")
         if wants_json():
-            response, status = json_error(code, description, e.code or 400)
+            response, status = json_error(code, description, e.code or 400, **extra)
         else:
             response = app.make_response(
                 (render_template("errors/http.html", code=e.code, title=e.name, message=description), e.code))

@@ -15,25 +15,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from . import inspect_web
-from . import line_client
-from . import signing
-from . import snippets
-from . import views
+from . import display, inspect_web, line_client, signing, snippets
 from .errors import json_error, translate_error, wants_json
-from .line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse
-from .signing import N_, SigningError
+from .forms import form_assertion, has_key_upload
+from .line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse, request_fields
+from .signing import N_, InputError
 
 bp = Blueprint("proxy", __name__)
 
 MAX_FIELD = 16 * 1024  # a JWT or token is under 2 KiB; more is a paste gone wrong
 ONE_STEP_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes")
-# Sending to LINE defaults to a one-day token: each v2.1 token holds one of the channel's 30 slots for its
-# whole lifetime, and a test token needs no more. Up to 30 days is one choice away.
-DEFAULT_TOKEN_EXP = 24 * 60 * 60
 MAX_V21_TOKENS = 30  # LINE: a channel holds at most 30 valid v2.1 tokens
 _WHITESPACE = re.compile(r"\s+")
 
@@ -62,14 +56,14 @@ class Source:
         if value is None:
             value = ""
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise SigningError(name, N_("%(field)s must be text."), field=name)
+            raise InputError(name, N_("%(field)s must be text."), field=name)
         value = str(value)
         if len(value) > MAX_FIELD:
-            raise SigningError(name, N_("%(field)s is too long: paste only the value asked for."), field=name)
+            raise InputError(name, N_("%(field)s is too long: paste only the value asked for."), field=name)
         value = _WHITESPACE.sub("", value) if compact else value.strip()
         if not value:
             if required:
-                raise SigningError(name, required)
+                raise InputError(name, required)
             return default
         return value
 
@@ -78,55 +72,29 @@ def _source() -> Source:
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            raise SigningError("body", N_("Send a JSON object with the fields named in the README, e.g. "
+            raise InputError("body", N_("Send a JSON object with the fields named in the README, e.g. "
                                           "{\"access_token\": \"...\", \"target\": \"sandbox\"}."))
         return Source(body, True)
     return Source(request.form, False)
 
 
 def _target(src: Source) -> str:
-    target = src.text("target", "line")
-    if target not in line_client.TARGETS:
-        raise SigningError("target", N_("target must be \"line\" or \"sandbox\"."))
-    if target == "sandbox" and not current_app.config.get("SANDBOX_ENABLED", True):
-        raise SigningError("target", N_("The sandbox is turned off on this server (SANDBOX_ENABLED=0): choose the "
-                                        "LINE Platform as the target."))
-    return target
+    return line_client.check_target(src.text("target", "line"))
 
 
 ASSERTION_MISSING = N_("Paste a JWT assertion, or fill in the channel ID, kid and private key to sign one here.")
 
 
 def _assertion(src: Source) -> tuple[str, bool]:
-    """The client assertion given, or one signed here from the one-step fields: (JWT, signed_here)."""
+    """The client assertion given, or one signed here from the guided fields: (JWT, signed_here)."""
     given = src.text("client_assertion", compact=True)
     if given:
         return given, False
+    if not (any(src.has(n) for n in ("private_key", "channel_id", "kid")) or (not src.is_json and has_key_upload())):
+        raise InputError("client_assertion", ASSERTION_MISSING)
     if src.is_json:
-        if not any(src.has(n) for n in ("private_key", "channel_id", "kid")):
-            raise SigningError("client_assertion", ASSERTION_MISSING)
-        key = signing.load_private_key(src.data.get("private_key") or "", "private_key")
-        channel_id = src.text("channel_id", required=N_("Enter the channel ID (Basic settings in the LINE "
-                                                         "Developers Console), or send client_assertion."))
-        if not signing.is_channel_id(channel_id):
-            raise SigningError("channel_id", views.FORM_MESSAGES["channel_id"])
-        token_exp = _whole_number(src, "token_exp", DEFAULT_TOKEN_EXP)
-        exp_minutes = _whole_number(src, "exp_minutes", 30)
-        if not 1 <= exp_minutes <= 30:
-            raise SigningError("exp_minutes", views.FORM_MESSAGES["exp_minutes"], value=exp_minutes)
-        return signing.build_assertion(channel_id, src.text("kid"), key, token_exp, exp_minutes * 60), True
-    upload = request.files.get("private_key_file")
-    if not (src.has("private_key") or src.has("channel_id") or (upload and upload.filename)):
-        raise SigningError("client_assertion", ASSERTION_MISSING)
-    values = {name: src.text(name) for name in ONE_STEP_FIELDS}
-    values["mode"] = "simple"
-    if not values["token_exp"]:
-        values["token_exp"], values["token_exp_unit"] = str(DEFAULT_TOKEN_EXP), "seconds"
-    return views.sign_from_form(values), True
-
-
-def _whole_number(src: Source, name: str, default: int) -> int:
-    return signing.whole_number(src.data.get(name), name, default)
+        return signing.assertion_from_fields(src.data), True
+    return form_assertion(src.data), True
 
 
 # --------------------------------------------------------------------------- what each page sends
@@ -141,21 +109,19 @@ class Call:
     signed_assertion: str = ""  # the JWT signed here in one-step mode
 
 
-def build_issue(src: Source) -> Call:
+def _assertion_call(endpoint: str, src: Source, **extra: str) -> Call:
     assertion, signed = _assertion(src)
-    return Call("issue_v21", {
-        "grant_type": src.text("grant_type", GRANT_TYPE),
-        "client_assertion_type": src.text("client_assertion_type", ASSERTION_TYPE),
-        "client_assertion": assertion,
-    }, assertion if signed else "")
+    fields = request_fields(endpoint, client_assertion=assertion,
+                            client_assertion_type=src.text("client_assertion_type"), **extra)
+    return Call(endpoint, fields, assertion if signed else "")
+
+
+def build_issue(src: Source) -> Call:
+    return _assertion_call("issue_v21", src, grant_type=src.text("grant_type"))
 
 
 def build_kids(src: Source) -> Call:
-    assertion, signed = _assertion(src)
-    return Call("kids_v21", {
-        "client_assertion_type": src.text("client_assertion_type", ASSERTION_TYPE),
-        "client_assertion": assertion,
-    }, assertion if signed else "")
+    return _assertion_call("kids_v21", src)
 
 
 TOKEN_MISSING = N_("Paste the access token.")
@@ -167,24 +133,26 @@ BEARER_PASTED = N_("Drop \"Bearer \" from the start: paste only the token that f
                    "header's value without its first word).")
 
 
-def access_token(src: Source) -> str:
+def _token(src: Source) -> str:
     """The pasted token; "Bearer eyJ…" copied from an Authorization header is refused with the fix."""
     token = src.text("access_token", required=TOKEN_MISSING, compact=True)
     if token[:6].lower() == "bearer" and len(token) > 6:
-        raise SigningError("access_token", BEARER_PASTED)
+        raise InputError("access_token", BEARER_PASTED)
     return token
 
 
+def _client(src: Source) -> dict[str, str]:
+    return {"client_id": src.text("client_id", required=CHANNEL_ID_MISSING),
+            "client_secret": src.text("client_secret", required=SECRET_MISSING)}
+
+
 def build_verify(src: Source) -> Call:
-    return Call("verify_v21", {"access_token": access_token(src)})
+    return Call("verify_v21", request_fields("verify_v21", access_token=_token(src)))
 
 
 def build_revoke(src: Source) -> Call:
-    return Call("revoke_v21", {
-        "client_id": src.text("client_id", required=CHANNEL_ID_MISSING),
-        "client_secret": src.text("client_secret", required=SECRET_MISSING),
-        "access_token": access_token(src),
-    })
+    client = _client(src)
+    return Call("revoke_v21", request_fields("revoke_v21", **client, access_token=_token(src)))
 
 
 def stateless_variant(src: Source) -> str:
@@ -192,41 +160,29 @@ def stateless_variant(src: Source) -> str:
     variant = src.text("variant")
     if variant:
         if variant not in ("assertion", "secret"):
-            raise SigningError("variant", N_("variant must be \"assertion\" or \"secret\"."))
+            raise InputError("variant", N_("variant must be \"assertion\" or \"secret\"."))
         return variant
     return "secret" if src.has("client_secret") else "assertion"
 
 
 def build_stateless(src: Source) -> Call:
-    grant_type = src.text("grant_type", GRANT_TYPE)
+    grant_type = src.text("grant_type")
     if stateless_variant(src) == "secret":
-        return Call("issue_stateless", {
-            "grant_type": grant_type,
-            "client_id": src.text("client_id", required=CHANNEL_ID_MISSING),
-            "client_secret": src.text("client_secret", required=SECRET_MISSING),
-        })
-    assertion, signed = _assertion(src)
-    return Call("issue_stateless", {
-        "grant_type": grant_type,
-        "client_assertion_type": src.text("client_assertion_type", ASSERTION_TYPE),
-        "client_assertion": assertion,
-    }, assertion if signed else "")
+        return Call("issue_stateless", request_fields("issue_stateless", grant_type=grant_type, **_client(src)))
+    return _assertion_call("issue_stateless", src, grant_type=grant_type)
 
 
 def build_issue_v2(src: Source) -> Call:
-    return Call("issue_v2", {
-        "grant_type": src.text("grant_type", GRANT_TYPE),
-        "client_id": src.text("client_id", required=CHANNEL_ID_MISSING),
-        "client_secret": src.text("client_secret", required=SECRET_MISSING),
-    })
+    grant_type = src.text("grant_type")
+    return Call("issue_v2", request_fields("issue_v2", grant_type=grant_type, **_client(src)))
 
 
 def build_verify_v2(src: Source) -> Call:
-    return Call("verify_v2", {"access_token": access_token(src)})
+    return Call("verify_v2", request_fields("verify_v2", access_token=_token(src)))
 
 
 def build_revoke_v2(src: Source) -> Call:
-    return Call("revoke_v2", {"access_token": access_token(src)})
+    return Call("revoke_v2", request_fields("revoke_v2", access_token=_token(src)))
 
 
 @dataclass
@@ -267,7 +223,7 @@ def handle(name: str):
     if request.method == "GET":
         return _render(page, dict(page.defaults), {})
     if request.is_json:
-        src = _source()  # SigningError → errors.py answers 400 JSON naming the field
+        src = _source()  # InputError → errors.py answers 400 JSON naming the field
         target = _target(src)
         built = page.build(src)
         response = line_client.call(built.endpoint, built.fields, target)  # LineAPIError → 502/504
@@ -284,7 +240,7 @@ def handle(name: str):
     try:
         target = _target(src)
         built = page.build(src)
-    except SigningError as e:
+    except InputError as e:
         return _render(page, values, {e.field: translate_error(e)}), 400
     try:
         response = line_client.call(built.endpoint, built.fields, target)
@@ -353,8 +309,8 @@ def result_view(response: LineResponse, built: Call) -> Result:
     elif isinstance(body, str):
         body_text = body
     else:
-        body_text = views.pretty(body)
-    hint = None if response.ok else line_client.explain(response.status_code, body)
+        body_text = display.pretty(body)
+    hint = None if response.ok else display.explain(response.status_code, body)
     explanation = gettext(hint) if hint else None
     assertion = response.fields.get("client_assertion", "")
     inspection = inspect_web.try_inspect(assertion, response.target) if assertion else None
@@ -373,11 +329,11 @@ def result_view(response: LineResponse, built: Call) -> Result:
     if response.ok and built.endpoint == "issue_v21" and assertion:
         slots = slots_in_use(assertion, response.target)
     return Result(
-        response=response, display_url=display_url, fields_masked=line_client.masked(response.fields),
+        response=response, display_url=display_url, fields_masked=display.masked(response.fields),
         body_text=body_text, explanation=explanation,
-        curl_masked=line_client.curl_command(response.method, display_url, response.fields),
-        curl_full=line_client.curl_command(response.method, display_url, response.fields, include_secrets=True),
-        has_secrets=any(k in line_client.SECRET_FIELDS and v for k, v in response.fields.items()),
+        curl_masked=display.curl_command(response.method, display_url, response.fields),
+        curl_full=display.curl_command(response.method, display_url, response.fields, include_secrets=True),
+        has_secrets=any(k in display.SECRET_FIELDS and v for k, v in response.fields.items()),
         signed_assertion=built.signed_assertion, now=int(time.time()), inspection=inspection, slots=slots,
         snippets=snippets.for_request(built.endpoint, display_url, response.fields, response.body))
 
@@ -397,7 +353,7 @@ def channel_of(assertion: str) -> str:
     """The channel ID (iss) in a JWT, for prefilling the revoke form; "" if unreadable."""
     try:
         _, payload = signing.decode_unverified(assertion)
-    except SigningError:
+    except InputError:
         return ""
     iss = payload.get("iss")
     return iss if signing.is_channel_id(iss) else ""

@@ -27,8 +27,9 @@ from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, rend
 from flask_babel import gettext, ngettext
 
 from . import signing
-from .line_client import ASSERTION_TYPE, GRANT_TYPE  # LINE's wire constants, defined once
+from .line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
 from . import store as store_module
+from .budget import BodyTooComplex
 from .errors import json_error, translate_error, wants_json
 from .security import csrf_exempt
 from .signing import SigningError
@@ -368,8 +369,8 @@ def json_body(optional: bool) -> dict:
         raise _BadBody(gettext("Send a public JWK as a JSON object in the request body."))
     try:
         body = request.get_json(force=True, silent=True)
-    except RecursionError:  # absurdly nested JSON
-        body = None
+    except BodyTooComplex as e:  # "[[[[..." or a million values: refused before parsing (budget.py)
+        raise _BadBody(translate_error(e.error)) from None
     if not isinstance(body, dict):
         raise _BadBody(gettext("The request body must be a JSON object."))
     return body
@@ -438,7 +439,7 @@ def api_create_channel():
         body = json_body(optional=True)
         channel, secret = create_channel(body.get("name"))
     except _BadBody as e:
-        return admin_error("invalid_request", str(e), 400)
+        return admin_error("invalid_request", str(e), 400, field="body")
     except SigningError as e:
         return admin_error("invalid_request", translate_error(e), 400, field=e.field)
     except CapReached:
@@ -825,7 +826,7 @@ def console_set_bot():
 @bp.before_request
 def only_when_enabled():
     """Every /sandbox URL is a 404 when SANDBOX_ENABLED is off (the routes stay, so url_for works)."""
-    if not current_app.config.get("SANDBOX_ENABLED", True):
+    if not sandbox_enabled():
         abort(404)
 
 
@@ -859,4 +860,4 @@ def store_unavailable(e: StoreUnavailable):
 def init_app(app: Flask) -> None:
     """Open the store (lazily: tables appear on first use) and mount the Blueprint at /sandbox."""
     app.extensions["sandbox_store"] = store_module.open_store(app.config)
-    app.register_blueprint(bp, url_prefix="/sandbox")
+    app.register_blueprint(bp, url_prefix=SANDBOX_PREFIX)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .line_client import ENDPOINTS, SECRET_FIELDS, mask
+from .display import SECRET_FIELDS, mask
+from .line_client import ENDPOINTS
 
 # endpoint → (line-bot-sdk v3 method, @line/bot-sdk method, its arguments in order (our field names)).
 METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {

@@ -70,6 +70,7 @@ _load_lock = threading.Lock()
 
 def _load_sqlalchemy() -> None:
     """Import SQLAlchemy and define the tables, once; sets this module's SQL globals."""
+    global sa, event, OperationalError, metadata, channels, keys, bots, tokens  # plain names linters can follow
     if "tokens" in globals():
         return
     with _load_lock:
@@ -99,7 +100,7 @@ def _load_sqlalchemy() -> None:
             sa.Column("created_at", sa.BigInteger, nullable=False),
         )
 
-        tokens = sa.Table(
+        tokens_table = sa.Table(
             "sandbox_tokens", metadata,
             # The serial id gives issue order (line-oauth-api.md §9: kids oldest first).
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -123,9 +124,7 @@ def _load_sqlalchemy() -> None:
             sa.Column("mark_as_read_mode", sa.String(8), nullable=False),
         )
         # "tokens" last: its presence tells other threads the rest is there.
-        globals().update(sa=sa, event=event, OperationalError=OperationalError,
-                         metadata=metadata, channels=channels, keys=keys, bots=bots)
-        globals()["tokens"] = tokens
+        tokens = tokens_table
 
 
 def __getattr__(name: str):

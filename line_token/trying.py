@@ -24,7 +24,7 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from . import line_client, proxy, signing, views
+from . import display, line_client, proxy, signing
 from .errors import translate_error
 
 try:  # the CLI engineer's token inspector (branch cli); absent until that branch is merged
@@ -78,11 +78,11 @@ class TokenView:
 
     @property
     def header_text(self) -> str:
-        return views.pretty(self.header) if self.header is not None else ""
+        return display.pretty(self.header) if self.header is not None else ""
 
     @property
     def claims_text(self) -> str:
-        return views.pretty(self.claims) if self.claims is not None else ""
+        return display.pretty(self.claims) if self.claims is not None else ""
 
 
 def inspect_token(token: str) -> TokenView:
@@ -135,7 +135,7 @@ class Attempt:
     def reason(self) -> str | None:
         """``no_header``, ``malformed`` or ``invalid`` when the token was refused with a 401."""
         for response in self.answers.values():
-            reason = line_client.bearer_reason(response.status_code, response.body)
+            reason = display.bearer_reason(response.status_code, response.body)
             if reason:
                 return reason
         return None
@@ -167,8 +167,8 @@ def public_base(target: str) -> str:
 
 def snippets(token: str, target: str, base: str, include_secrets: bool) -> dict[str, str]:
     """The same three calls as curl, Python SDK and Node SDK code; the token masked unless asked."""
-    shown = token if include_secrets else line_client.mask(token).replace("…", "...")
-    curl = "\n".join(line_client.curl_command("GET", base + line_client.ENDPOINTS[e][1], {}, include_secrets,
+    shown = token if include_secrets else display.mask(token).replace("…", "...")
+    curl = "\n".join(display.curl_command("GET", base + line_client.ENDPOINTS[e][1], {}, include_secrets,
                                               bearer=token) for e in CALLS)
     python = "\n".join([
         "from linebot.v3.messaging import ApiClient, Configuration, MessagingApi",
@@ -210,10 +210,10 @@ def handle(endpoint: str):
         response = line_client.call(endpoint, {}, target, bearer=token)  # LineAPIError → 502/504
         envelope: dict[str, Any] = {"response_status_code": response.status_code, "response_body": response.body,
                                     "token_works": response.ok}
-        reason = line_client.bearer_reason(response.status_code, response.body)
+        reason = display.bearer_reason(response.status_code, response.body)
         if reason:
             envelope["reason"] = reason
-        hint = None if response.ok else line_client.explain(response.status_code, response.body)
+        hint = None if response.ok else display.explain(response.status_code, response.body)
         if hint:
             envelope["explanation"] = gettext(hint)
         return jsonify(envelope)
@@ -233,13 +233,13 @@ def handle(endpoint: str):
         return _render(values, {e.field: message} if e.field else {}, e.status, upstream_message=message)
     info = attempt.info
     refused = next((r for r in attempt.answers.values() if not r.ok), None)
-    hint = line_client.explain(refused.status_code, refused.body) if refused else None
+    hint = display.explain(refused.status_code, refused.body) if refused else None
     base = public_base(target)
     return _render(values, {}, attempt=attempt, info=info, token_view=inspect_token(token),
                    explanation=gettext(hint) if hint else None,
                    display_urls={e: base + line_client.ENDPOINTS[e][1] for e in attempt.answers},
-                   authorization="Bearer " + line_client.mask(token),
-                   bodies={e: views.pretty(r.body) if not isinstance(r.body, str) else r.body
+                   authorization="Bearer " + display.mask(token),
+                   bodies={e: display.pretty(r.body) if not isinstance(r.body, str) else r.body
                            for e, r in attempt.answers.items()},
                    snippets_masked=snippets(token, target, base, False),
                    snippets_full=snippets(token, target, base, True))

@@ -5,48 +5,19 @@ and the message beside the field) and scripts (JSON in, JSON out).
 """
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from . import signing
+from . import forms, line_client, signing
+from .display import pretty
 from .errors import json_error, translate_error
-from .signing import SigningError
+from .forms import form_assertion, form_value
+from .signing import InputError
 
 bp = Blueprint("views", __name__)
-
-TOKEN_EXP_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
-MAX_UPLOAD = 64 * 1024
-
-# Also shown by the browser-side signer (static/jwt.js).
-FORM_MESSAGES = {
-    "channel_id": signing.N_("The channel ID must be the channel's numeric ID, e.g. 1234567890 (see Basic settings in the LINE Developers Console)."),
-    "token_exp_range": signing.N_("The token lifetime is %(value)s seconds; LINE allows 1 second to 30 days (2,592,000 seconds)."),
-    "exp_minutes": signing.N_("The JWT lifetime is %(value)s minutes; LINE allows 1 to 30 minutes."),
-}
-
-
-def form_value(name: str, default: str = "") -> str:
-    return (request.form.get(name) or default).strip()
-
-
-def key_text(field: str = "private_key", file_field: str = "private_key_file") -> str:
-    """The private key pasted in ``field``, or read from an uploaded file."""
-    upload = request.files.get(file_field)
-    if upload and upload.filename:
-        data = upload.read(MAX_UPLOAD + 1)
-        if len(data) > MAX_UPLOAD:
-            raise SigningError(field, signing.N_("The key file is too large: choose the JSON or PEM key file itself."))
-        return data.decode("utf-8", "replace")
-    return request.form.get(field, "")
-
-
-def pretty(obj) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False)
-
 
 # --------------------------------------------------------------------------- home
 
@@ -73,7 +44,7 @@ def keys():
         return render_template("keys.html", values={}, errors={})
     data = request.get_json(silent=True) if request.is_json else None
     if request.is_json and not isinstance(data, dict):
-        return json_error("invalid_request", gettext("Send a JSON object, e.g. {\"action\": \"generate\"}."), 400)
+        return json_error("invalid_request", gettext("Send a JSON object, e.g. {\"action\": \"generate\"}."), 400, field="body")
     source = data if data is not None else request.form
     action = (source.get("action") or "generate")
     if not isinstance(action, str):
@@ -85,15 +56,15 @@ def keys():
         elif action == "convert":
             pem = source.get("pem", "")
             if not isinstance(pem, str) or "-----BEGIN" not in pem:
-                raise SigningError("pem", signing.N_("Paste a PEM private key, from -----BEGIN to -----END."))
+                raise InputError("pem", signing.N_("Paste a PEM private key, from -----BEGIN to -----END."))
             private, public = signing.pem_to_jwk(pem, "pem")
         elif action == "public":
             key = signing.load_private_key(source.get("private_key", ""), "private_key")
             private, public = signing.private_jwk(key, key.kid), signing.public_jwk(key)
             values["private_key"] = source.get("private_key", "") if not request.is_json else ""
         else:
-            raise SigningError("action", signing.N_("action must be one of generate, convert or public."))
-    except SigningError as e:
+            raise InputError("action", signing.N_("action must be one of generate, convert or public."))
+    except InputError as e:
         if request.is_json:
             return json_error(e.code, translate_error(e), 400, field=e.field)
         return render_template("keys.html", values=values, errors={e.field: translate_error(e)}), 400
@@ -114,73 +85,34 @@ def _json_contract():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return json_error("invalid_request", gettext(
-            "Send a JSON object: {\"header\": ..., \"payload\": ..., \"privatekey\": ...} or {\"channel_id\": ..., \"kid\": ..., \"private_key\": ...}."), 400)
+            "Send a JSON object: {\"header\": ..., \"payload\": ..., \"privatekey\": ...} or {\"channel_id\": ..., \"kid\": ..., \"private_key\": ...}."), 400,
+            field="body")
     if "privatekey" in body or "header" in body or "payload" in body:
         key = signing.load_private_key(_required(body, "privatekey"), "privatekey")
-        header = signing.parse_json_value(_required(body, "header"), "header")
-        payload = signing.parse_json_value(_required(body, "payload"), "payload")
-        if not isinstance(header, dict):
-            raise SigningError("header", signing.N_("The header must be a JSON object like {\"alg\": \"RS256\", \"typ\": \"JWT\", \"kid\": \"...\"}."))
-        token = signing.sign(header, payload, key)
+        token = signing.assertion_from_json(_required(body, "header"), _required(body, "payload"), key)
     else:
-        key = signing.load_private_key(_required(body, "private_key"), "private_key")
-        token_exp = body.get("token_exp", signing.DEFAULT_TOKEN_EXP)
-        exp_minutes = body.get("exp_minutes", 30)
-        token = signing.build_assertion(
-            _str(body.get("channel_id"), "channel_id"), _str(body.get("kid"), "kid"), key,
-            _int_field(token_exp, "token_exp"), _int_field(exp_minutes, "exp_minutes") * 60)
+        token = signing.assertion_from_fields(body)
     return jsonify({"response_body": token})
 
 
 def _required(body: dict, name: str):
     value = body.get(name)
     if value is None or value == "":
-        raise SigningError(name, signing.N_("%(field)s is missing: add it to the JSON body."), field=name)
+        raise InputError(name, signing.N_("%(field)s is missing: add it to the JSON body."), field=name)
     return value
-
-
-def _str(value, name: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        raise SigningError(name, signing.N_("%(field)s must be text."), field=name)
-    return value
-
-
-def _int_field(value, name: str) -> int:
-    return signing.whole_number(value, name)
 
 
 def sign_from_form(values: dict) -> str:
-    """Sign from the JWT form's fields (also used by the one-step proxy pages)."""
-    key = signing.load_private_key(key_text(), "private_key")
+    """Sign from the JWT form's fields: guided, or a header and payload in advanced mode."""
     if values.get("mode") == "advanced":
-        header = signing.parse_json_value(values.get("header", ""), "header")
-        payload = signing.parse_json_value(values.get("payload", ""), "payload")
-        if not isinstance(header, dict):
-            raise SigningError("header", signing.N_("The header must be a JSON object like {\"alg\": \"RS256\", \"typ\": \"JWT\", \"kid\": \"...\"}."))
-        return signing.sign(header, payload, key)
-    unit = values.get("token_exp_unit") or "days"
-    if unit not in TOKEN_EXP_UNITS:
-        raise SigningError("token_exp_unit", signing.N_("Choose seconds, minutes, hours or days."))
-    amount = _int_field(values.get("token_exp") or "30", "token_exp")
-    token_exp = amount * TOKEN_EXP_UNITS[unit]
-    if not 1 <= token_exp <= signing.MAX_TOKEN_EXP:
-        raise SigningError("token_exp", FORM_MESSAGES["token_exp_range"], value=f"{token_exp:,}")
-    exp_minutes = _int_field(values.get("exp_minutes") or "30", "exp_minutes")
-    if not 1 <= exp_minutes <= 30:
-        raise SigningError("exp_minutes", FORM_MESSAGES["exp_minutes"], value=exp_minutes)
-    channel_id = values.get("channel_id", "")
-    if not signing.is_channel_id(channel_id):
-        raise SigningError("channel_id", FORM_MESSAGES["channel_id"])
-    return signing.build_assertion(channel_id, values.get("kid", ""), key, token_exp, exp_minutes * 60)
+        key = signing.load_private_key(forms.key_text(), "private_key")
+        return signing.assertion_from_json(values.get("header", ""), values.get("payload", ""), key)
+    return form_assertion(values)
 
 
 def render_jwt_page(values: dict, errors: dict, status: int = 200, **result):
     """The JWT page, with the validation messages the in-browser signer shares."""
-    messages = {name: gettext(text) for name, text in {**signing.MESSAGES, **FORM_MESSAGES}.items()}
+    messages = {name: gettext(text) for name, text in signing.MESSAGES.items()}
     return render_template("jwt.html", values=values, errors=errors, browser_messages=messages, **result), status
 
 
@@ -191,14 +123,14 @@ JWT_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes",
 def jwt():
     if request.method == "POST" and request.is_json:
         return _json_contract()
-    values = {"token_exp": "1", "token_exp_unit": "days", "exp_minutes": "30", "mode": "simple"}  # 1 day: see proxy.DEFAULT_TOKEN_EXP
+    values = {"token_exp": "1", "token_exp_unit": "days", "exp_minutes": "30", "mode": "simple"}  # 1 day: see signing.DEFAULT_TOKEN_EXP
     if request.method == "GET":
         return render_jwt_page(values, {})
     values.update({name: form_value(name) for name in JWT_FIELDS if name in request.form})
     values["private_key"] = request.form.get("private_key", "")
     try:
         token = sign_from_form(values)
-    except SigningError as e:
+    except InputError as e:
         return render_jwt_page(values, {e.field: translate_error(e)}, 400)
     header, payload = signing.decode_unverified(token)
     return render_jwt_page(values, {}, token=token, header=pretty(header), payload=pretty(payload), claims=payload)
@@ -222,7 +154,7 @@ def init_app(app: Flask) -> None:
     def helpers():
         def has_endpoint(name: str) -> bool:
             """True if the page exists and is on (the sandbox's pages are off with SANDBOX_ENABLED=0)."""
-            if name.startswith("sandbox.") and not current_app.config.get("SANDBOX_ENABLED", True):
+            if name.startswith("sandbox.") and not line_client.sandbox_enabled():
                 return False
             return name in current_app.view_functions
 

@@ -8,7 +8,7 @@ import requests
 
 from line_token import signing
 from browsing import DESKTOP, PHONE, Watch, screenshot, tr
-from test_browser import LANGS, audit, browser, context_for  # noqa: F401  (fixtures)
+from test_browser import LANGS, audit, context_for  # the browser fixture is in conftest
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 

@@ -138,7 +138,7 @@ def test_jwt_reads_a_pem_key_from_stdin_with_explicit_kid(env):
     token = result.stdout.strip()
     assert pyjwt.get_unverified_header(token)["kid"] == "my-kid"
     claims = pyjwt.decode(token, private.public_key(), algorithms=["RS256"], audience=AUDIENCE)
-    assert claims["token_exp"] == signing.MAX_TOKEN_EXP
+    assert claims["token_exp"] == signing.DEFAULT_TOKEN_EXP == 86400  # one day: each token holds one of 30 slots
 
 
 # --------------------------------------------------------------------------- bad input

@@ -73,12 +73,16 @@ def test_generated_pair_is_registrable_and_signs():
     assert json.loads(verified.claims)["sub"] == CHANNEL
 
 
-def test_minimal_jwk_with_only_n_e_d_is_completed():
+def test_jwk_with_only_n_e_d_is_refused_with_the_fix():
+    """Recovering p and q from n, e and d can cost hours of CPU for a crafted key (issue 11), and the
+    console's keys and ours carry them: the user is told to use the complete key."""
     private, _ = signing.generate_key_pair()
     minimal = {k: private[k] for k in ("kty", "n", "e", "d")}
-    key = signing.load_private_key(minimal)
-    token = signing.build_assertion(CHANNEL, "k", key, now=NOW)
-    assert _verify(token, key)["sub"] == CHANNEL
+    with pytest.raises(SigningError) as info:
+        signing.load_private_key(minimal)
+    assert info.value.field == "private_key"
+    assert '"p" and "q"' in info.value.message and "complete private JWK" in info.value.message
+    assert signing.load_private_key(private).key.private_numbers().p  # the complete key still loads
 
 
 # --------------------------------------------------------------------------- refusals

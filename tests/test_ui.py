@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from line_token import inspector, signing
+from line_token import display, inspector, signing
 from conftest import free_port
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -248,7 +248,7 @@ def test_every_endpoint_has_python_and_node_code_calling_a_real_sdk_method(endpo
     assert callable(getattr(ChannelAccessToken, snippets.METHODS[endpoint][0]))
     assert "line_base_path" not in full  # LINE itself: the SDK's own default
     for name in names:
-        if name in line_client.SECRET_FIELDS:
+        if name in display.SECRET_FIELDS:
             assert fields[name] in full and fields[name] not in masked
     node = snippets.node(endpoint, "http://127.0.0.1:5901" + line_client.ENDPOINTS[endpoint][1], sent, False)
     assert 'baseURL: "http://127.0.0.1:5901"' in node and f"client.{snippets.METHODS[endpoint][1]}(" in node

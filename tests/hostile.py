@@ -1,0 +1,68 @@
+"""Hostile inputs from issue 11: each once cost seconds to hours of CPU or hundreds of MB per request.
+
+Shared by tests/test_fuzz.py (through the test client) and tests/test_budget.py (against the
+Procfile server, measuring the worker's CPU time and memory).
+"""
+from __future__ import annotations
+
+import json
+
+from line_token import signing
+
+# m such that n = m * 2**1900 + 1 is a 2048-bit prime (found by a Miller-Rabin search; the test
+# checks Fermat's little theorem for base 2). With e = 3 and d = 3^-1 mod (n - 1) the key passes
+# every cheap check, and recovering "p and q" from it loops forever: n has no factors.
+CRAFTED_M = 178405961588244985132285746181186892047844281
+BIG_MEMBER_CHARS = 380 * 1024  # "p" and "q" of 380 KiB each: multiplied before any size check (~1 s) before the fix
+BODY_LIMIT = 1024 * 1024  # the app's MAX_CONTENT_LENGTH
+
+
+def crafted_prime_n() -> int:
+    return CRAFTED_M * 2 ** 1900 + 1
+
+
+def crafted_prime_key() -> dict:
+    """784 bytes that pinned a worker for hours: a private JWK without p and q whose n is prime."""
+    n = crafted_prime_n()
+    return {"kty": "RSA", "n": signing._int_b64u(n), "e": "Aw", "d": signing._int_b64u(pow(3, -1, n - 1))}
+
+
+def huge_primes_key(console_key: dict) -> dict:
+    """The console's key with p and q replaced by 380 KiB numbers."""
+    return {**console_key, "p": "_" * (BIG_MEMBER_CHARS - 1) + "w", "q": "_" * (BIG_MEMBER_CHARS - 1) + "x"}
+
+
+def python_literal(size: int) -> str:
+    """``[1,1,1,...]`` of ``size`` characters: ast.literal_eval took 5 s and +480 MiB on 1 MiB."""
+    items = (size - 2) // 2
+    return "[" + "1," * (items - 1) + "1]"
+
+
+def nested(depth: int = 100000) -> str:
+    """``[[[[...``: a RecursionError in the JSON parser, a 500 with a traceback before the fix."""
+    return "[" * depth
+
+
+def many_objects_body() -> bytes:
+    """``[{},{},...]`` filling the body limit: ~25 MB once parsed."""
+    count = (BODY_LIMIT - 2) // 3
+    return ("[" + "{}," * (count - 1) + "{}]").encode()
+
+
+def many_fields_form() -> bytes:
+    """A 1 MiB urlencoded body of 349k fields, parsed before the CSRF check (~250 ms) before the fix."""
+    return b"a=&" * ((BODY_LIMIT - 1) // 3)
+
+
+def json_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def hostile_keys(console_key: dict) -> dict[str, object]:
+    """The private_key values, by name: JWK objects and text."""
+    return {
+        "crafted prime n, no p/q": crafted_prime_key(),
+        "p and q of 380 KiB": huge_primes_key(console_key),
+        "python literal of ~1 MiB": python_literal(BODY_LIMIT - 200),
+        "nested [ x 100000 as text": nested(),
+    }
