@@ -258,7 +258,7 @@ class Store:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+            _ensure_wal(cur)  # readers never wait for the writer
             cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a sandbox needs no fsync per commit
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
@@ -509,6 +509,35 @@ class Store:
         self._ensure_schema()
         with self._write() as conn:
             self._purge(conn, _now(now))
+
+
+def _ensure_wal(cur: Any) -> None:
+    """Put the SQLite file in WAL mode unless it already is; retry while another process holds it.
+
+    WAL is a property of the file, so only the first connection to a fresh file changes it; every
+    later one just reads the mode (no lock). Switching needs an exclusive lock, and SQLite answers
+    "database is locked" at once, without its busy handler, when another connection is mid-switch,
+    which is what six workers opening a fresh file together hit (issue 15). So: bounded retries
+    with a growing sleep, within the busy timeout.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    for _ in range(200):  # bounded even if the clock misbehaves
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            if str(cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal":
+                return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    raise sqlite3.OperationalError("database is locked: could not switch the sandbox database to WAL mode")
 
 
 def _valid(channel_id: str, kind: str, now: int):

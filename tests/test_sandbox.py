@@ -126,6 +126,17 @@ def test_numeric_strings_are_accepted_for_exp_and_token_exp(client, channel):
     assert r.status_code == 200 and r.json["expires_in"] == 2592000
 
 
+def test_exp_exactly_at_the_limit_is_accepted_one_second_more_is_not(client, channel, monkeypatch):
+    """§9: exp at most 30 min ahead plus 60 s of skew; the boundary itself is inside."""
+    now = int(time.time())
+    monkeypatch.setattr(time, "time", lambda: float(now))
+    assert issue(client, assertion(channel, exp=now + 1800 + 60)).status_code == 200
+    r = issue(client, assertion(channel, exp=now + 1800 + 61))
+    assert (r.status_code, r.json) == (400, invalid_client("Invalid exp"))
+    r = issue(client, assertion(channel, exp=now))  # exp must be in the future
+    assert (r.status_code, r.json) == (400, invalid_client("Invalid exp"))
+
+
 def test_exp_allows_sixty_seconds_of_skew(client, channel):
     assert issue(client, assertion(channel, exp=int(time.time()) + 1800 + 30)).status_code == 200
     r = issue(client, assertion(channel, exp=int(time.time()) + 1800 + 90))

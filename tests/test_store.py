@@ -250,6 +250,24 @@ def test_tables_are_created_once_when_workers_start_together(backend):
     assert outcomes == ["ok"] * 6
 
 
+def test_fresh_sqlite_file_opened_by_six_workers_at_once_never_locks(tmp_path):
+    """Issue 15: six processes opening one fresh SQLite file together sometimes got "database is
+    locked" (each connection switched the file to WAL). Twelve fresh files in a row, six processes
+    each: every first request answers."""
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(12):
+        url = f"sqlite:///{tmp_path / f'fresh-{round_}.sqlite3'}"
+        start, results = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_create_schema, args=(url, start, results)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        start.set()
+        outcomes = [results.get(timeout=60) for _ in range(6)]
+        for p in procs:
+            p.join(timeout=30)
+        assert outcomes == ["ok"] * 6, f"round {round_}: {outcomes}"
+
+
 def test_sqlite_uses_wal(tmp_path):
     config = {"SANDBOX_DATABASE": str(tmp_path / "s.sqlite3")}
     s = store_module.open_store(config)
