@@ -930,6 +930,8 @@ def create_sandbox_app(main: Flask) -> Flask:
     errors_module.init_app(app)
     app.extensions["sandbox_store"] = main.extensions["sandbox_store"]
     app.register_blueprint(bp)
+    for name, template_filter in main.jinja_env.filters.items():  # the tester's filters (isoformat …)
+        app.jinja_env.filters.setdefault(name, template_filter)
 
     @app.context_processor
     def helpers():
