@@ -409,6 +409,7 @@ class AdminRefused(Exception):
 
 def require_json() -> None:
     """The admin API's writes take application/json only: no cross-site form or text/plain post (issue 11)."""
+    request.get_data(cache=True)  # a body over MAX_CONTENT_LENGTH is a 413 before anything else
     if request.mimetype != "application/json":
         raise AdminRefused("unsupported_media_type", gettext(
             "Send the request body as JSON with the header Content-Type: application/json."), 415)

@@ -234,7 +234,7 @@ def test_pages_and_the_sandbox_answer_while_line_hangs(server):
         started = time.monotonic()
         keys = requests.post(server.url + "/oauth2/v2.1/keys", json={"action": "generate"}, timeout=5)
         assert keys.status_code == 200
-        channel = requests.post(server.url + "/sandbox/api/channels", timeout=5)
+        channel = requests.post(server.url + "/sandbox/api/channels", json={}, timeout=5)
         assert channel.status_code == 201
         verify = requests.post(server.url + "/v2/oauth/verify", json={"access_token": "x", "target": "sandbox"},
                                timeout=5)
