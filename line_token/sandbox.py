@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 
 from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request, url_for)
 from flask_babel import gettext, ngettext
+from werkzeug.datastructures import MIMEAccept
 
 from . import signing
 from .line_client import ASSERTION_TYPE, GRANT_TYPE  # LINE's wire constants, defined once
@@ -944,14 +945,15 @@ def create_sandbox_app(main: Flask) -> Flask:
     # base.html links the tester's pages; here they are not routed, so such links lead to the console.
     app.url_build_error_handlers.append(lambda error, endpoint, values: url_for("sandbox.console"))
 
-    @app.errorhandler(404)
-    @app.errorhandler(405)
-    def not_here(e):
-        """JSON for everything but the console (SDKs and scripts read these), with a request ID."""
-        if request.path == "/" or request.path.startswith(("/console", "/static", "/lang")):
-            return render_template("errors/http.html", code=e.code, title=e.name,
-                                   message=gettext("There is no page at this address.")), e.code
-        return json_error(e.name.lower().replace(" ", "_"), e.description or "", e.code)
+    @app.before_request
+    def scripts_get_json():
+        """Every error outside the console is JSON here (404, 405, 413, 503 …): SDKs and scripts read them.
+
+        The app's error handlers choose JSON by the request (errors.wants_json); at this origin's root
+        LINE's paths are not under /sandbox/, so tell them through the request's Accept.
+        """
+        if not (request.path == "/" or request.path.startswith(("/console", "/static", "/lang"))):
+            request.__dict__["accept_mimetypes"] = MIMEAccept([("application/json", 1)])
 
     @app.after_request
     def every_answer_has_a_request_id(response: Response) -> Response:

@@ -364,3 +364,17 @@ def test_console_on_the_main_origin_shows_the_sandbox_origin(origin_app):
 def test_without_sandbox_port_the_base_url_is_the_sandbox_path(client):
     html = client.get("/sandbox/").get_data(as_text=True)
     assert ">http://localhost/sandbox</pre>" in html
+
+
+def test_sandbox_origin_errors_are_json_outside_the_console(origin_app):
+    client = origin_app.test_client()
+    base = "http://127.0.0.1:5901"
+    r = client.post("/oauth2/v2.1/token", data="a" * (1024 * 1024 + 1), base_url=base,
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 413 and r.is_json and r.headers["X-Line-Request-Id"]
+    r = client.delete("/oauth2/v2.1/token", base_url=base)
+    assert r.status_code == 405 and r.is_json
+    r = client.get("/nothing-here", base_url=base)
+    assert r.status_code == 404 and r.is_json
+    r = client.get("/console/nothing", base_url=base)
+    assert r.status_code in (404, 405) and r.mimetype == "text/html"
