@@ -378,3 +378,21 @@ def test_sandbox_origin_errors_are_json_outside_the_console(origin_app):
     assert r.status_code == 404 and r.is_json
     r = client.get("/console/nothing", base_url=base)
     assert r.status_code in (404, 405) and r.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("config, shown", [
+    ({"SANDBOX_HOST": "sandbox.example.test"}, "http://sandbox.example.test/v2/oauth/verify"),
+    ({"SANDBOX_PORT": "5901"}, "http://localhost:5901/v2/oauth/verify"),
+    ({}, "http://localhost/sandbox/v2/oauth/verify"),
+])
+def test_proxy_pages_show_the_sandbox_origin_in_their_curl_lines(tmp_path, config, shown):
+    """The proxy's target=sandbox stays in process, but what a person copies calls the sandbox's own origin."""
+    from line_token import create_app
+
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
+                      "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3"), **config})
+    page = app.test_client().post("/v2/oauth/verify", data={"access_token": "abc", "target": "sandbox"})
+    html = page.get_data(as_text=True)
+    curl = re.search(r'<pre id="curl-masked"[^>]*>(.*?)</pre>', html, re.S).group(1)
+    assert page.status_code == 200 and shown in curl, curl
+    assert "access_token in invalid format" in html  # the in-process sandbox answered (§5.7)

@@ -32,7 +32,7 @@ def keypair():
 def origin_server(start_server):
     """The Procfile server on two ports: the tester, and the sandbox at the root of SANDBOX_PORT."""
     port = free_port()
-    server = start_server(env={"SANDBOX_PORT": str(port)})
+    server = start_server(env={"SANDBOX_PORT": str(port), "SANDBOX_HOST": "sandbox.example.test"})
     server.sandbox_url = f"http://127.0.0.1:{port}"
     return server
 
@@ -59,8 +59,12 @@ def test_both_origins_on_one_procfile_server(origin_server):
     assert requests.get(sandbox + "/oauth2/v2.1/keys", timeout=10).status_code == 404
     assert requests.get(tester + "/oauth2/v2.1/keys", timeout=10).status_code == 200
     assert requests.get(tester + "/sandbox/", timeout=10).status_code == 200
-    # The tester's pages show the sandbox's own origin.
-    assert f">{sandbox}</pre>" in requests.get(tester + "/sandbox/", timeout=10).text
+    # SANDBOX_HOST: the main port serves the sandbox at its root for that Host name.
+    by_host = requests.get(tester + "/", headers={"Host": "sandbox.example.test"}, timeout=10)
+    assert by_host.status_code == 200 and 'action="/console/channels"' in by_host.text
+    assert ">http://sandbox.example.test</pre>" in by_host.text
+    # The tester's pages show the sandbox's own origin (SANDBOX_HOST wins over SANDBOX_PORT).
+    assert ">http://sandbox.example.test</pre>" in requests.get(tester + "/sandbox/", timeout=10).text
 
 
 def node_bin() -> str | None:
