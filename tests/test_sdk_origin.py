@@ -13,7 +13,7 @@ import pytest
 import requests
 from linebot.v3.oauth import ApiClient, ChannelAccessToken, Configuration
 
-from conftest import free_port
+from conftest import LiveServer, free_port
 from line_token import signing
 
 pytestmark = pytest.mark.server
@@ -28,13 +28,16 @@ def keypair():
     return signing.load_private_key(private), public
 
 
-@pytest.fixture
-def origin_server(start_server):
-    """The Procfile server on two ports: the tester, and the sandbox at the root of SANDBOX_PORT."""
+@pytest.fixture(scope="module")
+def origin_server(tmp_path_factory):
+    """The Procfile server on two ports: the tester, and the sandbox at the root of SANDBOX_PORT
+    (and of SANDBOX_HOST on the main port). One per module: each test makes its own channel."""
     port = free_port()
-    server = start_server(env={"SANDBOX_PORT": str(port), "SANDBOX_HOST": "sandbox.example.test"})
+    server = LiveServer(tmp_path_factory.mktemp("origin"),
+                        {"SANDBOX_PORT": str(port), "SANDBOX_HOST": "sandbox.example.test"}).start()
     server.sandbox_url = f"http://127.0.0.1:{port}"
-    return server
+    yield server
+    server.stop()
 
 
 def make_channel(base: str, keypair) -> dict:
