@@ -422,10 +422,11 @@ class Store:
     def _take(self, conn: Connection, bucket: str, limit: int, window: int, now: int) -> None:
         key = hash_token(bucket)
         conn.execute(events.delete().where((events.c.bucket == key) & (events.c.at <= now - window)))
-        recent = conn.execute(sa.select(events.c.at).where(events.c.bucket == key)
-                              .order_by(events.c.at).limit(limit)).scalars().all()
-        if len(recent) >= limit:
-            raise RateLimited(recent[0] + window - now)
+        # Older events were just deleted, so what is left is the window: one aggregate row, whatever the limit.
+        count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(events.c.at))
+                                     .where(events.c.bucket == key)).one()
+        if count >= limit:
+            raise RateLimited(oldest + window - now)
         conn.execute(events.insert().values(bucket=key, at=now))
 
     def delete_channel(self, channel_id: str) -> bool:
