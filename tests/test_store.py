@@ -353,3 +353,43 @@ def test_delete_key_only_on_its_channel(db, channel_id):
     key = db.add_key(channel_id, JWK, now=NOW)
     assert db.delete_key(other.channel_id, key.kid) is False
     assert db.delete_key(channel_id, key.kid) is True and db.list_keys(channel_id) == []
+
+
+class _LockedCursor:
+    """A cursor whose WAL switch meets another process's switch ``busy`` times, as SQLite answers it:
+    "database is locked" at once, without its busy handler (two connections escalating together)."""
+
+    def __init__(self, busy: int):
+        self.busy, self.mode, self.calls = busy, "delete", []
+
+    def execute(self, sql: str):
+        self.calls.append(sql)
+        if sql == "PRAGMA journal_mode=WAL":
+            if self.busy > 0:
+                self.busy -= 1
+                raise sqlite3.OperationalError("database is locked")
+            self.mode = "wal"
+        self._row = (self.mode,)
+        return self
+
+    def fetchone(self):
+        return self._row
+
+
+def test_wal_switch_retries_while_another_process_holds_the_file():
+    cursor = _LockedCursor(busy=3)
+    store_module._ensure_wal(cursor)
+    assert cursor.mode == "wal" and cursor.calls.count("PRAGMA journal_mode=WAL") == 4
+
+
+def test_wal_switch_gives_up_after_the_busy_timeout(monkeypatch):
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        store_module._ensure_wal(_LockedCursor(busy=10_000))
+
+
+def test_a_file_already_in_wal_mode_is_not_switched_again():
+    cursor = _LockedCursor(busy=10_000)
+    cursor.mode = "wal"
+    store_module._ensure_wal(cursor)
+    assert cursor.calls == ["PRAGMA journal_mode"]
