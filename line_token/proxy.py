@@ -20,7 +20,7 @@ from flask_babel import gettext
 
 from . import line_client
 from . import signing
-from . import sandbox, views
+from . import views
 from .errors import json_error, translate_error, wants_json
 from .line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse
 from .signing import N_, SigningError
@@ -321,7 +321,9 @@ class Result:
 def result_view(response: LineResponse, built: Call) -> Result:
     if response.target == "sandbox":
         # What a person can call with curl: the sandbox's public address on this server.
-        display_url = sandbox.public_base_url() + response.path  # its own origin when SANDBOX_PORT/HOST is set
+        from . import sandbox  # its own origin when SANDBOX_PORT/HOST is set
+
+        display_url = sandbox.public_base_url() + response.path
     else:
         display_url = response.url
     body = response.body

@@ -76,7 +76,7 @@ KINDS = (V21, SHORT_LIVED, LONG_LIVED)
 
 # --------------------------------------------------------------------------- schema
 
-_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens", "events")
+_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens")
 _load_lock = threading.Lock()
 
 
@@ -111,6 +111,17 @@ def _load_sqlalchemy() -> None:
             sa.Column("created_at", sa.BigInteger, nullable=False),
         )
 
+        # Rate-limited events (channel creations per client, short-lived issues per channel):
+        # one row per event, counted over a sliding window; bucket is a hash, never an address.
+        # Published here, before "tokens" (which tells other threads the rest is there).
+        globals()["events"] = sa.Table(
+            "sandbox_events", metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("bucket", sa.String(64), nullable=False),
+            sa.Column("at", sa.BigInteger, nullable=False),
+            sa.Index("ix_sandbox_events_bucket", "bucket", "at"),
+        )
+
         tokens = sa.Table(
             "sandbox_tokens", metadata,
             # The serial id gives issue order (line-oauth-api.md §9: kids oldest first).
@@ -124,18 +135,9 @@ def _load_sqlalchemy() -> None:
             sa.Column("expires_at", sa.BigInteger, nullable=False),
             sa.Index("ix_sandbox_tokens_channel", "channel_id", "kind", "expires_at"),
         )
-        # Rate-limited events (channel creations per client, short-lived issues per channel):
-        # one row per event, counted over a sliding window; bucket is a hash, never an address.
-        events = sa.Table(
-            "sandbox_events", metadata,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("bucket", sa.String(64), nullable=False),
-            sa.Column("at", sa.BigInteger, nullable=False),
-            sa.Index("ix_sandbox_events_bucket", "bucket", "at"),
-        )
         # "tokens" last: its presence tells other threads the rest is there.
         globals().update(sa=sa, event=event, OperationalError=OperationalError,
-                         metadata=metadata, channels=channels, keys=keys, events=events)
+                         metadata=metadata, channels=channels, keys=keys)
         globals()["tokens"] = tokens
 
 
@@ -247,6 +249,35 @@ def _now(now: int | None) -> int:
 def _new_channel_id() -> str:
     # 10 digits not starting with 0, like LINE's channel IDs.
     return str(1_000_000_000 + secrets.randbelow(9_000_000_000))
+
+
+def _ensure_wal(cur: Any) -> None:
+    """Put the SQLite file in WAL mode unless it already is; retry while another process holds it.
+
+    WAL is a property of the file, so only the first connection to a fresh file changes it; every
+    later one just reads the mode (no lock). Switching needs an exclusive lock, and SQLite answers
+    "database is locked" at once, without its busy handler, when another connection is mid-switch,
+    which is what six workers opening a fresh file together hit (issue 15). So: bounded retries
+    with a growing sleep, within the busy timeout.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    for _ in range(200):  # bounded even if the clock misbehaves
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            if str(cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal":
+                return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    raise sqlite3.OperationalError("database is locked: could not switch the sandbox database to WAL mode")
 
 
 # --------------------------------------------------------------------------- the store
@@ -611,35 +642,6 @@ class Store:
         self._ensure_schema()
         with self._write() as conn:
             self._purge(conn, _now(now))
-
-
-def _ensure_wal(cur: Any) -> None:
-    """Put the SQLite file in WAL mode unless it already is; retry while another process holds it.
-
-    WAL is a property of the file, so only the first connection to a fresh file changes it; every
-    later one just reads the mode (no lock). Switching needs an exclusive lock, and SQLite answers
-    "database is locked" at once, without its busy handler, when another connection is mid-switch,
-    which is what six workers opening a fresh file together hit (issue 15). So: bounded retries
-    with a growing sleep, within the busy timeout.
-    """
-    import sqlite3
-
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-    delay = 0.005
-    for _ in range(200):  # bounded even if the clock misbehaves
-        try:
-            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-                return
-            if str(cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal":
-                return
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e):
-                raise
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-    raise sqlite3.OperationalError("database is locked: could not switch the sandbox database to WAL mode")
 
 
 def _valid(channel_id: str, kind: str, now: int):
