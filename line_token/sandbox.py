@@ -219,8 +219,13 @@ def jws_problem(token: str) -> str | None:
 
 
 def v2_token_well_formed(token: str) -> bool:
-    """True if ``token`` could be a short-lived or long-lived token (base64-ish, bounded; §5.7)."""
-    return MIN_V2_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH and bool(_V2_TOKEN.match(token))
+    """True if ``token`` has only characters a token has and is not too long (base64-ish, bounded)."""
+    return len(token) <= MAX_TOKEN_LENGTH and bool(_V2_TOKEN.match(token))
+
+
+def v2_token_shaped(token: str) -> bool:
+    """True if ``token`` could be a short-lived or long-lived token: well formed and not too short (§5.7)."""
+    return len(token) >= MIN_V2_TOKEN_LENGTH and v2_token_well_formed(token)
 
 
 def empty_ok() -> Response:
@@ -347,7 +352,7 @@ def issue_short_lived():
 def verify_short_lived():
     """POST /v2/oauth/verify: verify a short-lived or long-lived token (§5.7); other kinds are invalid here."""
     (token,) = required("access_token")
-    if not v2_token_well_formed(token):
+    if not v2_token_shaped(token):
         oauth_error("invalid_request", "access_token in invalid format")  # §5.7: e.g. "abc"
     now = int(time.time())
     record = get_store().find_token(token)
@@ -361,8 +366,8 @@ def verify_short_lived():
 def revoke_short_lived():
     """POST /v2/oauth/revoke: revoke a short-lived or long-lived token; 200 even when unknown (§5.8)."""
     (token,) = required("access_token")
-    if not v2_token_well_formed(token):
-        oauth_error("invalid_request")  # LINE sends no description here
+    if not v2_token_shaped(token):
+        oauth_error("invalid_request")  # LINE sends no description here (§5.8)
     get_store().revoke_token(token, kind=(SHORT_LIVED, LONG_LIVED))
     return empty_ok()
 
