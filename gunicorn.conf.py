@@ -10,7 +10,11 @@ if not os.environ.get("SECRET_KEY"):
     os.environ["SECRET_KEY"] = secrets.token_hex(32)
 
 # Heroku-style platforms give the port in $PORT.
-bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '5000')}"]
+# SANDBOX_PORT: the same server also listens there, and the app serves the sandbox at the root of that
+# origin (LINE's SDKs keep only a base URL's origin; see line_token/sandbox.py SandboxOrigin).
+if (os.environ.get("SANDBOX_PORT") or "").strip():
+    bind.append(f"{bind[0].rsplit(':', 1)[0]}:{os.environ['SANDBOX_PORT'].strip()}")
 
 # Signing is CPU-bound (one RSA signature, about a millisecond) and proxying is
 # I/O-bound (waiting on LINE): a few processes for the CPU, threads in each for

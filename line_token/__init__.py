@@ -71,5 +71,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     inspect_web.init_app(app)
     sandbox.init_app(app)
     commands.init_app(app)
+    sandbox.mount_origin(app)  # last: SANDBOX_PORT / SANDBOX_HOST serve the sandbox at the root of its origin
     return app
 

@@ -300,7 +300,9 @@ class Result:
 def result_view(response: LineResponse, built: Call) -> Result:
     if response.target == "sandbox":
         # What a person can call with curl: the sandbox's public address on this server.
-        display_url = request.host_url.rstrip("/") + line_client.SANDBOX_PREFIX + response.path
+        from . import sandbox  # its own origin when SANDBOX_PORT/HOST is set
+
+        display_url = sandbox.public_base_url() + response.path
     else:
         display_url = response.url
     body = response.body

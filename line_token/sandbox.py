@@ -1,14 +1,21 @@
-"""The sandbox: an offline emulator of LINE's channel access token API, under /sandbox.
+"""The sandbox: an offline emulator of LINE's channel access token API.
 
 Three parts in one Blueprint:
 
 * LINE's eight endpoints, same paths, parameters, bodies and status codes as
   api.line.me (line-oauth-api.md §5; §9 fixes what LINE leaves unconfirmed);
-* an admin JSON API (``/sandbox/api/...``) that plays the LINE Developers
-  Console for scripts and tests: channels and their public keys;
-* the console page (``GET /sandbox/``) that plays it for people.
+* an admin JSON API (``/api/channels...``) that plays the LINE Developers
+  Console for scripts and tests: channels, their public keys, long-lived tokens.
+  Every call on a channel takes HTTP Basic credentials (user: channel ID,
+  password: channel secret); only creating a channel is open, limited per client;
+* the console page (``GET /``) that plays it for people.
 
-State lives in :mod:`store`. ``SANDBOX_ENABLED=0`` makes every /sandbox URL 404.
+The Blueprint is mounted twice: at ``/sandbox`` in the tester app, and at the root of
+a sandbox-only app that answers on its own origin (``SANDBOX_PORT`` or ``SANDBOX_HOST``,
+see :class:`SandboxOrigin`), because LINE's SDKs build URLs from the origin and drop
+any path of the base URL (line-oauth-api.md §0).
+
+State lives in :mod:`store`. ``SANDBOX_ENABLED=0`` makes every sandbox URL 404.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import hashlib
 import hmac
 import json
 import math
+import os
 import re
 import secrets
 import time
@@ -25,6 +33,7 @@ from typing import Any, NoReturn
 
 from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request, url_for)
 from flask_babel import gettext, ngettext
+from werkzeug.datastructures import MIMEAccept
 
 from . import signing
 from .line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
@@ -33,7 +42,8 @@ from .budget import BodyTooComplex
 from .errors import json_error, translate_error, wants_json
 from .security import csrf_exempt
 from .signing import SigningError
-from .store import (SHORT_LIVED, V21, CapReached, ChannelNotFound, Store, StoreUnavailable, TokenLimitReached)
+from .store import (LONG_LIVED, SHORT_LIVED, V21, CapReached, ChannelNotFound, RateLimited, Store, StoreUnavailable,
+                    TokenLimitReached)
 
 bp = Blueprint("sandbox", __name__)
 
@@ -46,8 +56,11 @@ MAX_TOKEN_LENGTH = 2048
 # The header every v2.1 token carries, as in LINE's samples: {"alg":"HS256"}.
 V21_TOKEN_HEADER = "eyJhbGciOiJIUzI1NiJ9"
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
-# Short-lived tokens are base64; anything else printable-ish is a well-formed but unknown token.
+# Short- and long-lived tokens are base64 (172 characters from the sandbox, about as long at LINE).
+# A string of those characters at least MIN_V2_TOKEN_LENGTH long is token-shaped (unknown or
+# revoked: "access_token invalid"); anything else, e.g. "abc", is "in invalid format" (§5.7).
 _V2_TOKEN = re.compile(r"^[A-Za-z0-9+/=._~-]+$")
+MIN_V2_TOKEN_LENGTH = 32
 _CHANNEL_ID = re.compile(r"^[0-9]{10}$")
 # The sandbox assigns uuid4 kids; anything else cannot be registered, so it is not looked up
 # (a lone surrogate or NUL in a kid would otherwise reach the database driver).
@@ -57,6 +70,8 @@ _UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 # LINE's error strings (line-oauth-api.md §3, §5, §9). Never translated: clients match on them.
 PARAMS_INVALID = "some parameters missed or invalid"
+PARAMS_WRONG_FORMAT = "some parameters in the wrong format"  # §5.6 live record
+RATE_LIMITED = "The API rate limit has been exceeded. Try again later."  # LINE's 429 body (§5.6, §6)
 TOKEN_LIMIT = "The maximum number of access tokens has already been issued"
 KEY_NOT_FOUND = "Cannot find channel key that satisfies the conditions"
 
@@ -208,8 +223,13 @@ def jws_problem(token: str) -> str | None:
 
 
 def v2_token_well_formed(token: str) -> bool:
-    """True if ``token`` could be a short-lived or long-lived token (base64-ish, bounded)."""
+    """True if ``token`` has only characters a token has and is not too long (base64-ish, bounded)."""
     return len(token) <= MAX_TOKEN_LENGTH and bool(_V2_TOKEN.match(token))
+
+
+def v2_token_shaped(token: str) -> bool:
+    """True if ``token`` could be a short-lived or long-lived token: well formed and not too short (§5.7)."""
+    return len(token) >= MIN_V2_TOKEN_LENGTH and v2_token_well_formed(token)
 
 
 def empty_ok() -> Response:
@@ -317,27 +337,36 @@ def issue_short_lived():
         oauth_error("invalid_request", PARAMS_INVALID)
     store = get_store()
     if not _CHANNEL_ID.match(client_id) or store.get_channel(client_id) is None:
-        oauth_error("invalid_client", "invalid client_id")
+        oauth_error("invalid_request", PARAMS_WRONG_FORMAT)  # §5.6 live record: unknown or non-numeric ID
+    per_second = current_app.config.get("SANDBOX_SHORT_LIVED_PER_SECOND") or 0
+    if per_second > 0:  # LINE: 370 requests per second per channel, then 429 (§5.6, §6); off by default
+        try:
+            store.take("short-lived:" + client_id, per_second, 1)
+        except RateLimited as e:
+            response = jsonify({"message": RATE_LIMITED})
+            response.status_code = 429
+            response.headers["Retry-After"] = str(e.retry_after)
+            return response
     if not store.check_secret(client_id, client_secret):
         oauth_error("invalid_client", "invalid client_secret")
     token = mint_opaque_token()
     try:
         store.issue_token(client_id, SHORT_LIVED, token, store_module.SHORT_LIVED_LIFETIME)
     except ChannelNotFound:  # deleted between the two calls
-        oauth_error("invalid_client", "invalid client_id")
+        oauth_error("invalid_request", PARAMS_WRONG_FORMAT)
     return jsonify({"access_token": token, "expires_in": store_module.SHORT_LIVED_LIFETIME, "token_type": "Bearer"})
 
 
 @bp.post("/v2/oauth/verify")
 @csrf_exempt
 def verify_short_lived():
-    """POST /v2/oauth/verify: verify a short-lived token (§5.7); other kinds are invalid here."""
+    """POST /v2/oauth/verify: verify a short-lived or long-lived token (§5.7); other kinds are invalid here."""
     (token,) = required("access_token")
-    if not v2_token_well_formed(token):
-        oauth_error("invalid_request", "access_token in invalid format")
+    if not v2_token_shaped(token):
+        oauth_error("invalid_request", "access_token in invalid format")  # §5.7: e.g. "abc"
     now = int(time.time())
     record = get_store().find_token(token)
-    if record is None or record.kind != SHORT_LIVED or record.expires_in(now) <= 0:
+    if record is None or record.kind not in (SHORT_LIVED, LONG_LIVED) or record.expires_in(now) <= 0:
         oauth_error("invalid_request", "access_token invalid")
     return jsonify({"client_id": record.channel_id, "expires_in": record.expires_in(now), "scope": V2_SCOPE})
 
@@ -345,15 +374,21 @@ def verify_short_lived():
 @bp.post("/v2/oauth/revoke")
 @csrf_exempt
 def revoke_short_lived():
-    """POST /v2/oauth/revoke: revoke a short-lived token; 200 even when unknown (§5.8)."""
+    """POST /v2/oauth/revoke: revoke a short-lived or long-lived token; 200 even when unknown (§5.8)."""
     (token,) = required("access_token")
-    if not v2_token_well_formed(token):
-        oauth_error("invalid_request")  # LINE sends no description here
-    get_store().revoke_token(token, kind=SHORT_LIVED)
+    if not v2_token_shaped(token):
+        oauth_error("invalid_request")  # LINE sends no description here (§5.8)
+    get_store().revoke_token(token, kind=(SHORT_LIVED, LONG_LIVED))
     return empty_ok()
 
 
 # --------------------------------------------------------------------------- admin API (JSON)
+
+# Public JWK members LINE uses; anything else is dropped before the key is stored (issue 11).
+PUBLIC_JWK_MEMBERS = ("kty", "n", "e", "alg", "use", "key_ops")
+MAX_KEY_JSON = 8 * 1024  # a 2048-bit public JWK is about 450 bytes
+LONG_LIVED_GRACE_HOURS = tuple(range(0, 25))  # reissue: the old token stays valid 0-24 h
+AUTH_REALM = 'Basic realm="LINE token tester sandbox: user = channel ID, password = channel secret", charset="UTF-8"'
 
 
 def admin_error(code: str, description: str, status: int, **extra):
@@ -380,6 +415,45 @@ class _BadBody(Exception):
     """The admin API's request body is not what it takes."""
 
 
+class AdminRefused(Exception):
+    """An admin call refused before it changed anything: a JSON error with status and headers."""
+
+    def __init__(self, code: str, message: str, status: int, headers: dict | None = None, **extra):
+        super().__init__(message)
+        self.code, self.message, self.status, self.headers, self.extra = code, message, status, headers or {}, extra
+
+
+def require_json() -> None:
+    """The admin API's writes take application/json only: no cross-site form or text/plain post (issue 11)."""
+    request.get_data(cache=True)  # a body over MAX_CONTENT_LENGTH is a 413 before anything else
+    if request.mimetype != "application/json":
+        raise AdminRefused("unsupported_media_type", gettext(
+            "Send the request body as JSON with the header Content-Type: application/json."), 415)
+
+
+def require_channel_secret(channel_id: str) -> store_module.Channel:
+    """The channel, if the request carries its ID and secret as HTTP Basic credentials; else 401 (or 404).
+
+    As LINE's own short-lived endpoint takes client credentials: user = channel ID, password = channel secret.
+    """
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username or not auth.password:
+        raise AdminRefused("unauthorized", gettext(
+            "Send the channel ID and channel secret with HTTP Basic authentication (user: channel ID, "
+            "password: channel secret), e.g. curl -u CHANNEL_ID:CHANNEL_SECRET."), 401, {"WWW-Authenticate": AUTH_REALM})
+    channel = channel_or_404(channel_id)
+    if auth.username != channel.channel_id or not get_store().check_secret(channel.channel_id, auth.password):
+        raise AdminRefused("unauthorized", gettext(
+            "The channel ID or channel secret is wrong. Use the secret shown when the channel was created."),
+            401, {"WWW-Authenticate": AUTH_REALM})
+    return channel
+
+
+def client_ip() -> str:
+    """The client's address (ProxyFix has put the real one here when TRUST_PROXY is set)."""
+    return request.remote_addr or "127.0.0.1"
+
+
 def channel_or_404(channel_id: str) -> store_module.Channel:
     """The channel, or a 404 for an unknown or malformed ID."""
     channel = get_store().get_channel(channel_id) if _CHANNEL_ID.match(channel_id) else None
@@ -403,23 +477,55 @@ def channel_json(channel: store_module.Channel) -> dict:
     }
 
 
-def create_channel(name: Any) -> tuple[store_module.Channel, str]:
-    """Check the name and create a channel. Raises SigningError naming ``name``, or CapReached."""
+def create_channel(name: Any, client: str | None = None, per_hour: int = 0) -> tuple[store_module.Channel, str]:
+    """Check the name and create a channel. Raises SigningError naming ``name``, CapReached or RateLimited.
+
+    ``client``/``per_hour``: the per-client creation limit (the CLI passes neither: no limit).
+    """
     if name is None:
         name = ""
     if not isinstance(name, str) or len(name) > store_module.MAX_NAME_LENGTH or _UNSTORABLE.search(name):
         raise SigningError("name", signing.N_("name must be text of at most %(max)d characters, without control characters."),
                            max=store_module.MAX_NAME_LENGTH)
-    return get_store().create_channel(name.strip())
+    return get_store().create_channel(name.strip(), client=client, per_hour=per_hour)
 
 
 def register_key(channel_id: str, data: Any) -> store_module.Key:
-    """Check a public JWK with the console's rules and register it. Raises SigningError or CapReached."""
+    """Check a public JWK with the console's rules and register it. Raises SigningError or CapReached.
+
+    ``data`` is the JWK (dict) or its JSON text; text over 8 KiB is refused before parsing, and only
+    the members LINE uses are stored (issue 11).
+    """
+    if isinstance(data, str) and len(data.encode("utf-8", "surrogatepass")) > MAX_KEY_JSON:
+        raise SigningError("public_key", signing.N_(
+            "The public key is larger than %(max)d KiB: paste only the public JWK (kty, n, e, alg, use)."), max=8)
     try:
         jwk = signing.check_public_jwk(data, "public_key")
     except RecursionError:  # absurdly nested JSON text
         raise SigningError("public_key", signing.N_("The public key must be a JSON object (a JWK).")) from None
+    jwk = {name: jwk[name] for name in PUBLIC_JWK_MEMBERS if name in jwk}
     return get_store().add_key(channel_id, jwk)
+
+
+def delete_key(channel_id: str, kid: str) -> bool:
+    """Remove a registered key from the channel; False if the channel has no such key."""
+    return bool(_KID.match(kid)) and get_store().delete_key(channel_id, kid)
+
+
+def issue_long_lived(channel_id: str, keep_old_hours: int = 0) -> tuple[str, int | None]:
+    """Issue the channel's long-lived token; the current one stays valid ``keep_old_hours`` (0-24).
+
+    Returns the new token and when the previous one stops working (None if there was none).
+    Raises SigningError naming ``keep_old_hours``, or ChannelNotFound.
+    """
+    if isinstance(keep_old_hours, bool) or not isinstance(keep_old_hours, int) \
+            or keep_old_hours not in LONG_LIVED_GRACE_HOURS:
+        raise SigningError("keep_old_hours", signing.N_(
+            "keep_old_hours must be a whole number of hours from 0 to 24: how long the current long-lived "
+            "token stays valid after the new one is issued."))
+    token = mint_opaque_token()
+    _, previous_until = get_store().issue_long_lived(channel_id, token, keep_old_hours * 3600)
+    return token, previous_until
 
 
 def key_error_json(e: SigningError):
@@ -431,19 +537,37 @@ def key_error_json(e: SigningError):
     return admin_error("invalid_request", translate_error(e), 400, **extra)
 
 
+def channels_per_hour() -> int:
+    return int(current_app.config.get("SANDBOX_CHANNELS_PER_HOUR") or 0)
+
+
+def creation_limited(e: RateLimited, json: bool = True):
+    """429 with Retry-After for a client over SANDBOX_CHANNELS_PER_HOUR."""
+    message = gettext("This address already created %(max)d sandbox channels in the last hour. Try again in "
+                      "%(minutes)d minutes, or reuse a channel you made.",
+                      max=channels_per_hour(), minutes=max(1, math.ceil(e.retry_after / 60)))
+    return message, {"Retry-After": str(e.retry_after)}
+
+
 @bp.post("/api/channels")
-@csrf_exempt  # JSON for scripts; no cookie carries authority here, so CSRF has nothing to protect
+@csrf_exempt  # JSON only (415 otherwise), so no cross-site form or text/plain post reaches it
 def api_create_channel():
     """Create a channel: 201 {"channel_id", "channel_secret"} (the secret is shown only here)."""
+    require_json()
     try:
         body = json_body(optional=True)
-        channel, secret = create_channel(body.get("name"))
+        channel, secret = create_channel(body.get("name"), client_ip(), channels_per_hour())
     except _BadBody as e:
         return admin_error("invalid_request", str(e), 400, field="body")
     except SigningError as e:
         return admin_error("invalid_request", translate_error(e), 400, field=e.field)
     except CapReached:
         return admin_error("limit_reached", channel_cap_message(), 409)
+    except RateLimited as e:
+        message, headers = creation_limited(e)
+        response, status = admin_error("rate_limited", message, 429)
+        response.headers.update(headers)
+        return response, status
     return jsonify({"channel_id": channel.channel_id, "channel_secret": secret, "name": channel.name}), 201
 
 
@@ -451,7 +575,12 @@ def api_create_channel():
 @csrf_exempt
 def api_add_key(channel_id: str):
     """Register a public JWK on the channel: 201 {"kid"}."""
-    channel = channel_or_404(channel_id)
+    require_json()
+    channel = require_channel_secret(channel_id)
+    if len(request.get_data(cache=True)) > MAX_KEY_JSON:
+        return admin_error("invalid_request", gettext(
+            "The public key is larger than %(max)d KiB: send only the public JWK (kty, n, e, alg, use).", max=8),
+            400, field="public_key")
     try:
         key = register_key(channel.channel_id, json_body(optional=False))
     except _BadBody as e:
@@ -463,18 +592,29 @@ def api_add_key(channel_id: str):
     return jsonify({"kid": key.kid}), 201
 
 
+@bp.delete("/api/channels/<channel_id>/keys/<kid>")
+@csrf_exempt
+def api_delete_key(channel_id: str, kid: str):
+    """Remove a registered key: 204; 404 when the channel has no such key."""
+    channel = require_channel_secret(channel_id)
+    if not delete_key(channel.channel_id, kid):
+        return admin_error("not_found", gettext("Channel %(id)s has no public key with the kid %(kid)s.",
+                                                id=channel.channel_id, kid=kid[:40]), 404)
+    return Response(status=204)
+
+
 @bp.get("/api/channels/<channel_id>")
 @csrf_exempt
 def api_get_channel(channel_id: str):
     """The channel, its keys and its valid tokens (key_id, type, expiry; never values)."""
-    return jsonify(channel_json(channel_or_404(channel_id)))
+    return jsonify(channel_json(require_channel_secret(channel_id)))
 
 
 @bp.delete("/api/channels/<channel_id>")
 @csrf_exempt
 def api_delete_channel(channel_id: str):
     """Delete the channel with its keys and tokens: 204."""
-    channel = channel_or_404(channel_id)
+    channel = require_channel_secret(channel_id)
     get_store().delete_channel(channel.channel_id)
     return Response(status=204)
 
@@ -483,8 +623,25 @@ def api_delete_channel(channel_id: str):
 @csrf_exempt
 def api_revoke_all(channel_id: str):
     """Revoke every token of the channel: 200 {"revoked": <how many were valid>}."""
-    revoked = get_store().revoke_all(channel_or_404(channel_id).channel_id)
+    revoked = get_store().revoke_all(require_channel_secret(channel_id).channel_id)
     return jsonify({"revoked": revoked})
+
+
+@bp.post("/api/channels/<channel_id>/long-lived")
+@csrf_exempt
+def api_issue_long_lived(channel_id: str):
+    """Issue (or reissue) the channel's long-lived token: 201 {"access_token", "token_type",
+    "previous_valid_until"}; body {"keep_old_hours": 0-24} keeps the current one valid that long."""
+    require_json()
+    channel = require_channel_secret(channel_id)
+    try:
+        body = json_body(optional=True)
+        token, previous_until = issue_long_lived(channel.channel_id, body.get("keep_old_hours", 0))
+    except _BadBody as e:
+        return admin_error("invalid_request", str(e), 400)
+    except SigningError as e:
+        return admin_error("invalid_request", translate_error(e), 400, field=e.field)
+    return jsonify({"access_token": token, "token_type": "Bearer", "previous_valid_until": previous_until}), 201
 
 
 def channel_cap_message() -> str:
@@ -503,25 +660,26 @@ def key_cap_message() -> str:
 # --------------------------------------------------------------------------- console page (HTML)
 
 
-def render_console(channel_id: str | None = None, status: int = 200, values: dict | None = None,
-                   errors: dict | None = None, **extra):
-    """The console page, with ``channel_id``'s details when it names a channel."""
+def render_console(channel: store_module.Channel | None = None, status: int = 200, values: dict | None = None,
+                   errors: dict | None = None, secret: str | None = None, **extra):
+    """The console page; with ``channel`` (already authenticated by ``secret``) its details.
+
+    The secret the user just sent (or was just given) is put back in this answer only: in the
+    secret field and the hidden fields of the channel's forms, so the next step has it without
+    JavaScript. It is never in a URL and never stored (issue 11, issue 13 item 1).
+    """
     values = dict(values or {})
     errors = dict(errors or {})
-    channel = keys = tokens = bot = None
-    if channel_id:
-        values.setdefault("channel_id", channel_id)
-        channel = get_store().get_channel(channel_id) if _CHANNEL_ID.match(channel_id) else None
-        if channel is None and "channel_id" not in errors:
-            errors["channel_id"] = gettext("No sandbox channel has the ID %(id)s. Check the ID, or create a "
-                                           "channel below.", id=channel_id[:20])
-            status = 404 if status == 200 else status
+    keys = tokens = bot = None
     if channel is not None:
+        values.setdefault("channel_id", channel.channel_id)
         keys = get_store().list_keys(channel.channel_id)
         tokens = get_store().valid_tokens(channel.channel_id)
         bot = _console_bot(channel.channel_id)
     return render_template("sandbox/console.html", channel=channel, keys=keys, tokens=tokens, bot=bot, values=values,
-                           errors=errors, now=int(time.time()), limits=_limits(), **extra), status
+                           errors=errors, secret=secret if channel is not None else None, now=int(time.time()),
+                           limits=_limits(), grace_hours=LONG_LIVED_GRACE_HOURS,
+                           sandbox_base_url=public_base_url(), **extra), status
 
 
 def _console_bot(channel_id: str) -> dict | None:
@@ -537,77 +695,129 @@ def _limits() -> dict:
             "idle_days": store_module.CHANNEL_IDLE_LIFETIME // 86400, "skew": ASSERTION_EXP_SKEW}
 
 
-def known_channel(channel_id: str) -> bool:
-    """True if ``channel_id`` is well-formed and names a channel."""
-    return bool(_CHANNEL_ID.match(channel_id)) and get_store().get_channel(channel_id) is not None
+def form_channel() -> tuple[store_module.Channel | None, str, Any]:
+    """The channel a console form names, if its posted secret matches: (channel, secret, refusal).
 
-
-def form_channel_id() -> str:
-    """The channel ID a console form posted."""
-    return (request.form.get("channel_id") or "").strip()
+    The refusal is a ready console answer (404 unknown channel, 401 wrong or missing secret) that
+    changes nothing; None when the channel is open.
+    """
+    channel_id = (request.form.get("channel_id") or "").strip()
+    secret = (request.form.get("channel_secret") or "").strip()
+    values = {"channel_id": channel_id}
+    if not channel_id:
+        return None, secret, render_console(None, 400, values, {"channel_id": gettext(
+            "Enter the channel ID: the 10 digits shown when the channel was created.")})
+    channel = get_store().get_channel(channel_id) if _CHANNEL_ID.match(channel_id) else None
+    if channel is None:
+        return None, secret, render_console(None, 404, values, {"channel_id": gettext(
+            "No sandbox channel has the ID %(id)s. Check the ID, or create a channel below.", id=channel_id[:20])})
+    if not secret:
+        return None, secret, render_console(None, 401, values, {"channel_secret": gettext(
+            "Enter the channel secret shown when the channel was created: it is needed to open the channel.")})
+    if not get_store().check_secret(channel.channel_id, secret):
+        return None, secret, render_console(None, 401, values, {"channel_secret": gettext(
+            "This is not the secret of channel %(id)s. Use the secret shown when the channel was created.",
+            id=channel.channel_id)})
+    return channel, secret, None
 
 
 @bp.get("/")
 def console():
-    """The console page; ``?channel_id=`` opens a channel (only one whose ID the user knows)."""
-    channel_id = (request.args.get("channel_id") or "").strip()
-    return render_console(channel_id or None)
+    """The console page; ``?channel_id=`` fills in the ID (opening a channel takes its secret, by POST)."""
+    channel_id = (request.args.get("channel_id") or "").strip()[:20]
+    return render_console(None, values={"channel_id": channel_id} if channel_id else None)
+
+
+@bp.post("/console/open")
+def console_open_channel():
+    """Form: open a channel by its ID and secret."""
+    channel, secret, refusal = form_channel()
+    return refusal or render_console(channel, secret=secret)
 
 
 @bp.post("/console/channels")
 def console_create_channel():
-    """Form: create a channel and show its ID and secret once."""
+    """Form: create a channel and show its ID and secret."""
     values = {"name": request.form.get("name", "")}
     try:
-        channel, secret = create_channel(values["name"])
+        channel, secret = create_channel(values["name"], client_ip(), channels_per_hour())
     except SigningError as e:
         return render_console(None, 400, values, {"name": translate_error(e)})
     except CapReached:
         return render_console(None, 409, values, {"name": channel_cap_message()})
-    return render_console(channel.channel_id, 201, created_secret=secret)
+    except RateLimited as e:
+        message, headers = creation_limited(e)
+        body, status = render_console(None, 429, values, {"name": message})
+        return body, status, headers
+    return render_console(channel, 201, secret=secret, created=True)
 
 
 @bp.post("/console/keys")
 def console_add_key():
     """Form: register a public key on the open channel and show its kid."""
-    channel_id = form_channel_id()
+    channel, secret, refusal = form_channel()
+    if refusal:
+        return refusal
     values = {"public_key": request.form.get("public_key", "")}
-    if not known_channel(channel_id):
-        return render_console(channel_id or None, 404, values)
     try:
-        key = register_key(channel_id, values["public_key"])
+        key = register_key(channel.channel_id, values["public_key"])
     except SigningError as e:
-        return render_console(channel_id, 400, values, {"public_key": translate_error(e)})
+        return render_console(channel, 400, values, {"public_key": translate_error(e)}, secret=secret)
     except CapReached:
-        return render_console(channel_id, 400, values, {"public_key": key_cap_message()})
-    except ChannelNotFound:
-        return render_console(channel_id, 404, values)
-    return render_console(channel_id, 201, new_kid=key.kid)
+        return render_console(channel, 400, values, {"public_key": key_cap_message()}, secret=secret)
+    return render_console(channel, 201, secret=secret, new_kid=key.kid)
+
+
+@bp.post("/console/keys/delete")
+def console_delete_key():
+    """Form: remove a registered key from the open channel."""
+    channel, secret, refusal = form_channel()
+    if refusal:
+        return refusal
+    kid = (request.form.get("kid") or "").strip()
+    if not delete_key(channel.channel_id, kid):
+        return render_console(channel, 404, errors={"kid": gettext(
+            "Channel %(id)s has no public key with the kid %(kid)s.", id=channel.channel_id, kid=kid[:40])},
+            secret=secret)
+    return render_console(channel, secret=secret, notice=gettext("The public key %(kid)s was removed.", kid=kid))
+
+
+@bp.post("/console/long-lived")
+def console_issue_long_lived():
+    """Form: issue or reissue the channel's long-lived token and show it."""
+    channel, secret, refusal = form_channel()
+    if refusal:
+        return refusal
+    raw = (request.form.get("keep_old_hours") or "0").strip()
+    try:
+        hours = int(raw) if raw.isdigit() and len(raw) <= 2 else -1
+        token, previous_until = issue_long_lived(channel.channel_id, hours)
+    except SigningError as e:
+        return render_console(channel, 400, {"keep_old_hours": raw}, {"keep_old_hours": translate_error(e)},
+                              secret=secret)
+    return render_console(channel, 201, secret=secret, long_lived_token=token, previous_until=previous_until)
 
 
 @bp.post("/console/revoke")
 def console_revoke_all():
     """Form: revoke every token of the open channel."""
-    channel_id = form_channel_id()
-    try:
-        revoked = get_store().revoke_all(channel_id) if _CHANNEL_ID.match(channel_id) else None
-    except ChannelNotFound:
-        revoked = None
-    if revoked is None:
-        return render_console(channel_id or None, 404)
-    return render_console(channel_id, notice=ngettext("Revoked %(num)d valid token.", "Revoked %(num)d valid tokens.", revoked))
+    channel, secret, refusal = form_channel()
+    if refusal:
+        return refusal
+    revoked = get_store().revoke_all(channel.channel_id)
+    return render_console(channel, secret=secret,
+                          notice=ngettext("Revoked %(num)d valid token.", "Revoked %(num)d valid tokens.", revoked))
 
 
 @bp.post("/console/delete")
 def console_delete_channel():
     """Form: delete the open channel with its keys and tokens."""
-    channel_id = form_channel_id()
-    deleted = _CHANNEL_ID.match(channel_id) and get_store().delete_channel(channel_id)
-    if not deleted:
-        return render_console(channel_id or None, 404)
-    return render_console(None, deleted_id=channel_id,
-                          notice=gettext("Channel %(id)s and its keys and tokens were deleted.", id=channel_id))
-
+    channel, _secret, refusal = form_channel()
+    if refusal:
+        return refusal
+    get_store().delete_channel(channel.channel_id)
+    return render_console(None, deleted_id=channel.channel_id,
+                          notice=gettext("Channel %(id)s and its keys and tokens were deleted.", id=channel.channel_id))
 
 # --------------------------------------------------------------------------- step 6: the Messaging API's bot calls
 #
@@ -805,19 +1015,17 @@ def check_bot_form(form) -> tuple[str, str, str]:
 
 @bp.post("/console/bot")
 def console_set_bot():
-    """Form: set the open channel's bot name, chat mode and read mode."""
-    channel_id = form_channel_id()
+    """Form: set the open channel's bot name, chat mode and read mode (the channel secret required)."""
+    channel, secret, refusal = form_channel()
+    if refusal:
+        return refusal
     values = {k: request.form.get(k, "") for k in ("display_name", "chat_mode", "mark_as_read_mode")}
-    if not known_channel(channel_id):
-        return render_console(channel_id or None, 404)
     try:
         name, chat_mode, read_mode = check_bot_form(request.form)
-        get_store().set_bot(channel_id, name, chat_mode, read_mode)
+        get_store().set_bot(channel.channel_id, name, chat_mode, read_mode)
     except SigningError as e:
-        return render_console(channel_id, 400, values, {e.field: translate_error(e)})
-    except ChannelNotFound:
-        return render_console(channel_id, 404)
-    return render_console(channel_id, notice=gettext("The bot profile was saved."))
+        return render_console(channel, 400, values, {e.field: translate_error(e)}, secret=secret)
+    return render_console(channel, secret=secret, notice=gettext("The bot profile was saved."))
 
 
 # --------------------------------------------------------------------------- wiring
@@ -825,9 +1033,16 @@ def console_set_bot():
 
 @bp.before_request
 def only_when_enabled():
-    """Every /sandbox URL is a 404 when SANDBOX_ENABLED is off (the routes stay, so url_for works)."""
+    """Every sandbox URL is a 404 when SANDBOX_ENABLED is off (the routes stay, so url_for works)."""
     if not sandbox_enabled():
         abort(404)
+
+
+@bp.after_request
+def line_request_id(response: Response) -> Response:
+    """LINE puts an X-Line-Request-Id on every answer (line-oauth-api.md §0); one fresh ID per answer."""
+    response.headers["X-Line-Request-Id"] = str(uuid.uuid4())
+    return response
 
 
 @bp.errorhandler(LineError)
@@ -836,10 +1051,22 @@ def line_error(e: LineError):
     return jsonify(e.body), e.status
 
 
+@bp.errorhandler(AdminRefused)
+def admin_refused(e: AdminRefused):
+    """An admin call refused before it changed anything (401 with WWW-Authenticate, 415)."""
+    response, status = admin_error(e.code, e.message, e.status, **e.extra)
+    response.headers.update(e.headers)
+    return response, status
+
+
 @bp.errorhandler(ChannelNotFound)
 def unknown_channel(e: ChannelNotFound):
     """A JSON 404 naming the channel (raised by the admin API, or a channel deleted mid-request)."""
     channel_id = str(e.args[0] if e.args else "")[:20]
+    if request.path.endswith(("/console/keys", "/console/revoke", "/console/delete", "/console/long-lived",
+                              "/console/keys/delete")):
+        return render_console(None, 404, {"channel_id": channel_id}, {"channel_id": gettext(
+            "No sandbox channel has the ID %(id)s. Check the ID, or create a channel below.", id=channel_id)})
     return admin_error("not_found", gettext("No sandbox channel has the ID %(id)s.", id=channel_id), 404)
 
 
@@ -847,7 +1074,7 @@ def unknown_channel(e: ChannelNotFound):
 def store_unavailable(e: StoreUnavailable):
     """503 with Retry-After when the database stays locked or unreachable; never a traceback."""
     message = gettext("The sandbox database is busy; try again in a moment.")
-    if wants_json():
+    if wants_json() or current_app.config.get("SANDBOX_ONLY"):
         response, status = json_error("temporarily_unavailable", message, 503)
     else:
         response, status = render_template("errors/http.html", code=503, title=gettext("Busy"),
@@ -857,7 +1084,133 @@ def store_unavailable(e: StoreUnavailable):
     return response
 
 
+def public_base_url() -> str:
+    """Where people and SDKs reach the sandbox: its own origin when one is configured, else /sandbox here.
+
+    SANDBOX_HOST gives ``scheme://SANDBOX_HOST``; SANDBOX_PORT gives this request's host name on that
+    port. Pages, curl lines and snippets show this, so LINE's SDKs (which keep only the origin of a
+    base URL, line-oauth-api.md §0) work as shown.
+    """
+    config = current_app.config
+    if config.get("SANDBOX_ONLY"):
+        return request.host_url.rstrip("/")
+    if config.get("SANDBOX_HOST"):
+        return f"{request.scheme}://{config['SANDBOX_HOST']}"
+    if config.get("SANDBOX_PORT"):
+        host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+        return f"http://{host}:{config['SANDBOX_PORT']}"
+    return request.host_url.rstrip("/") + "/sandbox"
+
+
+class SandboxOrigin:
+    """WSGI middleware: requests for the sandbox's own origin go to the sandbox-only app.
+
+    A request is the sandbox's when it arrived on SANDBOX_PORT (the listening socket's port, which
+    gunicorn puts in SERVER_PORT whatever the Host header says) or its Host names SANDBOX_HOST.
+    Everything else goes to the tester app unchanged, where /sandbox/... keeps working.
+    """
+
+    def __init__(self, main, sandbox, port: str | None = None, host: str | None = None):
+        self.main, self.sandbox = main, sandbox
+        self.port = str(port) if port else None
+        self.host = host.lower() if host else None
+
+    def is_sandbox(self, environ: dict) -> bool:
+        if self.port and environ.get("SERVER_PORT") == self.port:
+            return True
+        if self.host:
+            host = (environ.get("HTTP_HOST") or "").lower()
+            name = host.rsplit(":", 1)[0] if ":" in host and not host.endswith("]") else host
+            return name == self.host
+        return False
+
+    def __call__(self, environ, start_response):
+        if self.is_sandbox(environ):
+            return self.sandbox(environ, start_response)
+        return self.main(environ, start_response)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = (os.environ.get(name) or "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+def configure(app: Flask) -> None:
+    """The sandbox's settings from the environment, unless the app's config (tests) set them."""
+    app.config.setdefault("SANDBOX_CHANNELS_PER_HOUR", _env_int("SANDBOX_CHANNELS_PER_HOUR", 20))
+    # LINE's documented rate for /v2/oauth/accessToken is 370 per second per channel (§6); 0 = off.
+    app.config.setdefault("SANDBOX_SHORT_LIVED_PER_SECOND", _env_int("SANDBOX_SHORT_LIVED_PER_SECOND", 0))
+    app.config.setdefault("SANDBOX_PORT", (os.environ.get("SANDBOX_PORT") or "").strip())
+    app.config.setdefault("SANDBOX_HOST", (os.environ.get("SANDBOX_HOST") or "").strip().lower())
+
+
+def create_sandbox_app(main: Flask) -> Flask:
+    """The sandbox alone at the root of its own origin: LINE's paths, /api/channels…, the console at /.
+
+    It shares the tester's settings, store, templates and static files; no tester page is routed.
+    """
+    from . import errors as errors_module
+    from . import i18n, security
+
+    app = Flask(main.import_name, root_path=main.root_path, instance_path=main.instance_path)
+    app.config.update(main.config)
+    app.config["SANDBOX_ONLY"] = True
+    i18n.init_app(app)
+    security.init_app(app)
+    errors_module.init_app(app)
+    app.extensions["sandbox_store"] = main.extensions["sandbox_store"]
+    app.register_blueprint(bp)
+    for name, template_filter in main.jinja_env.filters.items():  # the tester's filters (isoformat …)
+        app.jinja_env.filters.setdefault(name, template_filter)
+
+    @app.context_processor
+    def helpers():
+        def has_endpoint(name: str) -> bool:
+            return name in app.view_functions
+
+        return {"has_endpoint": has_endpoint}
+
+    # base.html links the tester's pages; here they are not routed, so such links lead to the console.
+    app.url_build_error_handlers.append(lambda error, endpoint, values: url_for("sandbox.console"))
+
+    @app.before_request
+    def scripts_get_json():
+        """Every error outside the console is JSON here (404, 405, 413, 503 …): SDKs and scripts read them.
+
+        The app's error handlers choose JSON by the request (errors.wants_json); at this origin's root
+        LINE's paths are not under /sandbox/, so tell them through the request's Accept.
+        """
+        if not (request.path == "/" or request.path.startswith(("/console", "/static", "/lang"))):
+            request.__dict__["accept_mimetypes"] = MIMEAccept([("application/json", 1)])
+
+    @app.after_request
+    def every_answer_has_a_request_id(response: Response) -> Response:
+        response.headers.setdefault("X-Line-Request-Id", str(uuid.uuid4()))
+        return response
+
+    return app
+
+
 def init_app(app: Flask) -> None:
-    """Open the store (lazily: tables appear on first use) and mount the Blueprint at /sandbox."""
+    """Open the store (lazily: tables appear on first use), mount the Blueprint at /sandbox and,
+    with SANDBOX_PORT or SANDBOX_HOST, serve the sandbox-only app on its own origin."""
+    configure(app)
     app.extensions["sandbox_store"] = store_module.open_store(app.config)
     app.register_blueprint(bp, url_prefix=SANDBOX_PREFIX)
+
+
+def mount_origin(app: Flask) -> None:
+    """Route the sandbox's own origin (SANDBOX_PORT / SANDBOX_HOST) to the sandbox-only app.
+
+    Called last in create_app, so this middleware sits outside the app's own (ProxyFix, body limits).
+    """
+    if not app.config.get("SANDBOX_ENABLED", True):
+        return
+    port, host = app.config.get("SANDBOX_PORT"), app.config.get("SANDBOX_HOST")
+    if port or host:
+        sandbox_app = create_sandbox_app(app)
+        app.extensions["sandbox_app"] = sandbox_app
+        app.wsgi_app = SandboxOrigin(app.wsgi_app, sandbox_app.wsgi_app, port, host)

@@ -55,12 +55,24 @@ CHANNEL_IDLE_LIFETIME = 35 * 24 * 60 * 60
 EXPIRED_KEPT_PER_CHANNEL = 30
 EXPIRED_KEPT_FOR = 7 * 24 * 60 * 60
 
+# Long-lived tokens (line-oauth-api.md §5.7, §9): no expiry; stored with an expiry this far
+# ahead so verify answers a large expires_in, as LINE's example does. Reissuing keeps the old
+# one for 0-24 h, as LINE's console does; at most LONG_LIVED_KEPT old ones wait out their grace.
+LONG_LIVED_LIFETIME = 100 * 365 * 24 * 60 * 60
+LONG_LIVED_MAX_GRACE = 24 * 60 * 60
+LONG_LIVED_KEPT = 5
+
+# Per-client channel creation (issue 11): counted in the events table so every worker and instance
+# sees the same count. Events older than a day are purged.
+EVENTS_KEPT_FOR = 24 * 60 * 60
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # under gunicorn's 30 s request timeout
 
 # Token kinds as stored; stateless tokens are never stored (unlimited, never revocable).
 V21 = "v2.1"
 SHORT_LIVED = "short-lived"
-KINDS = (V21, SHORT_LIVED)
+LONG_LIVED = "long-lived"
+KINDS = (V21, SHORT_LIVED, LONG_LIVED)
 
 # --------------------------------------------------------------------------- schema
 
@@ -70,7 +82,7 @@ _load_lock = threading.Lock()
 
 def _load_sqlalchemy() -> None:
     """Import SQLAlchemy and define the tables, once; sets this module's SQL globals."""
-    global sa, event, OperationalError, metadata, channels, keys, bots, tokens  # plain names linters can follow
+    global sa, event, OperationalError, metadata, channels, keys, bots, events, tokens  # plain names linters can follow
     if "tokens" in globals():
         return
     with _load_lock:
@@ -98,6 +110,16 @@ def _load_sqlalchemy() -> None:
                       sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), nullable=False, index=True),
             sa.Column("jwk", sa.Text, nullable=False),
             sa.Column("created_at", sa.BigInteger, nullable=False),
+        )
+
+        # Rate-limited events (channel creations per client, short-lived issues per channel):
+        # one row per event, counted over a sliding window; bucket is a hash, never an address.
+        events = sa.Table(
+            "sandbox_events", metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("bucket", sa.String(64), nullable=False),
+            sa.Column("at", sa.BigInteger, nullable=False),
+            sa.Index("ix_sandbox_events_bucket", "bucket", "at"),
         )
 
         tokens_table = sa.Table(
@@ -193,6 +215,14 @@ class StoreUnavailable(StoreError):
     """The database is busy or unreachable; the caller may retry."""
 
 
+class RateLimited(StoreError):
+    """Too many events in the window; ``retry_after`` is the whole seconds until one frees."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"Too many requests; retry after {retry_after} s.")
+        self.retry_after = max(1, int(retry_after))
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -227,6 +257,35 @@ def _now(now: int | None) -> int:
 def _new_channel_id() -> str:
     # 10 digits not starting with 0, like LINE's channel IDs.
     return str(1_000_000_000 + secrets.randbelow(9_000_000_000))
+
+
+def _ensure_wal(cur: Any) -> None:
+    """Put the SQLite file in WAL mode unless it already is; retry while another process holds it.
+
+    WAL is a property of the file, so only the first connection to a fresh file changes it; every
+    later one just reads the mode (no lock). Switching needs an exclusive lock, and SQLite answers
+    "database is locked" at once, without its busy handler, when another connection is mid-switch,
+    which is what six workers opening a fresh file together hit (issue 15). So: bounded retries
+    with a growing sleep, within the busy timeout.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    for _ in range(200):  # bounded even if the clock misbehaves
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            if str(cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal":
+                return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    raise sqlite3.OperationalError("database is locked: could not switch the sandbox database to WAL mode")
 
 
 # --------------------------------------------------------------------------- the store
@@ -267,7 +326,7 @@ class Store:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+            _ensure_wal(cur)  # readers never wait for the writer
             cur.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a sandbox needs no fsync per commit
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
@@ -337,10 +396,13 @@ class Store:
 
     # ---- channels
 
-    def create_channel(self, name: str = "", now: int | None = None) -> tuple[Channel, str]:
+    def create_channel(self, name: str = "", now: int | None = None, client: str | None = None,
+                       per_hour: int = 0) -> tuple[Channel, str]:
         """Create a channel; return it and its secret (32 hex), which is stored only as a hash.
 
-        Raises CapReached when MAX_CHANNELS channels exist (idle ones are purged first).
+        Raises CapReached when MAX_CHANNELS channels exist (idle ones are purged first), and
+        RateLimited when ``client`` (an IP address; only its hash is stored) already created
+        ``per_hour`` channels in the last hour (``per_hour`` 0: no limit, as for the CLI).
         """
         now = _now(now)
         name = (name or "")[:MAX_NAME_LENGTH]
@@ -351,6 +413,8 @@ class Store:
                 # Serialise channel creation so the cap holds across instances.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242032)"))
             self._purge(conn, now)
+            if client is not None and per_hour > 0:
+                self._take(conn, "create:" + client, per_hour, 3600, now)
             count = conn.execute(sa.select(sa.func.count()).select_from(channels)).scalar_one()
             if count >= MAX_CHANNELS:
                 raise CapReached(
@@ -381,6 +445,29 @@ class Store:
                 sa.select(channels.c.secret_hash).where(channels.c.channel_id == channel_id)).scalar()
         return stored is not None and hmac.compare_digest(stored, hash_token(secret))
 
+    def take(self, bucket: str, limit: int, window: int, now: int | None = None) -> None:
+        """Record one event in ``bucket`` unless ``limit`` happened in the last ``window`` seconds.
+
+        Raises RateLimited with the seconds until the oldest counted event leaves the window.
+        Atomic across workers and instances (write lock / advisory lock).
+        """
+        now = _now(now)
+        self._ensure_schema()
+        with self._write() as conn:
+            if not self.is_sqlite:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242033)"))
+            self._take(conn, bucket, limit, window, now)
+
+    def _take(self, conn: Connection, bucket: str, limit: int, window: int, now: int) -> None:
+        key = hash_token(bucket)
+        conn.execute(events.delete().where((events.c.bucket == key) & (events.c.at <= now - window)))
+        # Older events were just deleted, so what is left is the window: one aggregate row, whatever the limit.
+        count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(events.c.at))
+                                     .where(events.c.bucket == key)).one()
+        if count >= limit:
+            raise RateLimited(oldest + window - now)
+        conn.execute(events.insert().values(bucket=key, at=now))
+
     def delete_channel(self, channel_id: str) -> bool:
         """Delete a channel with its keys and tokens; False if there was none."""
         self._ensure_schema()
@@ -409,6 +496,13 @@ class Store:
             conn.execute(keys.insert().values(
                 kid=kid, channel_id=channel_id, jwk=json.dumps(jwk, sort_keys=True), created_at=now))
         return Key(kid, channel_id, jwk, now)
+
+    def delete_key(self, channel_id: str, kid: str) -> bool:
+        """Remove the channel's key ``kid``; False if the channel has no such key."""
+        self._ensure_schema()
+        with self._write() as conn:
+            return conn.execute(keys.delete().where(
+                (keys.c.channel_id == channel_id) & (keys.c.kid == kid))).rowcount > 0
 
     def find_key(self, kid: str) -> Key | None:
         """The key with this kid on any channel, or None."""
@@ -451,14 +545,48 @@ class Store:
                 issued_at=record.issued_at, expires_at=record.expires_at))
         return record
 
+    def issue_long_lived(self, channel_id: str, token: str, keep_old_for: int = 0,
+                         now: int | None = None) -> tuple[Token, int | None]:
+        """Store a new long-lived token; the channel's current one stays valid ``keep_old_for`` s (0-24 h).
+
+        Returns the new record and when the previous one stops working (None if there was none).
+        At most LONG_LIVED_KEPT old tokens wait out a grace period; older ones are revoked.
+        Raises ChannelNotFound, ValueError for a grace outside 0-24 h.
+        """
+        if not 0 <= int(keep_old_for) <= LONG_LIVED_MAX_GRACE:
+            raise ValueError("keep_old_for must be 0 to 86400 seconds")
+        now = _now(now)
+        record = Token(hash_token(token), channel_id, LONG_LIVED, None, now, now + LONG_LIVED_LIFETIME)
+        previous_until = None
+        with self._locked_channel(channel_id, now) as conn:
+            valid = conn.execute(sa.select(tokens.c.id, tokens.c.expires_at)
+                                 .where(_valid(channel_id, LONG_LIVED, now)).order_by(tokens.c.id)).all()
+            if valid:
+                previous_until = now + int(keep_old_for)
+                if keep_old_for == 0:
+                    conn.execute(tokens.delete().where(tokens.c.id.in_([row.id for row in valid])))
+                else:
+                    for row in valid:
+                        conn.execute(tokens.update().where(tokens.c.id == row.id)
+                                     .values(expires_at=min(row.expires_at, previous_until)))
+                    surplus = [row.id for row in valid][:max(0, len(valid) - LONG_LIVED_KEPT + 1)]
+                    if surplus:
+                        conn.execute(tokens.delete().where(tokens.c.id.in_(surplus)))
+            conn.execute(tokens.insert().values(
+                token_hash=record.token_hash, channel_id=channel_id, kind=LONG_LIVED, key_id=None,
+                issued_at=record.issued_at, expires_at=record.expires_at))
+        return record, previous_until
+
     def find_token(self, token: str) -> Token | None:
         """The stored token with this value (expired ones included, until purged), or None."""
         with self._read() as conn:
             row = conn.execute(sa.select(tokens).where(tokens.c.token_hash == hash_token(token))).first()
         return _token(row) if row else None
 
-    def revoke_token(self, token: str, channel_id: str | None = None, kind: str | None = None) -> bool:
-        """Revoke (delete) a token, optionally only if it belongs to ``channel_id`` and is of ``kind``.
+    def revoke_token(self, token: str, channel_id: str | None = None,
+                     kind: str | tuple[str, ...] | None = None) -> bool:
+        """Revoke (delete) a token, optionally only if it belongs to ``channel_id`` and is of ``kind``
+        (one kind or a tuple of kinds).
 
         Returns whether anything was revoked; revoking twice is harmless.
         """
@@ -466,7 +594,9 @@ class Store:
         condition = tokens.c.token_hash == hash_token(token)
         if channel_id is not None:
             condition &= tokens.c.channel_id == channel_id
-        if kind is not None:
+        if isinstance(kind, tuple):
+            condition &= tokens.c.kind.in_(kind)
+        elif kind is not None:
             condition &= tokens.c.kind == kind
         with self._write() as conn:
             return conn.execute(tokens.delete().where(condition)).rowcount > 0
@@ -504,10 +634,12 @@ class Store:
     def _purge(self, conn: Connection, now: int) -> None:
         """Remove long-expired tokens and idle channels (run when a channel is created)."""
         conn.execute(tokens.delete().where(tokens.c.expires_at <= now - EXPIRED_KEPT_FOR))
+        conn.execute(events.delete().where(events.c.at <= now - EVENTS_KEPT_FOR))
         idle = sa.select(channels.c.channel_id).where(channels.c.used_at <= now - CHANNEL_IDLE_LIFETIME)
-        # A channel with a valid token is in use even if nobody touched it lately.
+        # A channel with a valid token is in use even if nobody touched it lately; a long-lived
+        # token alone does not count (it never expires, so it would hold a slot of the cap forever).
         idle = idle.where(~sa.exists().where((tokens.c.channel_id == channels.c.channel_id)
-                                              & (tokens.c.expires_at > now)))
+                                              & (tokens.c.kind != LONG_LIVED) & (tokens.c.expires_at > now)))
         idle_ids = conn.execute(idle).scalars().all()
         if idle_ids:
             conn.execute(tokens.delete().where(tokens.c.channel_id.in_(idle_ids)))

@@ -1,6 +1,9 @@
-/* Sandbox console: carry the public key, kid and channel ID between steps in this tab,
-   and remember the channels created in this browser (their IDs only, in localStorage),
-   so the server never has to list channels to anyone. No inline scripts (CSP). */
+/* Sandbox console: carry the public key, kid, channel ID and channel secret between steps in
+   this tab, and remember the channels created in this browser (their IDs only, in localStorage),
+   so the server never has to list channels to anyone. A channel's secret is kept in this tab's
+   sessionStorage only (never localStorage, never a URL): opening a remembered channel posts it
+   with the open form. Without JavaScript every form still works: the secret is typed once and
+   carried in the answers' hidden fields. No inline scripts (CSP). */
 (function () {
   "use strict";
   var STORE = "lineTester.";
@@ -26,6 +29,10 @@
   function setSession(name, value) {
     try { sessionStorage.setItem(STORE + name, value); } catch (e) { /* storage off */ }
   }
+  function getSession(name) {
+    try { return sessionStorage.getItem(STORE + name); } catch (e) { return null; }
+  }
+  function secretOf(id) { return getSession("sandboxSecret." + id); }
   function dataOf(selector, attr) {
     var el = document.querySelector(selector);
     return el ? el.getAttribute(attr) : null;
@@ -36,7 +43,11 @@
     var created = dataOf("#created-channel", "data-channel-id");
     if (created) { remember(created); setSession("channelId", created); setSession("target", "sandbox"); }
     var opened = dataOf("#open-channel", "data-channel-id");
-    if (opened) { setSession("channelId", opened); }
+    if (opened) {
+      setSession("channelId", opened);
+      var secret = document.getElementById("channel_secret");
+      if (secret && secret.value) setSession("sandboxSecret." + opened, secret.value);
+    }
     var kid = dataOf("#registered-key", "data-kid");
     if (kid) {
       setSession("kid", kid);
@@ -44,7 +55,10 @@
       setSession("target", "sandbox");
     }
     var deleted = dataOf("[data-deleted-channel]", "data-deleted-channel");
-    if (deleted) forget(deleted);
+    if (deleted) {
+      forget(deleted);
+      try { sessionStorage.removeItem(STORE + "sandboxSecret." + deleted); } catch (e) { /* storage off */ }
+    }
     var missing = dataOf("[data-missing-channel]", "data-missing-channel");
     if (missing) forget(missing);
   }
@@ -53,16 +67,33 @@
     var section = document.getElementById("my-channels-section");
     var list = document.getElementById("my-channels");
     if (!section || !list) return;
-    var base = document.querySelector("#open-channel-form form").getAttribute("action");
+    var form = document.querySelector("#open-channel-form form");
+    var idField = document.getElementById("channel_id");
+    var secretField = form && form.querySelector('input[name="channel_secret"]');
+    if (!form || !idField || !secretField) return;
     savedChannels().forEach(function (id) {
       var li = document.createElement("li");
-      var a = document.createElement("a");
-      a.href = base + "?channel_id=" + encodeURIComponent(id);
-      a.textContent = id;
-      li.appendChild(a);
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = id;
+      button.setAttribute("data-open-channel", id);
+      button.addEventListener("click", function () {
+        idField.value = id;
+        var secret = secretOf(id);
+        secretField.value = secret || "";
+        if (secret) { form.submit(); } else { secretField.focus(); }
+      });
+      li.appendChild(button);
       list.appendChild(li);
     });
     section.hidden = list.children.length === 0;
+    // The ID typed or given in ?channel_id=: fill its secret when this tab has it.
+    function fillSecret() {
+      var secret = /^[0-9]{10}$/.test(idField.value) ? secretOf(idField.value) : null;
+      if (secret && !secretField.value) secretField.value = secret;
+    }
+    idField.addEventListener("change", fillSecret);
+    fillSecret();
   }
 
   // One click fills the textarea with the public key made on the key pair page.

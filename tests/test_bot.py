@@ -42,7 +42,7 @@ def app(backend):
 def make_channel(client, keypair, name="Coffee bot") -> SimpleNamespace:
     created = client.post("/sandbox/api/channels", json={"name": name})
     channel_id, secret = created.json["channel_id"], created.json["channel_secret"]
-    kid = client.post(f"/sandbox/api/channels/{channel_id}/keys", json=keypair[1]).json["kid"]
+    kid = client.post(f"/sandbox/api/channels/{channel_id}/keys", json=keypair[1], auth=(channel_id, secret)).json["kid"]
     return SimpleNamespace(id=channel_id, secret=secret, kid=kid, key=keypair[0])
 
 
@@ -160,21 +160,21 @@ def test_revoked_expired_tampered_and_orphaned_tokens_are_refused(app, client, c
         response = get(client, BOT_PATHS[0], token)
         assert (response.status_code, response.json) == (401, {"message": FAILED})
     assert get(client, BOT_PATHS[0], tokens["stateless (secret)"]).status_code == 200
-    client.delete(f"/sandbox/api/channels/{channel.id}")
+    client.delete(f"/sandbox/api/channels/{channel.id}", auth=(channel.id, channel.secret))
     response = get(client, BOT_PATHS[1], tokens["stateless (secret)"])
     assert (response.status_code, response.json) == (401, {"message": FAILED})
 
 
 def test_the_console_shows_and_sets_the_bot_profile(client, channel):
-    page = client.get(f"/sandbox/?channel_id={channel.id}").get_data(as_text=True)
+    page = client.post("/sandbox/console/open", data={"channel_id": channel.id, "channel_secret": channel.secret}).get_data(as_text=True)
     assert 'id="bot-profile"' in page and "Coffee bot" in page
-    saved = client.post("/sandbox/console/bot", data={"channel_id": channel.id, "display_name": "  Tea bot ",
+    saved = client.post("/sandbox/console/bot", data={"channel_id": channel.id, "channel_secret": channel.secret, "display_name": "  Tea bot ",
                                                       "chat_mode": "chat", "mark_as_read_mode": "manual"})
     assert saved.status_code == 200 and "The bot profile was saved." in saved.get_data(as_text=True)
     info = get(client, BOT_PATHS[0], tokens_of_each_type(client, channel)["v2.1"]).json
     assert (info["displayName"], info["chatMode"], info["markAsReadMode"]) == ("Tea bot", "chat", "manual")
     # An empty name goes back to the channel's name.
-    client.post("/sandbox/console/bot", data={"channel_id": channel.id, "display_name": "",
+    client.post("/sandbox/console/bot", data={"channel_id": channel.id, "channel_secret": channel.secret, "display_name": "",
                                               "chat_mode": "bot", "mark_as_read_mode": "auto"})
     assert get(client, BOT_PATHS[0], tokens_of_each_type(client, channel)["v2.1"]).json["displayName"] == "Coffee bot"
 
@@ -186,13 +186,13 @@ def test_the_console_shows_and_sets_the_bot_profile(client, channel):
     ({"mark_as_read_mode": ""}, "mark_as_read_mode", "Choose the read mode"),
 ])
 def test_the_console_refuses_a_bad_bot_profile_naming_the_field(client, channel, form, field, message):
-    data = {"channel_id": channel.id, "display_name": "ok", "chat_mode": "bot", "mark_as_read_mode": "auto", **form}
+    data = {"channel_id": channel.id, "channel_secret": channel.secret, "display_name": "ok", "chat_mode": "bot", "mark_as_read_mode": "auto", **form}
     response = client.post("/sandbox/console/bot", data=data)
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and message in page and f'id="{field}-error"' in page
 
 
 def test_the_console_bot_form_for_an_unknown_channel_is_404(client):
-    response = client.post("/sandbox/console/bot", data={"channel_id": "1999999999", "display_name": "x",
+    response = client.post("/sandbox/console/bot", data={"channel_id": "1999999999", "channel_secret": "x", "display_name": "x",
                                                          "chat_mode": "bot", "mark_as_read_mode": "auto"})
     assert response.status_code == 404

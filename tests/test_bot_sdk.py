@@ -31,7 +31,7 @@ def channel(live_server) -> SimpleNamespace:
     private, public = signing.generate_key_pair()
     created = requests.post(f"{live_server.url}/sandbox/api/channels", json={"name": "SDK bot"}, timeout=10).json()
     kid = requests.post(f"{live_server.url}/sandbox/api/channels/{created['channel_id']}/keys", json=public,
-                        timeout=10).json()["kid"]
+                        auth=(created['channel_id'], created['channel_secret']), timeout=10).json()["kid"]
     return SimpleNamespace(id=created["channel_id"], secret=created["channel_secret"], kid=kid,
                            key=signing.load_private_key(private))
 
@@ -119,7 +119,8 @@ def test_node_sdk_against_the_sandbox_mounted_at_the_root_of_an_origin(app, tmp_
         client = app.test_client()
         private, public = signing.generate_key_pair()
         created = client.post("/sandbox/api/channels", json={"name": "Node bot"}).get_json()
-        kid = client.post(f"/sandbox/api/channels/{created['channel_id']}/keys", json=public).get_json()["kid"]
+        kid = client.post(f"/sandbox/api/channels/{created['channel_id']}/keys", json=public,
+                          auth=(created['channel_id'], created['channel_secret'])).get_json()["kid"]
         channel = SimpleNamespace(id=created["channel_id"], secret=created["channel_secret"], kid=kid,
                                   key=signing.load_private_key(private))
         origin = f"http://127.0.0.1:{server.server_port}"
@@ -154,7 +155,7 @@ def test_node_sdk_gets_typed_answers_and_its_401_for_a_revoked_token(start_serve
     private, public = signing.generate_key_pair()
     created = requests.post(f"{server.url}/sandbox/api/channels", json={"name": "Node bot"}, timeout=10).json()
     kid = requests.post(f"{server.url}/sandbox/api/channels/{created['channel_id']}/keys", json=public,
-                        timeout=10).json()["kid"]
+                        auth=(created['channel_id'], created['channel_secret']), timeout=10).json()["kid"]
     channel = SimpleNamespace(id=created["channel_id"], secret=created["channel_secret"], kid=kid,
                               key=signing.load_private_key(private))
     tokens = issue_each_type(server.url, channel)

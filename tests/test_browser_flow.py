@@ -43,7 +43,7 @@ def key(console_key) -> signing.PrivateKey:
 def new_channel(base: str, key) -> dict:
     """A sandbox channel with the console key registered (Basic auth: the sandbox may ask for the secret)."""
     s = requests.Session()
-    ch = s.post(base + "/sandbox/api/channels", timeout=30).json()
+    ch = s.post(base + "/sandbox/api/channels", json={}, timeout=30).json()
     kid = s.post(f"{base}/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
                  auth=(ch["channel_id"], ch["channel_secret"]), timeout=30).json()["kid"]
     return {**ch, "kid": kid}

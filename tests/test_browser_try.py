@@ -25,7 +25,8 @@ def test_issue_try_revoke_try_again(context_for, live_server, lang):
     name = {"en": "Espresso bot", "ja": "エスプレッソ Bot"}[lang]
     private, public = signing.generate_key_pair()
     channel = requests.post(f"{base}/sandbox/api/channels", json={"name": name}, timeout=10).json()
-    kid = requests.post(f"{base}/sandbox/api/channels/{channel['channel_id']}/keys", json=public, timeout=10).json()["kid"]
+    kid = requests.post(f"{base}/sandbox/api/channels/{channel['channel_id']}/keys", json=public,
+                        auth=(channel['channel_id'], channel['channel_secret']), timeout=10).json()["kid"]
     jwt = signing.build_assertion(channel["channel_id"], kid, signing.load_private_key(private), 3600)
 
     page = context_for(lang).new_page()

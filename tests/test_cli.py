@@ -251,11 +251,12 @@ def sandbox_channel(tmp_path, console_key):
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SANDBOX_DATABASE": str(db),
                       "DATABASE_URL": "", "SECRET_KEY": "cli-test-secret"})
     client = app.test_client()
-    created = client.post("/sandbox/api/channels")
+    created = client.post("/sandbox/api/channels", json={})
     assert created.status_code == 201, created.get_data(as_text=True)
     channel = created.get_json()
     public = signing.public_jwk(signing.load_private_key(console_key))
-    registered = client.post(f"/sandbox/api/channels/{channel['channel_id']}/keys", json=public)
+    registered = client.post(f"/sandbox/api/channels/{channel['channel_id']}/keys", json=public,
+                             auth=(channel["channel_id"], channel["channel_secret"]))
     assert registered.status_code == 201, registered.get_data(as_text=True)
     return {**channel, "kid": registered.get_json()["kid"], "env": cli_env(db)}
 

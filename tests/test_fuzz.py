@@ -58,8 +58,9 @@ def world(tmp_path_factory, console_key):
     client = app.test_client()
     key = signing.load_private_key(console_key)
     public = signing.public_jwk(key)
-    channel = client.post("/sandbox/api/channels").get_json()
-    kid = client.post(f"/sandbox/api/channels/{channel['channel_id']}/keys", json=public).get_json()["kid"]
+    channel = client.post("/sandbox/api/channels", json={}).get_json()
+    kid = client.post(f"/sandbox/api/channels/{channel['channel_id']}/keys", json=public,
+                      auth=(channel["channel_id"], channel["channel_secret"])).get_json()["kid"]
     jwt = signing.build_assertion(channel["channel_id"], kid, key, 3600)
     token = client.post("/sandbox/oauth2/v2.1/token", data={
         "grant_type": "client_credentials", "client_assertion": jwt,

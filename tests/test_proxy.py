@@ -25,10 +25,11 @@ def key(console_key) -> signing.PrivateKey:
 @pytest.fixture
 def channel(client, key) -> dict:
     """A sandbox channel with the console key's public half registered."""
-    created = client.post("/sandbox/api/channels")
+    created = client.post("/sandbox/api/channels", json={})
     assert created.status_code == 201, created.get_data(as_text=True)
     ch = created.get_json()
-    registered = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key))
+    registered = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
+                             auth=(ch["channel_id"], ch["channel_secret"]))
     assert registered.status_code == 201, registered.get_data(as_text=True)
     return {**ch, "kid": registered.get_json()["kid"]}
 

@@ -23,7 +23,8 @@ def make_channel(base: str, public: dict) -> dict:
     created = requests.post(f"{base}/sandbox/api/channels", json={"name": "proxy test"}, timeout=10)
     assert created.status_code == 201, created.text
     channel = created.json()
-    registered = requests.post(f"{base}/sandbox/api/channels/{channel['channel_id']}/keys", json=public, timeout=10)
+    registered = requests.post(f"{base}/sandbox/api/channels/{channel['channel_id']}/keys", json=public, timeout=10,
+                               auth=(channel["channel_id"], channel["channel_secret"]))
     assert registered.status_code == 201, registered.text
     return {**channel, "kid": registered.json()["kid"]}
 

@@ -51,12 +51,19 @@ def app(backend):
     app.extensions["sandbox_store"].dispose()
 
 
+def create(client) -> tuple[str, str]:
+    """A new channel through the admin API: (channel ID, channel secret)."""
+    r = client.post("/sandbox/api/channels", json={})
+    assert r.status_code == 201, r.json
+    return r.json["channel_id"], r.json["channel_secret"]
+
+
 def make_channel(client, keypair) -> SimpleNamespace:
     """Create a channel and register ``keypair``'s public key through the admin API."""
     created = client.post("/sandbox/api/channels", json={"name": "test"})
     assert created.status_code == 201, created.json
     channel_id, secret = created.json["channel_id"], created.json["channel_secret"]
-    registered = client.post(f"/sandbox/api/channels/{channel_id}/keys", json=keypair[1])
+    registered = client.post(f"/sandbox/api/channels/{channel_id}/keys", json=keypair[1], auth=(channel_id, secret))
     assert registered.status_code == 201, registered.json
     return SimpleNamespace(id=channel_id, secret=secret, kid=registered.json["kid"], key=keypair[0])
 
@@ -125,6 +132,17 @@ def test_v21_issue_answers_lines_shape(client, channel):
 def test_numeric_strings_are_accepted_for_exp_and_token_exp(client, channel):
     r = issue(client, assertion(channel, exp=str(int(time.time()) + 600), token_exp="2592000"))
     assert r.status_code == 200 and r.json["expires_in"] == 2592000
+
+
+def test_exp_exactly_at_the_limit_is_accepted_one_second_more_is_not(client, channel, monkeypatch):
+    """§9: exp at most 30 min ahead plus 60 s of skew; the boundary itself is inside."""
+    now = int(time.time())
+    monkeypatch.setattr(time, "time", lambda: float(now))
+    assert issue(client, assertion(channel, exp=now + 1800 + 60)).status_code == 200
+    r = issue(client, assertion(channel, exp=now + 1800 + 61))
+    assert (r.status_code, r.json) == (400, invalid_client("Invalid exp"))
+    r = issue(client, assertion(channel, exp=now))  # exp must be in the future
+    assert (r.status_code, r.json) == (400, invalid_client("Invalid exp"))
 
 
 def test_exp_allows_sixty_seconds_of_skew(client, channel):
@@ -371,8 +389,9 @@ def test_short_lived_31st_revokes_the_oldest(client, channel):
 
 
 @pytest.mark.parametrize("case, override, body", [
-    ("unknown channel", {"client_id": "1999999999"}, invalid_client("invalid client_id")),
-    ("malformed channel", {"client_id": "abc"}, invalid_client("invalid client_id")),
+    # §5.6 live record: unknown numeric and non-numeric IDs both answer "in the wrong format".
+    ("unknown channel", {"client_id": "1999999999"}, invalid_request("some parameters in the wrong format")),
+    ("malformed channel", {"client_id": "abc"}, invalid_request("some parameters in the wrong format")),
     ("wrong secret", {"client_secret": "0" * 32}, invalid_client("invalid client_secret")),
     ("wrong grant", {"grant_type": "password"}, PARAMS_INVALID),
     ("missing secret", {"client_secret": ""}, PARAMS_INVALID),
@@ -399,7 +418,7 @@ def test_short_lived_verify_and_revoke_malformed(client, channel):
 
 
 def test_admin_create_channel_without_body(client):
-    r = client.post("/sandbox/api/channels")
+    r = client.post("/sandbox/api/channels", content_type="application/json")
     assert r.status_code == 201
     assert re.fullmatch(r"[1-9][0-9]{9}", r.json["channel_id"])
     assert re.fullmatch(r"[0-9a-f]{32}", r.json["channel_secret"])
@@ -430,42 +449,47 @@ def test_admin_create_channel_refuses_bad_bodies(client, body, field):
     ({"n": "AQAB"}, "n"),
 ])
 def test_admin_refuses_keys_as_lines_console_does(client, keypairs, change, member):
-    channel_id = client.post("/sandbox/api/channels").json["channel_id"]
+    channel_id, secret = create(client)
     jwk = {**keypairs[0][1], **change}
     jwk = {k: v for k, v in jwk.items() if v is not None}
-    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", json=jwk)
+    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", json=jwk, auth=(channel_id, secret))
     assert r.status_code == 400 and r.json["field"] == "public_key"
     assert member in r.json["member"] and r.json["error_description"]
 
 
 def test_admin_accepts_key_ops_verify_and_webcrypto_ext(client, keypairs):
-    channel_id = client.post("/sandbox/api/channels").json["channel_id"]
+    channel_id, secret = create(client)
     jwk = {k: v for k, v in keypairs[0][1].items() if k != "use"}
-    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", json={**jwk, "key_ops": ["verify"], "ext": True})
+    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", json={**jwk, "key_ops": ["verify"], "ext": True},
+                    auth=(channel_id, secret))
     assert r.status_code == 201 and re.fullmatch(r"[0-9a-f-]{36}", r.json["kid"])
+    stored = client.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, secret)).json["keys"][0]
+    assert stored["public_key"] == {**jwk, "key_ops": ["verify"]}  # "ext" is not kept (issue 11)
 
 
-@pytest.mark.parametrize("body", ["", "[]", "nope", "[" * 100000])
+@pytest.mark.parametrize("body", ["", "[]", "nope", "[" * 5000])
 def test_admin_key_body_must_be_a_json_object(client, body):
-    channel_id = client.post("/sandbox/api/channels").json["channel_id"]
-    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", data=body, content_type="application/json")
+    channel_id, secret = create(client)
+    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", data=body, content_type="application/json",
+                    auth=(channel_id, secret))
     assert r.status_code == 400 and r.json["field"] == "public_key"
 
 
 def test_admin_key_cap(client, keypairs, monkeypatch):
     monkeypatch.setattr(store_module, "KEYS_PER_CHANNEL", 2)
-    channel_id = client.post("/sandbox/api/channels").json["channel_id"]
+    channel_id, secret = create(client)
+    auth = (channel_id, secret)
     for _ in range(2):
-        assert client.post(f"/sandbox/api/channels/{channel_id}/keys", json=keypairs[0][1]).status_code == 201
-    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", json=keypairs[0][1])
+        assert client.post(f"/sandbox/api/channels/{channel_id}/keys", json=keypairs[0][1], auth=auth).status_code == 201
+    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", json=keypairs[0][1], auth=auth)
     assert r.status_code == 400 and "2 public keys" in r.json["error_description"]
 
 
 def test_admin_channel_cap(client, monkeypatch):
     monkeypatch.setattr(store_module, "MAX_CHANNELS", 2)
     for _ in range(2):
-        assert client.post("/sandbox/api/channels").status_code == 201
-    r = client.post("/sandbox/api/channels")
+        create(client)
+    r = client.post("/sandbox/api/channels", json={})
     assert r.status_code == 409 and "maximum of 2 channels" in r.json["error_description"]
 
 
@@ -477,14 +501,15 @@ def test_admin_channel_cap(client, monkeypatch):
     ("delete", "/sandbox/api/channels/1999999999/tokens"),
 ])
 def test_admin_unknown_channel_is_a_json_404(client, keypairs, method, path):
-    r = getattr(client, method)(path, json=keypairs[0][1] if method == "post" else None)
+    channel_id = path.split("/")[4]
+    r = getattr(client, method)(path, json=keypairs[0][1] if method == "post" else None, auth=(channel_id, "0" * 32))
     assert r.status_code == 404 and r.json["error"] == "not_found" and "channel" in r.json["error_description"]
 
 
 def test_admin_channel_details_never_show_token_values(client, channel):
     v21 = issue(client, assertion(channel)).json
     short = short_lived(client, channel).json
-    r = client.get(f"/sandbox/api/channels/{channel.id}")
+    r = client.get(f"/sandbox/api/channels/{channel.id}", auth=(channel.id, channel.secret))
     assert r.status_code == 200
     body = r.json
     assert body["channel_id"] == channel.id and body["name"] == "test"
@@ -498,12 +523,13 @@ def test_admin_channel_details_never_show_token_values(client, channel):
 def test_admin_revoke_all_and_delete(client, channel):
     token = issue(client, assertion(channel)).json["access_token"]
     short_lived(client, channel)
-    r = client.delete(f"/sandbox/api/channels/{channel.id}/tokens")
+    auth = (channel.id, channel.secret)
+    r = client.delete(f"/sandbox/api/channels/{channel.id}/tokens", auth=auth)
     assert (r.status_code, r.json) == (200, {"revoked": 2})
     assert verify(client, token).json == invalid_request("The access token revoked")
-    r = client.delete(f"/sandbox/api/channels/{channel.id}")
+    r = client.delete(f"/sandbox/api/channels/{channel.id}", auth=auth)
     assert r.status_code == 204
-    assert client.get(f"/sandbox/api/channels/{channel.id}").status_code == 404
+    assert client.get(f"/sandbox/api/channels/{channel.id}", auth=auth).status_code == 404
     assert issue(client, assertion(channel)).json == KEY_NOT_FOUND
 
 
@@ -535,47 +561,58 @@ def test_console_flow(client, keypairs):
     channel_id = re.search(r'id="created-channel" data-channel-id="(\d{10})"', html).group(1)
     secret = re.search(r'id="channel_secret" type="password"[^>]*value="([0-9a-f]{32})"', html).group(1)
     assert "my bot" in html
+    assert html.count(f'name="channel_secret" value="{secret}"') >= 3  # every form of the channel carries it
 
-    r = client.post("/sandbox/console/keys", data={"channel_id": channel_id, "public_key": json.dumps(keypairs[0][1])})
+    form = {"channel_id": channel_id, "channel_secret": secret}
+    r = client.post("/sandbox/console/keys", data={**form, "public_key": json.dumps(keypairs[0][1])})
     html = r.get_data(as_text=True)
     assert r.status_code == 201
     kid = re.search(r'id="registered-key" data-kid="([0-9a-f-]{36})" data-channel-id="' + channel_id, html).group(1)
     assert kid in html
+    # Issue 13 item 1: the very next step still shows the secret and carries it in its forms.
+    assert re.search(r'id="channel_secret" type="password"[^>]*value="' + secret, html)
+    assert f'name="channel_secret" value="{secret}"' in html
 
     channel = SimpleNamespace(id=channel_id, secret=secret, kid=kid, key=keypairs[0][0])
     key_id = issue(client, assertion(channel)).json["key_id"]
     html = client.get(f"/sandbox/?channel_id={channel_id}").get_data(as_text=True)
-    assert key_id in html and kid in html
+    assert key_id not in html and kid not in html  # a GET with the ID alone opens nothing
+    r = client.post("/sandbox/console/open", data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and key_id in html and kid in html
 
-    r = client.post("/sandbox/console/revoke", data={"channel_id": channel_id})
+    r = client.post("/sandbox/console/revoke", data=form)
     assert r.status_code == 200 and "Revoked 1 valid token." in r.get_data(as_text=True)
-    r = client.post("/sandbox/console/delete", data={"channel_id": channel_id})
+    r = client.post("/sandbox/console/delete", data=form)
     assert r.status_code == 200 and f'data-deleted-channel="{channel_id}"' in r.get_data(as_text=True)
-    assert client.get(f"/sandbox/?channel_id={channel_id}").status_code == 404
+    assert client.post("/sandbox/console/open", data=form).status_code == 404
 
 
 def test_console_shows_key_errors_beside_the_field(client):
-    channel_id = client.post("/sandbox/api/channels").json["channel_id"]
-    r = client.post("/sandbox/console/keys", data={"channel_id": channel_id, "public_key": '{"kty": "RSA", "kid": "x"}'})
+    channel_id, secret = create(client)
+    form = {"channel_id": channel_id, "channel_secret": secret}
+    r = client.post("/sandbox/console/keys", data={**form, "public_key": '{"kty": "RSA", "kid": "x"}'})
     html = r.get_data(as_text=True)
     assert r.status_code == 400
     assert 'aria-describedby="public_key-hint public_key-error"' in html and 'aria-invalid="true"' in html
     assert 'id="public_key-error"' in html and "kid" in html
     for text in ("", "not json", "[" * 100000):
-        r = client.post("/sandbox/console/keys", data={"channel_id": channel_id, "public_key": text})
+        r = client.post("/sandbox/console/keys", data={**form, "public_key": text})
         assert r.status_code == 400 and 'id="public_key-error"' in r.get_data(as_text=True)
+        assert secret in r.get_data(as_text=True)  # a refused key keeps the channel open
 
 
 def test_console_unknown_channel(client):
-    r = client.get("/sandbox/?channel_id=1999999999")
+    r = client.post("/sandbox/console/open", data={"channel_id": "1999999999", "channel_secret": "x"})
     assert r.status_code == 404 and r.mimetype == "text/html"
     assert 'id="channel_id-error"' in r.get_data(as_text=True)
-    for path in ("/sandbox/console/keys", "/sandbox/console/revoke", "/sandbox/console/delete"):
-        assert client.post(path, data={"channel_id": "nope"}).status_code == 404
+    for path in ("/sandbox/console/keys", "/sandbox/console/revoke", "/sandbox/console/delete",
+                 "/sandbox/console/long-lived", "/sandbox/console/keys/delete"):
+        assert client.post(path, data={"channel_id": "nope", "channel_secret": "x"}).status_code == 404
 
 
 def test_console_never_lists_other_peoples_channels(client):
-    channel_id = client.post("/sandbox/api/channels").json["channel_id"]
+    channel_id, _ = create(client)
     assert channel_id not in client.get("/sandbox/").get_data(as_text=True)
 
 
@@ -601,9 +638,9 @@ def test_console_forms_need_csrf_but_line_endpoints_do_not(csrf_app, keypairs):
     channel = make_channel(client, keypairs[0])
     assert issue(client, assertion(channel)).status_code == 200
     assert short_lived(client, channel).status_code == 200
-    assert client.post("/sandbox/api/channels").status_code == 201
+    assert client.post("/sandbox/api/channels", json={}).status_code == 201
     for endpoint in ("issue_v21", "revoke_v21", "issue_stateless", "issue_short_lived", "verify_short_lived",
-                     "revoke_short_lived", "api_create_channel", "api_add_key"):
+                     "revoke_short_lived", "api_create_channel", "api_add_key", "api_issue_long_lived"):
         assert csrf_app.view_functions[f"sandbox.{endpoint}"].csrf_exempt is True
     assert not getattr(csrf_app.view_functions["sandbox.console_create_channel"], "csrf_exempt", False)
 
@@ -631,9 +668,9 @@ def test_unreachable_database_is_a_503_not_a_traceback():
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
                       "DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/none"})
     client = app.test_client()
-    r = client.post("/sandbox/api/channels")
+    r = client.post("/sandbox/api/channels", json={})
     assert r.status_code == 503 and r.json["error"] == "temporarily_unavailable" and r.headers["Retry-After"] == "1"
-    r = client.get("/sandbox/?channel_id=1234567890")
+    r = client.post("/sandbox/console/open", data={"channel_id": "1234567890", "channel_secret": "x"})
     assert r.status_code == 503 and r.mimetype == "text/html"
 
 

@@ -34,7 +34,7 @@ def make_channel(base_url: str, keypair) -> SimpleNamespace:
     assert created.status_code == 201, created.text
     channel = created.json()
     registered = requests.post(f"{base_url}/sandbox/api/channels/{channel['channel_id']}/keys",
-                               json=keypair[1], timeout=10)
+                               json=keypair[1], timeout=10, auth=(channel["channel_id"], channel["channel_secret"]))
     assert registered.status_code == 201, registered.text
     return SimpleNamespace(id=channel["channel_id"], secret=channel["channel_secret"],
                            kid=registered.json()["kid"], key=keypair[0])

@@ -155,13 +155,17 @@ def test_no_secret_reaches_the_log_headers_or_cookies(secrets_server, tmp_path, 
     # Channels and keys: the admin API and the console forms (each shows a channel secret once).
     made = web.request("POST", "/sandbox/api/channels", json={"name": "secrets"}).json()
     channel_id, channel_secret = made["channel_id"], made["channel_secret"]
-    kid = web.request("POST", f"/sandbox/api/channels/{channel_id}/keys", json=public).json()["kid"]
+    kid = web.request("POST", f"/sandbox/api/channels/{channel_id}/keys", json=public,
+                      auth=(channel_id, channel_secret)).json()["kid"]
     console = web.form("/sandbox/console/channels", {"name": "console"})
     console_id = re.search(r'name="channel_id" value="(\d{10})"', console).group(1)
+    console_secret = re.search(r'name="channel_secret" value="([0-9a-f]{32})"', console).group(1)
     remember(channel_secret, *re.findall(r"\b[0-9a-f]{32}\b", console))
-    web.form("/sandbox/console/keys", {"channel_id": console_id, "public_key": json.dumps(public)})
+    web.form("/sandbox/console/keys", {"channel_id": console_id, "channel_secret": console_secret,
+                                       "public_key": json.dumps(public)})
+    web.form("/sandbox/console/open", {"channel_id": console_id, "channel_secret": console_secret})
     web.get(f"/sandbox/?channel_id={console_id}")
-    web.get(f"/sandbox/api/channels/{channel_id}")
+    web.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, channel_secret))
 
     # JWTs: signed here, and by the server through its JSON API and its form (fields, advanced, PEM, file).
     jwt = signing.build_assertion(channel_id, kid, key, 86400)

@@ -250,6 +250,24 @@ def test_tables_are_created_once_when_workers_start_together(backend):
     assert outcomes == ["ok"] * 6
 
 
+def test_fresh_sqlite_file_opened_by_six_workers_at_once_never_locks(tmp_path):
+    """Issue 15: six processes opening one fresh SQLite file together sometimes got "database is
+    locked" (each connection switched the file to WAL). Twelve fresh files in a row, six processes
+    each: every first request answers."""
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(12):
+        url = f"sqlite:///{tmp_path / f'fresh-{round_}.sqlite3'}"
+        start, results = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_create_schema, args=(url, start, results)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        start.set()
+        outcomes = [results.get(timeout=60) for _ in range(6)]
+        for p in procs:
+            p.join(timeout=30)
+        assert outcomes == ["ok"] * 6, f"round {round_}: {outcomes}"
+
+
 def test_sqlite_uses_wal(tmp_path):
     config = {"SANDBOX_DATABASE": str(tmp_path / "s.sqlite3")}
     s = store_module.open_store(config)
@@ -265,3 +283,113 @@ def test_unreachable_database_raises_store_unavailable():
     s = store_module.open_store({"DATABASE_URL": f"postgres://nobody@127.0.0.1:{free_port()}/none"})
     with pytest.raises(store_module.StoreUnavailable):
         s.create_channel()
+
+
+# --------------------------------------------------------------------------- events, long-lived tokens, keys
+
+
+def test_take_counts_events_in_a_sliding_window(db):
+    for _ in range(3):
+        db.take("create:192.0.2.1", 3, 3600, now=NOW)
+    with pytest.raises(store_module.RateLimited) as refused:
+        db.take("create:192.0.2.1", 3, 3600, now=NOW + 600)
+    assert refused.value.retry_after == 3000
+    db.take("create:192.0.2.2", 3, 3600, now=NOW + 600)  # another bucket
+    db.take("create:192.0.2.1", 3, 3600, now=NOW + 3600)  # the oldest left the window
+
+
+def test_channel_creation_limit_is_atomic_across_processes(db):
+    """Four processes create at once for one client with a limit of 5: exactly 5 channels."""
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_create_limited, args=(db.url, start, results, 3)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    start.set()
+    outcomes = [results.get(timeout=60) for _ in range(12)]
+    for p in procs:
+        p.join(timeout=30)
+    assert outcomes.count("ok") == 5 and outcomes.count("limited") == 7
+
+
+def _create_limited(url: str, start, results, n: int) -> None:
+    s = Store(url)
+    start.wait()
+    for _ in range(n):
+        try:
+            s.create_channel("x", client="198.51.100.1", per_hour=5)
+            results.put("ok")
+        except store_module.RateLimited:
+            results.put("limited")
+    s.dispose()
+
+
+def test_long_lived_reissue_keeps_the_old_one_for_the_grace(db, channel_id):
+    first, until = db.issue_long_lived(channel_id, "long-1", 0, now=NOW)
+    assert until is None and first.expires_at - NOW == store_module.LONG_LIVED_LIFETIME
+    _, until = db.issue_long_lived(channel_id, "long-2", 3600, now=NOW)
+    assert until == NOW + 3600 and db.find_token("long-1").expires_at == NOW + 3600
+    _, until = db.issue_long_lived(channel_id, "long-3", 0, now=NOW + 10)
+    assert db.find_token("long-1") is None and db.find_token("long-2") is None  # 0 h: revoked at once
+    with pytest.raises(ValueError):
+        db.issue_long_lived(channel_id, "long-4", 86401, now=NOW)
+
+
+def test_long_lived_tokens_waiting_out_a_grace_are_bounded(db, channel_id):
+    for i in range(20):
+        db.issue_long_lived(channel_id, f"long-{i}", 86400, now=NOW + i)
+    valid = db.valid_tokens(channel_id, store_module.LONG_LIVED, now=NOW + 20)
+    assert len(valid) == store_module.LONG_LIVED_KEPT and db.find_token("long-19") is not None
+
+
+def test_a_long_lived_token_alone_does_not_keep_an_idle_channel(db, channel_id):
+    db.issue_long_lived(channel_id, "long-idle", 0, now=NOW)
+    db.purge(now=NOW + store_module.CHANNEL_IDLE_LIFETIME + 1)
+    assert db.get_channel(channel_id) is None
+
+
+def test_delete_key_only_on_its_channel(db, channel_id):
+    other, _ = db.create_channel("other", now=NOW)
+    key = db.add_key(channel_id, JWK, now=NOW)
+    assert db.delete_key(other.channel_id, key.kid) is False
+    assert db.delete_key(channel_id, key.kid) is True and db.list_keys(channel_id) == []
+
+
+class _LockedCursor:
+    """A cursor whose WAL switch meets another process's switch ``busy`` times, as SQLite answers it:
+    "database is locked" at once, without its busy handler (two connections escalating together)."""
+
+    def __init__(self, busy: int):
+        self.busy, self.mode, self.calls = busy, "delete", []
+
+    def execute(self, sql: str):
+        self.calls.append(sql)
+        if sql == "PRAGMA journal_mode=WAL":
+            if self.busy > 0:
+                self.busy -= 1
+                raise sqlite3.OperationalError("database is locked")
+            self.mode = "wal"
+        self._row = (self.mode,)
+        return self
+
+    def fetchone(self):
+        return self._row
+
+
+def test_wal_switch_retries_while_another_process_holds_the_file():
+    cursor = _LockedCursor(busy=3)
+    store_module._ensure_wal(cursor)
+    assert cursor.mode == "wal" and cursor.calls.count("PRAGMA journal_mode=WAL") == 4
+
+
+def test_wal_switch_gives_up_after_the_busy_timeout(monkeypatch):
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        store_module._ensure_wal(_LockedCursor(busy=10_000))
+
+
+def test_a_file_already_in_wal_mode_is_not_switched_again():
+    cursor = _LockedCursor(busy=10_000)
+    cursor.mode = "wal"
+    store_module._ensure_wal(cursor)
+    assert cursor.calls == ["PRAGMA journal_mode"]

@@ -27,7 +27,8 @@ def key(console_key) -> signing.PrivateKey:
 @pytest.fixture
 def channel(client, key) -> dict:
     created = client.post("/sandbox/api/channels", json={"name": "Latte bot"}).get_json()
-    registered = client.post(f"/sandbox/api/channels/{created['channel_id']}/keys", json=signing.public_jwk(key))
+    registered = client.post(f"/sandbox/api/channels/{created['channel_id']}/keys", json=signing.public_jwk(key),
+                             auth=(created['channel_id'], created['channel_secret']))
     return {**created, "kid": registered.get_json()["kid"]}
 
 

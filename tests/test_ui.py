@@ -28,10 +28,11 @@ def key(console_key) -> signing.PrivateKey:
 
 
 def make_channel(client, key) -> dict:
-    created = client.post("/sandbox/api/channels")
+    created = client.post("/sandbox/api/channels", json={})
     assert created.status_code == 201, created.get_data(as_text=True)
     ch = created.get_json()
-    registered = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key))
+    registered = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
+                             auth=(ch['channel_id'], ch['channel_secret']))
     assert registered.status_code == 201, registered.get_data(as_text=True)
     return {**ch, "kid": registered.get_json()["kid"]}
 
@@ -162,10 +163,10 @@ def test_snippets_mask_secrets_and_the_python_one_runs(start_server, console_key
     """The Python snippet (line-bot-sdk v3), secrets included, gets a token from a live sandbox."""
     server = start_server()
     s = requests.Session()
-    ch = s.post(server.url + "/sandbox/api/channels", timeout=30).json()
+    ch = s.post(server.url + "/sandbox/api/channels", json={}, timeout=30).json()
     key = signing.load_private_key(console_key_text)
     kid = s.post(f"{server.url}/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                 timeout=30).json()["kid"]
+                 auth=(ch['channel_id'], ch['channel_secret']), timeout=30).json()["kid"]
     jwt = signing.build_assertion(ch["channel_id"], kid, key, 600)
     form = s.get(server.url + "/oauth2/v2.1/token", timeout=30).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
@@ -195,7 +196,7 @@ NODE_DIR = __import__("pathlib").Path(__file__).resolve().parent / "node"  # LIN
 def issue_on_live_server(server, console_key_text) -> tuple[str, str]:
     """Issue a token through the token page of a live server (sandbox target); return (page, JWT)."""
     s = requests.Session()
-    ch = s.post(server.url + "/sandbox/api/channels", timeout=30).json()
+    ch = s.post(server.url + "/sandbox/api/channels", json={}, timeout=30).json()
     key = signing.load_private_key(console_key_text)
     kid = s.post(f"{server.url}/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
                  auth=(ch["channel_id"], ch["channel_secret"]), timeout=30).json()["kid"]
@@ -255,7 +256,7 @@ def test_every_endpoint_has_python_and_node_code_calling_a_real_sdk_method(endpo
 
 
 def test_short_lived_result_folds_the_form_away(client):
-    ch = client.post("/sandbox/api/channels").get_json()
+    ch = client.post("/sandbox/api/channels", json={}).get_json()
     page = text_of(client.post("/v2/oauth/accessToken", data={
         "client_id": ch["channel_id"], "client_secret": ch["channel_secret"], "target": "sandbox"}))
     assert "Token issued" in page and '<details class="again" id="issue-again">' in page

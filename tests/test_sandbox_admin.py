@@ -1,0 +1,398 @@
+"""The sandbox on a public deploy (issue 11) and closer to LINE (issue 12), through Flask's test client:
+secret-protected admin calls, JSON only, the per-client creation limit, stored JWK members, long-lived
+tokens, LINE's request IDs and live error answers, and the sandbox served at the root of its own origin.
+Each LINE answer cites the section of the spec digest it follows (tests/../docs: line-oauth-api.md)."""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+import pytest
+
+from line_token import signing
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@pytest.fixture(scope="module")
+def keypair():
+    private, public = signing.generate_key_pair()
+    return signing.load_private_key(private), public
+
+
+def create(client, prefix="/sandbox", **kwargs):
+    r = client.post(f"{prefix}/api/channels", json={}, **kwargs)
+    assert r.status_code == 201, r.json
+    return r.json["channel_id"], r.json["channel_secret"]
+
+
+def add_key(client, channel_id, secret, public, prefix="/sandbox"):
+    r = client.post(f"{prefix}/api/channels/{channel_id}/keys", json=public, auth=(channel_id, secret))
+    assert r.status_code == 201, r.json
+    return r.json["kid"]
+
+
+def details(client, channel_id, secret, prefix="/sandbox"):
+    r = client.get(f"{prefix}/api/channels/{channel_id}", auth=(channel_id, secret))
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+def short_lived(client, channel_id, secret, prefix="/sandbox"):
+    return client.post(f"{prefix}/v2/oauth/accessToken", data={
+        "grant_type": "client_credentials", "client_id": channel_id, "client_secret": secret})
+
+
+# --------------------------------------------------------------------------- admin calls need the secret
+
+
+def admin_calls(channel_id, public):
+    """Every admin call on a channel: (method, path, kwargs)."""
+    base = f"/sandbox/api/channels/{channel_id}"
+    return [
+        ("get", base, {}),
+        ("post", f"{base}/keys", {"json": public}),
+        ("delete", f"{base}/keys/{uuid.uuid4()}", {}),
+        ("delete", f"{base}/tokens", {}),
+        ("delete", base, {}),
+        ("post", f"{base}/long-lived", {"json": {"keep_old_hours": 0}}),
+    ]
+
+
+@pytest.mark.parametrize("auth", [None, "wrong secret", "other channel's secret", "bearer"])
+def test_every_admin_call_on_a_channel_needs_its_secret_and_a_refusal_changes_nothing(client, keypair, auth):
+    channel_id, secret = create(client)
+    other_id, other_secret = create(client)
+    kid = add_key(client, channel_id, secret, keypair[1])
+    token = short_lived(client, channel_id, secret).json["access_token"]
+    before = details(client, channel_id, secret)
+    for method, path, kwargs in admin_calls(channel_id, keypair[1]):
+        if auth == "wrong secret":
+            kwargs["auth"] = (channel_id, "0" * 32)
+        elif auth == "other channel's secret":
+            kwargs["auth"] = (other_id, other_secret)
+        elif auth == "bearer":
+            kwargs["headers"] = {"Authorization": f"Bearer {secret}"}
+        r = getattr(client, method)(path, **kwargs)
+        assert r.status_code == 401, (method, path, r.json)
+        assert r.headers["WWW-Authenticate"].startswith("Basic realm=")
+        assert r.json["error"] == "unauthorized" and "channel secret" in r.json["error_description"]
+        assert secret not in r.get_data(as_text=True)
+    # Nothing changed: same keys, same tokens, the token still verifies.
+    assert details(client, channel_id, secret) == before and before["keys"][0]["kid"] == kid
+    v = client.post("/sandbox/v2/oauth/verify", data={"access_token": token})
+    assert v.status_code == 200
+
+
+def test_the_secret_opens_every_admin_call(client, keypair):
+    channel_id, secret = create(client)
+    auth = (channel_id, secret)
+    kid = add_key(client, channel_id, secret, keypair[1])
+    r = client.delete(f"/sandbox/api/channels/{channel_id}/keys/{kid}", auth=auth)
+    assert r.status_code == 204 and details(client, channel_id, secret)["keys"] == []
+    r = client.delete(f"/sandbox/api/channels/{channel_id}/keys/{kid}", auth=auth)
+    assert r.status_code == 404 and kid in r.json["error_description"]
+    assert client.post(f"/sandbox/api/channels/{channel_id}/long-lived", json={}, auth=auth).status_code == 201
+    assert client.delete(f"/sandbox/api/channels/{channel_id}/tokens", auth=auth).json == {"revoked": 1}
+    assert client.delete(f"/sandbox/api/channels/{channel_id}", auth=auth).status_code == 204
+
+
+def test_console_forms_need_the_secret_and_a_refusal_changes_nothing(client, keypair):
+    channel_id, secret = create(client)
+    add_key(client, channel_id, secret, keypair[1])
+    before = details(client, channel_id, secret)
+    for path, extra in [("/sandbox/console/open", {}), ("/sandbox/console/keys", {"public_key": json.dumps(keypair[1])}),
+                        ("/sandbox/console/revoke", {}), ("/sandbox/console/delete", {}),
+                        ("/sandbox/console/long-lived", {"keep_old_hours": "0"}),
+                        ("/sandbox/console/keys/delete", {"kid": before["keys"][0]["kid"]})]:
+        for wrong in ("", "0" * 32):
+            r = client.post(path, data={"channel_id": channel_id, "channel_secret": wrong, **extra})
+            html = r.get_data(as_text=True)
+            assert r.status_code == 401 and 'id="channel_secret-error"' in html, path
+            assert before["keys"][0]["kid"] not in html  # nothing of the channel is shown
+    assert details(client, channel_id, secret) == before
+
+
+# --------------------------------------------------------------------------- JSON only, creation limit
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("text/plain", '{"name": "x"}'),
+    ("application/x-www-form-urlencoded", "name=x"),
+    ("multipart/form-data; boundary=b", '--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nx\r\n--b--\r\n'),
+    (None, ""),  # a cross-site no-cors fetch with no body
+])
+def test_admin_api_takes_json_only(client, keypair, content_type, body):
+    headers = {"Content-Type": content_type} if content_type else {}
+    r = client.post("/sandbox/api/channels", data=body, headers=headers)
+    assert r.status_code == 415 and "application/json" in r.json["error_description"]
+    channel_id, secret = create(client)
+    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", data=json.dumps(keypair[1]), headers=headers,
+                    auth=(channel_id, secret))
+    assert r.status_code == 415
+    assert details(client, channel_id, secret)["keys"] == []
+
+
+def test_channel_creation_is_limited_per_client_address(app, client, monkeypatch):
+    app.config["SANDBOX_CHANNELS_PER_HOUR"] = 3
+    now = 1_900_000_000
+    monkeypatch.setattr(time, "time", lambda: float(now))
+    for _ in range(3):
+        create(client)
+    r = client.post("/sandbox/api/channels", json={})
+    assert r.status_code == 429 and r.json["error"] == "rate_limited" and "3" in r.json["error_description"]
+    assert r.headers["Retry-After"] == "3600"
+    r = client.post("/sandbox/console/channels", data={"name": "x"})  # the console shares the count
+    assert r.status_code == 429 and r.headers["Retry-After"] == "3600" and 'id="name-error"' in r.get_data(as_text=True)
+    create(client, environ_base={"REMOTE_ADDR": "192.0.2.7"})  # another client is not affected
+    now += 1800
+    assert client.post("/sandbox/api/channels", json={}).headers["Retry-After"] == "1800"
+    now += 1800
+    create(client)  # the window has passed
+
+
+def test_creation_limit_is_counted_in_the_store_across_apps(tmp_path):
+    """Two apps (two workers or instances) on one database share one count."""
+    from line_token import create_app
+
+    apps = [create_app({"TESTING": True, "SECRET_KEY": "t", "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3"),
+                        "SANDBOX_CHANNELS_PER_HOUR": 2}) for _ in range(2)]
+    clients = [a.test_client() for a in apps]
+    assert clients[0].post("/sandbox/api/channels", json={}).status_code == 201
+    assert clients[1].post("/sandbox/api/channels", json={}).status_code == 201
+    assert clients[0].post("/sandbox/api/channels", json={}).status_code == 429
+    assert clients[1].post("/sandbox/api/channels", json={}).status_code == 429
+
+
+def test_default_creation_limit_is_twenty_per_hour(app):
+    assert app.config["SANDBOX_CHANNELS_PER_HOUR"] == 20
+
+
+# --------------------------------------------------------------------------- stored keys
+
+
+def test_only_lines_jwk_members_are_stored(client, keypair):
+    channel_id, secret = create(client)
+    extra = {**keypair[1], "x5c": ["A" * 100], "note": "x" * 1000, "ext": True}
+    add_key(client, channel_id, secret, extra)
+    stored = details(client, channel_id, secret)["keys"][0]["public_key"]
+    assert set(stored) <= {"kty", "n", "e", "alg", "use", "key_ops"}
+    assert stored == {k: keypair[1][k] for k in stored} and {"kty", "n", "e"} <= set(stored)
+
+
+def test_key_json_over_8_kib_is_refused_naming_the_field(client, keypair):
+    channel_id, secret = create(client)
+    big = {**keypair[1], "note": "x" * 8200}
+    r = client.post(f"/sandbox/api/channels/{channel_id}/keys", json=big, auth=(channel_id, secret))
+    assert r.status_code == 400 and r.json["field"] == "public_key" and "8 KiB" in r.json["error_description"]
+    r = client.post("/sandbox/console/keys", data={"channel_id": channel_id, "channel_secret": secret,
+                                                   "public_key": json.dumps(big)})
+    assert r.status_code == 400 and 'id="public_key-error"' in r.get_data(as_text=True)
+    assert "8 KiB" in r.get_data(as_text=True)
+    assert details(client, channel_id, secret)["keys"] == []
+
+
+# --------------------------------------------------------------------------- LINE's answers (issue 12)
+
+
+def test_every_sandbox_answer_has_its_own_line_request_id(client, keypair):
+    """line-oauth-api.md §0: every answer carries X-Line-Request-Id."""
+    channel_id, secret = create(client)
+    answers = [
+        client.post("/sandbox/api/channels", json={}),
+        short_lived(client, channel_id, secret),
+        short_lived(client, "abc", "x"),
+        client.get("/sandbox/oauth2/v2.1/verify", query_string={"access_token": "a.b.c"}),
+        client.post("/sandbox/v2/oauth/revoke", data={"access_token": "x" * 40}),
+        client.get(f"/sandbox/api/channels/{channel_id}"),  # 401
+        client.get("/sandbox/"),
+    ]
+    ids = [r.headers.get("X-Line-Request-Id") for r in answers]
+    assert all(ids) and len(set(ids)) == len(ids)
+
+
+def test_short_lived_issue_with_unknown_or_non_numeric_client_id(client):
+    """line-oauth-api.md §5.6 (live record): 400 invalid_request "some parameters in the wrong format"."""
+    channel_id, secret = create(client)
+    for client_id in ("1999999999", "abc", "12345"):
+        r = short_lived(client, client_id, secret)
+        assert (r.status_code, r.json) == (400, {"error": "invalid_request",
+                                                 "error_description": "some parameters in the wrong format"})
+    r = short_lived(client, channel_id, "0" * 32)  # a known ID with a wrong secret: invalid_client
+    assert (r.status_code, r.json) == (400, {"error": "invalid_client", "error_description": "invalid client_secret"})
+
+
+def test_v2_verify_tells_garbage_from_unknown_tokens(client):
+    """line-oauth-api.md §5.7: "abc" is in invalid format; a token-shaped unknown one is invalid."""
+    channel_id, secret = create(client)
+    for garbage in ("abc", "x", "has spaces but is long enough to be a token"):
+        r = client.post("/sandbox/v2/oauth/verify", data={"access_token": garbage})
+        assert r.json == {"error": "invalid_request", "error_description": "access_token in invalid format"}
+    token = short_lived(client, channel_id, secret).json["access_token"]
+    unknown = ("A" if token[0] != "A" else "B") + token[1:]
+    r = client.post("/sandbox/v2/oauth/verify", data={"access_token": unknown})
+    assert (r.status_code, r.json) == (400, {"error": "invalid_request", "error_description": "access_token invalid"})
+    client.post("/sandbox/v2/oauth/revoke", data={"access_token": token})
+    r = client.post("/sandbox/v2/oauth/verify", data={"access_token": token})  # revoked
+    assert r.json == {"error": "invalid_request", "error_description": "access_token invalid"}
+    r = client.post("/sandbox/v2/oauth/revoke", data={"access_token": "abc"})  # §5.8: malformed, no description
+    assert (r.status_code, r.json) == (400, {"error": "invalid_request"})
+
+
+def test_long_lived_token_issue_verify_reissue_with_grace_and_revoke(client, monkeypatch):
+    """line-oauth-api.md §5.7, §5.8, §9: one long-lived token per channel; reissuing keeps the old one
+    for the chosen 0-24 h; /v2/oauth/verify and /v2/oauth/revoke take it."""
+    channel_id, secret = create(client)
+    auth = (channel_id, secret)
+    now = 1_900_000_000
+    monkeypatch.setattr(time, "time", lambda: float(now))
+    r = client.post(f"/sandbox/api/channels/{channel_id}/long-lived", json={}, auth=auth)
+    assert r.status_code == 201 and r.json["previous_valid_until"] is None and r.json["token_type"] == "Bearer"
+    first = r.json["access_token"]
+    v = client.post("/sandbox/v2/oauth/verify", data={"access_token": first})
+    assert v.status_code == 200 and v.json["client_id"] == channel_id and v.json["scope"] == "P CM"
+    assert v.json["expires_in"] > 10 * 365 * 86400  # no expiry: a large expires_in, as LINE's example
+
+    r = client.post(f"/sandbox/api/channels/{channel_id}/long-lived", json={"keep_old_hours": 2}, auth=auth)
+    second = r.json["access_token"]
+    assert r.json["previous_valid_until"] == now + 7200
+    v = client.post("/sandbox/v2/oauth/verify", data={"access_token": first})
+    assert v.status_code == 200 and v.json["expires_in"] == 7200
+    now += 7200
+    v = client.post("/sandbox/v2/oauth/verify", data={"access_token": first})
+    assert v.json == {"error": "invalid_request", "error_description": "access_token invalid"}
+
+    r = client.post(f"/sandbox/api/channels/{channel_id}/long-lived", json={"keep_old_hours": 0}, auth=auth)
+    third = r.json["access_token"]
+    assert client.post("/sandbox/v2/oauth/verify", data={"access_token": second}).status_code == 400  # at once
+    r = client.post("/sandbox/v2/oauth/revoke", data={"access_token": third})
+    assert (r.status_code, r.data) == (200, b"")
+    assert client.post("/sandbox/v2/oauth/verify", data={"access_token": third}).status_code == 400
+
+
+@pytest.mark.parametrize("hours", [25, -1, 1.5, "2", True, None])
+def test_long_lived_grace_must_be_0_to_24_hours(client, hours):
+    channel_id, secret = create(client)
+    r = client.post(f"/sandbox/api/channels/{channel_id}/long-lived", json={"keep_old_hours": hours},
+                    auth=(channel_id, secret))
+    assert r.status_code == 400 and r.json["field"] == "keep_old_hours" and "0 to 24" in r.json["error_description"]
+    assert details(client, channel_id, secret)["tokens"] == []
+
+
+def test_console_issues_a_long_lived_token(client):
+    channel_id, secret = create(client)
+    form = {"channel_id": channel_id, "channel_secret": secret}
+    r = client.post("/sandbox/console/long-lived", data={**form, "keep_old_hours": "0"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 201 and 'id="issued-long-lived"' in html
+    token = re.search(r'<pre id="long-lived-token"[^>]*>([^<]+)</pre>', html).group(1)
+    assert client.post("/sandbox/v2/oauth/verify", data={"access_token": token}).status_code == 200
+    r = client.post("/sandbox/console/long-lived", data={**form, "keep_old_hours": "25"})
+    assert r.status_code == 400 and 'id="keep_old_hours-error"' in r.get_data(as_text=True)
+
+
+def test_short_lived_rate_limit_is_off_by_default_and_answers_429_when_set(app, client, monkeypatch):
+    """line-oauth-api.md §5.6, §6: LINE answers 429 above its per-channel rate; optional here."""
+    channel_id, secret = create(client)
+    assert app.config["SANDBOX_SHORT_LIVED_PER_SECOND"] == 0
+    now = 1_900_000_000
+    monkeypatch.setattr(time, "time", lambda: float(now))
+    assert all(short_lived(client, channel_id, secret).status_code == 200 for _ in range(5))
+    app.config["SANDBOX_SHORT_LIVED_PER_SECOND"] = 3
+    now += 1
+    assert [short_lived(client, channel_id, secret).status_code for _ in range(4)] == [200, 200, 200, 429]
+    r = short_lived(client, channel_id, secret)
+    assert r.status_code == 429 and r.json == {"message": "The API rate limit has been exceeded. Try again later."}
+    assert r.headers["Retry-After"] == "1"
+    now += 1
+    assert short_lived(client, channel_id, secret).status_code == 200
+
+
+# --------------------------------------------------------------------------- the sandbox's own origin
+
+
+@pytest.fixture
+def origin_app(tmp_path):
+    from line_token import create_app
+
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
+                      "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3"), "SANDBOX_PORT": "5901",
+                      "SANDBOX_HOST": "sandbox.example.test"})
+    yield app
+    app.extensions["sandbox_store"].dispose()
+
+
+@pytest.mark.parametrize("base_url", ["http://127.0.0.1:5901", "http://sandbox.example.test"])
+def test_sandbox_origin_serves_lines_paths_admin_api_and_console_at_the_root(origin_app, keypair, base_url):
+    client = origin_app.test_client()
+    get = lambda path, **kw: client.get(path, base_url=base_url, **kw)  # noqa: E731
+    post = lambda path, **kw: client.post(path, base_url=base_url, **kw)  # noqa: E731
+    channel_id, secret = create(client, prefix="", base_url=base_url)
+    r = post(f"/api/channels/{channel_id}/keys", json=keypair[1], auth=(channel_id, secret))
+    kid = r.json["kid"]
+    header, payload = signing.build_claims(channel_id, kid, token_exp=3600)
+    jwt = signing.sign(header, payload, keypair[0])
+    r = post("/oauth2/v2.1/token", data={"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
+                                         "client_assertion": jwt})
+    assert r.status_code == 200 and r.json["expires_in"] == 3600 and r.headers["X-Line-Request-Id"]
+    assert get("/oauth2/v2.1/verify", query_string={"access_token": r.json["access_token"]}).status_code == 200
+    page = get("/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'action="/console/channels"' in html
+    assert f"<pre id=\"sandbox-base-url\" class=\"copyable\" aria-labelledby=\"sandbox-base-url-label\" tabindex=\"0\">{base_url}</pre>" in html
+    assert get("/static/sandbox.js").status_code == 200
+    # No tester page there: its paths are the sandbox's or nothing.
+    for path in ("/oauth2/v2.1/keys", "/oauth2/v2.1/jwt", "/sandbox/", "/oauth2/v2.1/tokens"):
+        r = get(path)
+        assert r.status_code == 404 and r.headers["X-Line-Request-Id"], path
+    r = post("/oauth2/v2.1/jwt", json={})
+    assert r.status_code in (404, 405) and r.is_json
+    # The tester's own origin keeps the tester and /sandbox/.
+    assert client.get("/oauth2/v2.1/keys", base_url="http://127.0.0.1:5900").status_code == 200
+    assert client.get("/sandbox/api/channels/" + channel_id, base_url="http://127.0.0.1:5900",
+                      auth=(channel_id, secret)).status_code == 200
+
+
+def test_console_on_the_main_origin_shows_the_sandbox_origin(origin_app):
+    client = origin_app.test_client()
+    html = client.get("/sandbox/", base_url="http://localhost:5900").get_data(as_text=True)
+    assert ">http://sandbox.example.test</pre>" in html
+
+
+def test_without_sandbox_port_the_base_url_is_the_sandbox_path(client):
+    html = client.get("/sandbox/").get_data(as_text=True)
+    assert ">http://localhost/sandbox</pre>" in html
+
+
+def test_sandbox_origin_errors_are_json_outside_the_console(origin_app):
+    client = origin_app.test_client()
+    base = "http://127.0.0.1:5901"
+    r = client.post("/oauth2/v2.1/token", data="a" * (1024 * 1024 + 1), base_url=base,
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 413 and r.is_json and r.headers["X-Line-Request-Id"]
+    r = client.delete("/oauth2/v2.1/token", base_url=base)
+    assert r.status_code == 405 and r.is_json
+    r = client.get("/nothing-here", base_url=base)
+    assert r.status_code == 404 and r.is_json
+    r = client.get("/console/nothing", base_url=base)
+    assert r.status_code in (404, 405) and r.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("config, shown", [
+    ({"SANDBOX_HOST": "sandbox.example.test"}, "http://sandbox.example.test/v2/oauth/verify"),
+    ({"SANDBOX_PORT": "5901"}, "http://localhost:5901/v2/oauth/verify"),
+    ({}, "http://localhost/sandbox/v2/oauth/verify"),
+])
+def test_proxy_pages_show_the_sandbox_origin_in_their_curl_lines(tmp_path, config, shown):
+    """The proxy's target=sandbox stays in process, but what a person copies calls the sandbox's own origin."""
+    from line_token import create_app
+
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
+                      "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3"), **config})
+    page = app.test_client().post("/v2/oauth/verify", data={"access_token": "abc", "target": "sandbox"})
+    html = page.get_data(as_text=True)
+    curl = re.search(r'<pre id="curl-masked"[^>]*>(.*?)</pre>', html, re.S).group(1)
+    assert page.status_code == 200 and shown in curl, curl
+    assert "access_token in invalid format" in html  # the in-process sandbox answered (§5.7)
