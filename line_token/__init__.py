@@ -45,6 +45,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         SANDBOX_DATABASE=os.environ.get("SANDBOX_DATABASE") or "",
         DATABASE_URL=os.environ.get("DATABASE_URL") or "",
         RATE_LIMIT=os.environ.get("RATE_LIMIT") or "",
+        REDIS_URL=os.environ.get("REDIS_URL") or "",  # rate-limit counters shared by all instances
         TRUST_PROXY=_env_flag("TRUST_PROXY", False),
         MAX_CONTENT_LENGTH=1024 * 1024,  # 1 MiB: a key and a JWT fit many times over
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
