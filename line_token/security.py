@@ -86,6 +86,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "frame-ancestors 'none'",
 ])
 HSTS = "max-age=31536000; includeSubDomains"
+# The request body limit (the app's MAX_CONTENT_LENGTH; gunicorn.conf.py closes the connection after a bigger one).
+MAX_BODY_BYTES = 1024 * 1024
 
 # Requests the rate limit never counts: static files, and the proxy's in-process call
 # into the sandbox (line_client marks its environ), which is part of a request already counted.
