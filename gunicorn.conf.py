@@ -21,10 +21,9 @@ bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '500
 # LINE, PostgreSQL (psycopg 3 waits gevent-friendly) and the slow clients costs nothing.
 # WEB_CONCURRENCY is the platform's hint for the process count.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gevent"  # gunicorn's own; the subclass below only changes how it stops
+# worker_class: gunicorn's "gevent" worker, through the subclass below (which changes only how it stops).
 # Connections one worker holds at once (slow ones included); beyond that the kernel queues them.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "200"))
-
 
 
 def _gevent_worker():
