@@ -353,6 +353,34 @@ def test_the_rate_limit_store_is_shared_by_app_instances(tmp_path):
     assert codes == [200, 200, 200, 200, 429, 429]
 
 
+def test_the_sqlite_counters_implement_the_pinned_limits_storage_api(tmp_path):
+    """A limits release that adds or renames a Storage method fails here, not silently in production
+    (Flask-Limiter's swallow_errors would turn the TypeError into no rate limit at all)."""
+    from limits.storage import Storage, storage_from_string
+
+    from line_token.security import _sqlite_storage_class
+
+    cls = _sqlite_storage_class()
+    assert issubclass(cls, Storage) and not cls.__abstractmethods__
+    storage = storage_from_string("tester+sqlite://", path=str(tmp_path / "counters.sqlite3"))
+    assert isinstance(storage, cls)
+    assert [storage.incr("k", 60) for _ in range(3)] == [1, 2, 3] and storage.get("k") == 3
+
+
+def test_redis_url_selects_flask_limiters_redis_storage_and_fails_open_without_redis(tmp_path):
+    """REDIS_URL: Flask-Limiter's own Redis storage (the real Redis is in test_deploy_server.py). A Redis
+    that does not answer serves requests unlimited, as an unusable SQLite file does, rather than not at all."""
+    from limits.storage import RedisStorage
+
+    from conftest import free_port
+
+    app = limited_app(tmp_path, limit="1/minute", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert isinstance(app.extensions["rate_limiter"].storage, RedisStorage)
+    client = app.test_client()
+    assert [client.get("/").status_code for _ in range(3)] == [200, 200, 200]
+    assert not (tmp_path / "ratelimit.sqlite3").exists()
+
+
 def test_an_unusable_rate_limit_store_fails_open(tmp_path):
     """A read-only disk must not take the site down: requests are served, unlimited."""
     client = limited_app(tmp_path, limit="1/minute", RATE_LIMIT_DATABASE="/proc/no-such-dir/ratelimit.sqlite3").test_client()
