@@ -27,44 +27,56 @@ worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "200"))
 
 
 def _gevent_worker():
-    """gunicorn's gevent worker, except that a graceful stop closes idle kept-alive connections.
+    """gunicorn's gevent worker, except that a graceful stop ends idle kept-alive connections.
 
     The stock worker stops accepting, then waits for every open connection to end, up to
     graceful_timeout: a client (or router) holding an idle keep-alive connection made each
     restart take the full 20 s. Here, on SIGTERM, connections waiting for their next request
-    are closed at once (as gthread and nginx do); requests in progress still finish.
+    are shut down at once (as gthread and nginx do): the waiting read sees the end of the
+    stream and the connection closes cleanly. Requests in progress still finish, and their
+    connection closes after the answer.
     """
+    import _socket
+    import socket
+
     import gevent
     from gunicorn.workers.ggevent import GeventWorker
 
     class Worker(GeventWorker):
         def init_process(self):
-            self.connections = {}  # greenlet -> True while it serves a request
+            self.connections = {}  # client socket -> True while it serves a request
             super().init_process()
 
         def handle(self, listener, client, addr):
-            me = gevent.getcurrent()
-            self.connections[me] = False
+            self.connections[client] = False
             try:
                 super().handle(listener, client, addr)
             finally:
-                self.connections.pop(me, None)
+                self.connections.pop(client, None)
 
         def handle_request(self, listener_name, req, sock, addr):
-            me = gevent.getcurrent()
-            self.connections[me] = True
+            self.connections[sock] = True
             try:
-                return super().handle_request(listener_name, req, sock, addr)
+                super().handle_request(listener_name, req, sock, addr)
             finally:
-                if me in self.connections:
-                    self.connections[me] = False
+                if sock in self.connections:
+                    self.connections[sock] = False
+            if not self.alive:  # stopping: answered, so close rather than wait for a next request
+                raise StopIteration()
 
         def handle_exit(self, sig, frame):
             super().handle_exit(sig, frame)
-            gevent.spawn(self.close_idle_connections)
+            gevent.spawn(self.end_idle_connections)
 
-        def close_idle_connections(self):
-            gevent.killall([g for g, busy in list(self.connections.items()) if not busy], block=False)
+        def end_idle_connections(self):
+            for client, busy in list(self.connections.items()):
+                if not busy:
+                    # The kernel socket's own shutdown: the waiting read then sees the end of the stream.
+                    # (gevent's socket.shutdown would instead cancel the wait with an EBADF error, logged.)
+                    try:
+                        _socket.socket.shutdown(getattr(client, "_sock", client), socket.SHUT_RD)
+                    except (OSError, TypeError):
+                        pass
 
     return Worker
 

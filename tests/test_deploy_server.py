@@ -158,6 +158,45 @@ def test_slow_clients_do_not_starve_the_server(procfile_server):
     assert "WORKER TIMEOUT" not in server.log() and "Traceback" not in server.log()
 
 
+# --------------------------------------------------------------------------- restarts
+
+
+def test_a_restart_ends_idle_keep_alive_connections_and_finishes_requests_in_progress(tmp_path):
+    """SIGTERM (a deploy, Heroku's daily restart): a request waiting on LINE still gets its answer, and an idle
+    kept-alive connection does not hold the stop for graceful_timeout (20 s), as gunicorn's stock gevent worker lets it."""
+    line = socket.socket()  # "LINE": the kernel accepts the connection, nobody ever answers
+    line.bind(("127.0.0.1", 0))
+    line.listen(8)
+    server = LiveServer(tmp_path, {"LINE_API_BASE_URL": f"http://127.0.0.1:{line.getsockname()[1]}",
+                                   "LINE_API_TIMEOUT": "3"}, workers=1).start()
+    try:
+        idle = requests.Session()
+        assert idle.get(server.url + "/", timeout=30).headers["Connection"] == "keep-alive"
+        answer = {}
+
+        def in_progress():
+            answer["response"] = requests.post(server.url + "/oauth2/v2.1/verify", timeout=30,
+                                               json={"access_token": "a.b.c", "target": "line"})
+
+        waiting = threading.Thread(target=in_progress)
+        waiting.start()
+        time.sleep(1)  # the request is now waiting on "LINE" (LINE_API_TIMEOUT: 3 s)
+        started = time.monotonic()
+        server.proc.terminate()
+        server.proc.wait(timeout=30)
+        stopped_in = time.monotonic() - started
+        waiting.join(timeout=30)
+        idle.close()
+    finally:
+        server.stop()
+        line.close()
+    response = answer["response"]
+    assert response.status_code == 504 and response.json()["error"] == "upstream_timeout"
+    # ~2 s of the request left plus a second of shutdown; the idle connection would have made it 20 s.
+    assert stopped_in < 12, server.log()[-3000:]
+    assert "Traceback" not in server.log() and "Worker graceful timeout" not in server.log()
+
+
 # --------------------------------------------------------------------------- 413 and keep-alive
 
 
