@@ -138,8 +138,9 @@ def test_50_concurrent_one_step_issues_to_the_sandbox_do_not_deadlock(start_serv
 
 @pytest.mark.slow
 def test_a_single_threaded_server_still_answers_sandbox_calls(start_server, key):
-    """One worker serving one connection at a time: a call back over HTTP would wait on itself forever."""
-    server = start_server(workers=1, env={"GUNICORN_WORKER_CONNECTIONS": "1"})
+    """One worker process: the call into the sandbox stays in the request's own greenlet (no HTTP call back
+    to the server, which under gthread with one thread would have waited on itself forever)."""
+    server = start_server(workers=1)
     ch = make_channel(server.url, signing.public_jwk(key))
     jwt = signing.build_assertion(ch["channel_id"], ch["kid"], key, 600)
     started = time.monotonic()
