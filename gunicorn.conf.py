@@ -16,12 +16,76 @@ bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '50
 if (os.environ.get("SANDBOX_PORT") or "").strip():
     bind.append(f"{bind[0].rsplit(':', 1)[0]}:{os.environ['SANDBOX_PORT'].strip()}")
 
-# Signing is CPU-bound (one RSA signature, about a millisecond) and proxying is
-# I/O-bound (waiting on LINE): a few processes for the CPU, threads in each for
-# the waiting. WEB_CONCURRENCY is the platform's hint for the process count.
+# gevent workers: each request is a greenlet, so a client that trickles its headers or
+# body (a byte every few seconds) holds a few KiB of memory, not a thread. gunicorn's docs
+# recommend an async worker whenever the server is not behind a proxy that buffers whole
+# requests, and Heroku's router passes bodies through as they arrive. With gthread, ten such
+# clients took every thread (2 workers x 4 threads) and GET / timed out. Signing is CPU-bound
+# but short (a millisecond per RSA signature), so one process per CPU serves it; waiting on
+# LINE, PostgreSQL (psycopg 3 waits gevent-friendly) and the slow clients costs nothing.
+# WEB_CONCURRENCY is the platform's hint for the process count.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# worker_class: gunicorn's "gevent" worker, through the subclass below (which changes only how it stops).
+# Connections one worker holds at once (slow ones included); beyond that the kernel queues them.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "200"))
+
+
+def _gevent_worker():
+    """gunicorn's gevent worker, except that a graceful stop ends idle kept-alive connections.
+
+    The stock worker stops accepting, then waits for every open connection to end, up to
+    graceful_timeout: a client (or router) holding an idle keep-alive connection made each
+    restart take the full 20 s. Here, on SIGTERM, connections waiting for their next request
+    are shut down at once (as gthread and nginx do): the waiting read sees the end of the
+    stream and the connection closes cleanly. Requests in progress still finish, and their
+    connection closes after the answer.
+    """
+    import _socket
+    import socket
+
+    import gevent
+    from gunicorn.workers.ggevent import GeventWorker
+
+    class Worker(GeventWorker):
+        def init_process(self):
+            self.connections = {}  # client socket -> True while it serves a request
+            super().init_process()
+
+        def handle(self, listener, client, addr):
+            self.connections[client] = False
+            try:
+                super().handle(listener, client, addr)
+            finally:
+                self.connections.pop(client, None)
+
+        def handle_request(self, listener_name, req, sock, addr):
+            self.connections[sock] = True
+            try:
+                super().handle_request(listener_name, req, sock, addr)
+            finally:
+                if sock in self.connections:
+                    self.connections[sock] = False
+            if not self.alive:  # stopping: answered, so close rather than wait for a next request
+                raise StopIteration()
+
+        def handle_exit(self, sig, frame):
+            super().handle_exit(sig, frame)
+            gevent.spawn(self.end_idle_connections)
+
+        def end_idle_connections(self):
+            for client, busy in list(self.connections.items()):
+                if not busy:
+                    # The kernel socket's own shutdown: the waiting read then sees the end of the stream.
+                    # (gevent's socket.shutdown would instead cancel the wait with an EBADF error, logged.)
+                    try:
+                        _socket.socket.shutdown(getattr(client, "_sock", client), socket.SHUT_RD)
+                    except (OSError, TypeError):
+                        pass
+
+    return Worker
+
+
+worker_class = _gevent_worker()
 
 # Don't load the app in the master: each worker builds its own (own DB connections).
 preload_app = False
@@ -45,3 +109,18 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 # as HTTPS.
 forwarded_allow_ips = ""
 secure_scheme_headers = {}
+
+
+def pre_request(worker, req):
+    """Close the connection after a request whose body the app will not read whole.
+
+    A body over MAX_CONTENT_LENGTH gets a 413 without being read, and a chunked one is read only up
+    to the limit (security.BoundedChunkedBody). On a kept-alive connection the unread rest would
+    sit in front of the client's next request; ``Connection: close`` (gunicorn drops the header
+    when the app sets it, so it is set here) makes the client open a fresh connection instead.
+    """
+    from line_token.security import MAX_BODY_BYTES  # already imported by the worker's app
+
+    for name, value in req.headers:  # gunicorn has checked them: one Content-Length, digits only
+        if name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and int(value) > MAX_BODY_BYTES):
+            req.force_close()

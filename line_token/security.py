@@ -13,11 +13,22 @@ we learn from ``X-Forwarded-Proto`` via werkzeug's ProxyFix, and only when
 ``TRUST_PROXY`` says a proxy is there to set it (a client could send the header
 itself otherwise).
 
+CSRF is Flask-WTF's own check on every POST/PUT/PATCH/DELETE, with two ways
+past it: views exempted with ``csrf.exempt`` (the sandbox's LINE endpoints and
+admin API, listed once in sandbox.py: scripts post there and no cookie carries
+authority), and a body sent as ``Content-Type: application/json``, which no
+cross-site form or ``no-cors`` fetch can send (the ``Accept`` header, which they
+can set, does not count). Over HTTPS Flask-WTF also wants a same-origin
+``Referer``, so the Referrer-Policy is ``same-origin`` (not ``no-referrer``),
+and the session cookie (which holds the CSRF token) is marked ``Secure``.
+
 Rate limiting is Flask-Limiter, per client IP (ProxyFix puts the real one in
 ``remote_addr`` behind a proxy), one budget across all routes but static files.
-Its counters live in a small SQLite file shared by the gunicorn workers of one
-machine: the default in-memory storage would count per worker process, so
-``5/minute`` with 2 workers would let 10 through.
+With ``REDIS_URL`` (Heroku Redis sets it) the counters live in Redis through
+Flask-Limiter's own storage, one budget for all instances. Otherwise they live
+in a small SQLite file shared by the gunicorn workers of one machine: the
+default in-memory storage would count per worker process, so ``5/minute`` with
+2 workers would let 10 through.
 """
 from __future__ import annotations
 
@@ -29,10 +40,39 @@ import sqlite3
 import threading
 import time
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-csrf = CSRFProtect()
+
+class JsonAwareCSRFProtect(CSRFProtect):
+    """Flask-WTF's check, except for a body sent as ``Content-Type: application/json``.
+
+    Browsers let a cross-site form or ``no-cors`` fetch send only urlencoded,
+    multipart or text/plain bodies; ``application/json`` needs a CORS preflight
+    we never answer. So a JSON API call needs no token, and everything else
+    (whatever its ``Accept`` header says) does.
+    """
+
+    def protect(self, *args, **kwargs):
+        if request.is_json:
+            return None
+        return super().protect(*args, **kwargs)
+
+
+csrf = JsonAwareCSRFProtect()
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's cookie session, marked ``Secure`` whenever the request came over HTTPS.
+
+    Not always: ``./scripts/start`` serves plain http://127.0.0.1, where a Secure
+    cookie would never come back and every form would expire.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -48,6 +88,8 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "frame-ancestors 'none'",
 ])
 HSTS = "max-age=31536000; includeSubDomains"
+# The request body limit (the app's MAX_CONTENT_LENGTH; gunicorn.conf.py closes the connection after a bigger one).
+MAX_BODY_BYTES = 1024 * 1024
 
 # Requests the rate limit never counts: static files, and the proxy's in-process call
 # into the sandbox (line_client marks its environ), which is part of a request already counted.
@@ -55,12 +97,6 @@ RATE_LIMIT_FREE_ENDPOINTS = ("static", "views.favicon")
 IN_PROCESS_MARK = "line_client.in_process"
 
 _QUERY = re.compile(r"\?[^\s\"]*")
-
-
-def csrf_exempt(view):
-    """Mark a view that takes form posts from scripts (the sandbox's LINE endpoints)."""
-    view.csrf_exempt = True
-    return view
 
 
 def strip_query(text: str) -> str:
@@ -192,9 +228,21 @@ def client_address() -> str:
 def init_rate_limit(app: Flask, limit: str) -> None:
     from flask_limiter import Limiter
 
-    _sqlite_storage_class()  # registers the tester+sqlite:// scheme
+    redis_url = app.config.get("REDIS_URL")
+    if redis_url:
+        # Several instances (dynos): one budget for all, in Redis (Flask-Limiter's own storage).
+        storage_uri, options = redis_url, {}
+        if redis_url.startswith("rediss://"):
+            # Heroku Redis's TLS endpoint has a self-signed certificate; Heroku's docs say to skip verification.
+            options["ssl_cert_reqs"] = None
+    else:
+        _sqlite_storage_class()  # registers the tester+sqlite:// scheme
+        storage_uri, options = "tester+sqlite://", {"path": rate_limit_database(app)}
+    # swallow_errors: a storage outage serves requests unlimited rather than not at all. It would also hide
+    # a change in limits' Storage API (requirements.txt pins its major version);
+    # tests/test_security.py::test_the_sixth_request_gets_429_with_retry_after proves the counting is live.
     limiter = Limiter(client_address, app=app, application_limits=[limit],
-                      storage_uri="tester+sqlite://", storage_options={"path": rate_limit_database(app)},
+                      storage_uri=storage_uri, storage_options=options,
                       headers_enabled=True, swallow_errors=True, key_prefix="tester")
     app.extensions["rate_limiter"] = limiter
 
@@ -257,9 +305,6 @@ def init_app(app: Flask) -> None:
     if app.config.get("MAX_CONTENT_LENGTH"):
         app.wsgi_app = BoundedChunkedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
 
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
-    csrf.init_app(app)
-
     @app.before_request
     def refuse_oversized_chunked_body():
         if request.environ.get(BODY_TOO_LARGE):
@@ -267,19 +312,8 @@ def init_app(app: Flask) -> None:
 
             raise RequestEntityTooLarge()
 
-    @app.before_request
-    def check_csrf():
-        if request.method not in ("POST", "PUT", "PATCH", "DELETE") or not app.config.get("WTF_CSRF_ENABLED", True):
-            return None
-        # A cross-site form cannot send Content-Type: application/json, so JSON API calls
-        # need no token; form posts (and text/plain, multipart, anything else) do.
-        if request.is_json:
-            return None
-        view = app.view_functions.get(request.endpoint or "")
-        if view is None or getattr(view, "csrf_exempt", False):
-            return None
-        csrf.protect()
-        return None
+    app.session_interface = SessionInterface()
+    csrf.init_app(app)  # Flask-WTF's before_request check; exemptions: csrf.exempt in sandbox.py
 
     @app.errorhandler(CSRFError)
     def csrf_error(e: CSRFError):
@@ -298,7 +332,8 @@ def init_app(app: Flask) -> None:
     def set_headers(response):
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
+        # Same-origin posts carry their Referer, which Flask-WTF's HTTPS check needs; no other site sees our URLs.
+        headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         if response.mimetype == "text/html":
             headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

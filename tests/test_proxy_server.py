@@ -106,7 +106,7 @@ def test_form_flow_over_loopback_with_csrf(live_server, key, console_key_text):
 def test_50_concurrent_one_step_issues_to_the_sandbox_do_not_deadlock(start_server, key, console_key):
     """Each call signs, then issues through the in-process sandbox. An HTTP call back to the
     server itself would need a second free thread per request and stall under this load."""
-    server = start_server()  # the Procfile's defaults: 2 gthread workers x 4 threads
+    server = start_server()  # the Procfile's defaults: 2 gevent workers
     channels = [make_channel(server.url, signing.public_jwk(key)) for _ in range(2)]  # 25 each: under LINE's 30
 
     def issue(i: int) -> tuple[int, dict, float]:
@@ -138,8 +138,9 @@ def test_50_concurrent_one_step_issues_to_the_sandbox_do_not_deadlock(start_serv
 
 @pytest.mark.slow
 def test_a_single_threaded_server_still_answers_sandbox_calls(start_server, key):
-    """One worker, one thread: a call back over HTTP would wait on itself forever."""
-    server = start_server(workers=1, env={"GUNICORN_THREADS": "1"})
+    """One worker process: the call into the sandbox stays in the request's own greenlet (no HTTP call back
+    to the server, which under gthread with one thread would have waited on itself forever)."""
+    server = start_server(workers=1)
     ch = make_channel(server.url, signing.public_jwk(key))
     jwt = signing.build_assertion(ch["channel_id"], ch["kid"], key, 600)
     started = time.monotonic()

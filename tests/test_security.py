@@ -76,7 +76,8 @@ def test_every_page_has_the_security_headers(app, client):
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, path
         assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'", path
         assert response.headers["X-Content-Type-Options"] == "nosniff", path
-        assert response.headers["Referrer-Policy"] == "no-referrer", path
+        # same-origin: our own form posts carry the Referer Flask-WTF's HTTPS check needs; no other site sees URLs.
+        assert response.headers["Referrer-Policy"] == "same-origin", path
         assert response.headers["Cache-Control"] == "no-store", path
         assert "Strict-Transport-Security" not in response.headers, path  # plain http
         # script-src 'self' holds only if no page runs inline script: every <script> has a src or is data.
@@ -132,6 +133,20 @@ def test_the_session_cookie_is_httponly_and_lax(tmp_path):
     response = client.get("/oauth2/v2.1/jwt")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    # Plain http (./scripts/start on 127.0.0.1): not Secure, or the browser would never send it back.
+    assert "Secure" not in cookie
+
+
+def test_the_session_cookie_is_secure_over_https(tmp_path):
+    proxied = make_app(tmp_path, WTF_CSRF_ENABLED=True, TRUST_PROXY=True).test_client()
+    behind = proxied.get("/oauth2/v2.1/jwt", headers={"X-Forwarded-Proto": "https"}).headers["Set-Cookie"]
+    assert "; Secure" in behind and "HttpOnly" in behind
+    # Without TRUST_PROXY a client's own X-Forwarded-Proto changes nothing; a direct https request does.
+    direct = make_app(tmp_path, WTF_CSRF_ENABLED=True)
+    spoofed = direct.test_client().get("/oauth2/v2.1/jwt", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" not in spoofed.headers["Set-Cookie"]
+    https = direct.test_client().get("/oauth2/v2.1/jwt", base_url="https://localhost")
+    assert "; Secure" in https.headers["Set-Cookie"]
 
 
 # --------------------------------------------------------------------------- CSRF
@@ -142,10 +157,20 @@ def csrf_client(tmp_path):
     return make_app(tmp_path, WTF_CSRF_ENABLED=True).test_client()
 
 
+def csrf_exempted(app, path: str) -> bool:
+    from line_token.sandbox import SCRIPT_ENDPOINTS
+
+    endpoint = app.url_map.bind("x").match(path, method="POST")[0]
+    return app.view_functions[endpoint] in SCRIPT_ENDPOINTS
+
+
+def page_token(client, path="/oauth2/v2.1/keys") -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
 def test_every_form_post_needs_the_csrf_token(csrf_client):
     app = csrf_client.application
-    protected = [p for p in post_paths(app) if not getattr(app.view_functions[
-        app.url_map.bind("x").match(p, method="POST")[0]], "csrf_exempt", False)]
+    protected = [p for p in post_paths(app) if not csrf_exempted(app, p)]
     assert set(protected) >= {"/oauth2/v2.1/keys", "/oauth2/v2.1/jwt", "/oauth2/v2.1/token", "/v2/oauth/revoke",
                               "/sandbox/console/channels", "/sandbox/console/keys"}
     for path in protected:
@@ -158,14 +183,29 @@ def test_every_form_post_needs_the_csrf_token(csrf_client):
             assert "-----BEGIN" not in response.get_data(as_text=True) and '"d"' not in response.get_data(as_text=True)
 
 
+def test_asking_for_json_does_not_skip_the_csrf_check(csrf_client):
+    """A cross-site no-cors fetch can set Accept: application/json but not Content-Type: only the latter counts."""
+    app = csrf_client.application
+    for path in [p for p in post_paths(app) if not csrf_exempted(app, p)]:
+        for kwargs in ({"data": {"action": "generate"}},
+                       {"data": '{"action": "generate"}', "content_type": "text/plain"}):
+            response = csrf_client.post(path, headers={"Accept": "application/json"}, **kwargs)
+            assert response.status_code == 400, (path, kwargs)
+            assert response.get_json()["error"] == "invalid_csrf_token", (path, response.get_json())
+    # The same form post with the page's token gets through (the token, not the Accept header, decides).
+    response = csrf_client.post("/oauth2/v2.1/keys", headers={"Accept": "application/json"},
+                                data={"action": "generate", "csrf_token": page_token(csrf_client)})
+    assert response.status_code == 200 and "<h2>Your key pair" in response.get_data(as_text=True)
+
+
 def test_a_form_post_with_the_pages_token_works(csrf_client, tmp_path):
-    page = csrf_client.get("/oauth2/v2.1/keys").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = page_token(csrf_client)
     response = csrf_client.post("/oauth2/v2.1/keys", data={"action": "generate", "csrf_token": token})
     assert response.status_code == 200 and "RSA" in response.get_data(as_text=True)
     # Another session's token does not do.
     other = make_app(tmp_path, WTF_CSRF_ENABLED=True).test_client()
-    assert other.post("/oauth2/v2.1/keys", data={"action": "generate", "csrf_token": token}).status_code == 400
+    refused = other.post("/oauth2/v2.1/keys", data={"action": "generate", "csrf_token": token})
+    assert refused.status_code == 400 and "Form expired" in refused.get_data(as_text=True)
 
 
 def test_json_api_needs_no_csrf_token(csrf_client):
@@ -174,7 +214,7 @@ def test_json_api_needs_no_csrf_token(csrf_client):
     response = csrf_client.post("/v2/oauth/verify", json={"access_token": "x", "target": "sandbox"})
     assert response.status_code == 200 and response.get_json()["response_status_code"] == 400
     created = csrf_client.post("/sandbox/api/channels", json={"name": "script"})
-    assert created.status_code == 201
+    assert created.status_code == 201 and re.fullmatch(r"[0-9]{10}", created.get_json()["channel_id"])
 
 
 def test_the_sandbox_line_endpoints_take_forms_without_a_token(csrf_client):
@@ -182,10 +222,26 @@ def test_the_sandbox_line_endpoints_take_forms_without_a_token(csrf_client):
     for path in ("/sandbox/oauth2/v2.1/token", "/sandbox/oauth2/v2.1/revoke", "/sandbox/oauth2/v3/token",
                  "/sandbox/v2/oauth/accessToken", "/sandbox/v2/oauth/verify", "/sandbox/v2/oauth/revoke"):
         response = csrf_client.post(path, data={"grant_type": "client_credentials"})
+        # LINE's own refusal of the missing fields, not the CSRF refusal.
         assert response.status_code == 400 and "error" in response.get_json(), path
         assert response.get_json()["error"] in ("invalid_request", "invalid_client"), path
     # The admin API takes JSON only (issue 11), so a cross-site form can't create channels.
     assert csrf_client.post("/sandbox/api/channels", data={"name": "x"}).status_code == 415
+
+
+def test_csrf_exemptions_are_only_on_post_routes_scripts_use(csrf_client):
+    """Flask-WTF's exemption list holds the sandbox's LINE endpoints and admin API, and nothing that takes only GET."""
+    from line_token.sandbox import SCRIPT_ENDPOINTS
+    from line_token.security import csrf
+
+    app = csrf_client.application
+    exempt_endpoints = {e for e, view in app.view_functions.items() if view in SCRIPT_ENDPOINTS}
+    assert exempt_endpoints and all(e.startswith("sandbox.") and ".console" not in e for e in exempt_endpoints)
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in exempt_endpoints:
+            assert rule.methods & {"POST", "DELETE"}, rule.rule
+            assert rule.rule.startswith(("/sandbox/oauth2", "/sandbox/v2", "/sandbox/api")), rule.rule
+    assert {f"{v.__module__}.{v.__name__}" for v in SCRIPT_ENDPOINTS} == set(csrf._exempt_views)
 
 
 # --------------------------------------------------------------------------- body size
@@ -299,6 +355,34 @@ def test_the_rate_limit_store_is_shared_by_app_instances(tmp_path):
     first, second = limited_app(tmp_path, limit="4/minute"), limited_app(tmp_path, limit="4/minute")
     codes = [app.test_client().get("/").status_code for app in (first, second, first, second, first, second)]
     assert codes == [200, 200, 200, 200, 429, 429]
+
+
+def test_the_sqlite_counters_implement_the_pinned_limits_storage_api(tmp_path):
+    """A limits release that adds or renames a Storage method fails here, not silently in production
+    (Flask-Limiter's swallow_errors would turn the TypeError into no rate limit at all)."""
+    from limits.storage import Storage, storage_from_string
+
+    from line_token.security import _sqlite_storage_class
+
+    cls = _sqlite_storage_class()
+    assert issubclass(cls, Storage) and not cls.__abstractmethods__
+    storage = storage_from_string("tester+sqlite://", path=str(tmp_path / "counters.sqlite3"))
+    assert isinstance(storage, cls)
+    assert [storage.incr("k", 60) for _ in range(3)] == [1, 2, 3] and storage.get("k") == 3
+
+
+def test_redis_url_selects_flask_limiters_redis_storage_and_fails_open_without_redis(tmp_path):
+    """REDIS_URL: Flask-Limiter's own Redis storage (the real Redis is in test_deploy_server.py). A Redis
+    that does not answer serves requests unlimited, as an unusable SQLite file does, rather than not at all."""
+    from limits.storage import RedisStorage
+
+    from conftest import free_port
+
+    app = limited_app(tmp_path, limit="1/minute", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert isinstance(app.extensions["rate_limiter"].storage, RedisStorage)
+    client = app.test_client()
+    assert [client.get("/").status_code for _ in range(3)] == [200, 200, 200]
+    assert not (tmp_path / "ratelimit.sqlite3").exists()
 
 
 def test_an_unusable_rate_limit_store_fails_open(tmp_path):
