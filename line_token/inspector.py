@@ -1,0 +1,199 @@
+"""Look inside a JWT assertion or an access token without sending it anywhere.
+
+:func:`inspect` decodes a JWT's header and claims (no signature check: that
+needs the public key LINE holds), works out when it expires, and lists every
+LINE rule it breaks, each with the claim, the rule and by how much, rather
+than stopping at the first as :func:`signing.validate_claims` does (signing
+refuses; inspecting explains). Access tokens are recognised by shape: a v2.1
+token is JWS-shaped with the header ``{"alg":"HS256"}`` and an opaque payload;
+short-lived, long-lived and stateless tokens are opaque base64.
+
+Used by ``line-token inspect``; the messages are N_-marked templates with
+params, so a web page can translate them as it translates a SigningError.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .signing import (CLOCK_SKEW, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME, MAX_TOKEN_EXP, Duration, N_,
+                      is_channel_id)
+
+MAX_INPUT = 8 * 1024  # an assertion is under 1 KiB and a token under 2 KiB; more is not one of them
+MAX_SEGMENT = 4 * 1024  # a JWT header or payload LINE would read is far smaller
+_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/=._~-]+$")
+
+ASSERTION = "assertion"  # a JWT assertion to send to LINE (RS256, signed with your key)
+V21_TOKEN = "v2.1 token"  # a channel access token v2.1 (JWS-shaped, {"alg":"HS256"})
+OPAQUE_TOKEN = "opaque token"  # a short-lived, long-lived or stateless token
+OTHER_JWT = "jwt"  # a JWT, but not an assertion for LINE
+
+
+@dataclass
+class Finding:
+    """One broken rule: ``field`` (e.g. ``payload.exp``), an N_ template and its params."""
+
+    field: str
+    template: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return self.template % self.params if self.params else self.template
+
+
+@dataclass
+class Inspection:
+    """What a string turned out to be, and what is wrong with it."""
+
+    kind: str
+    header: dict | None = None
+    payload: dict | None = None
+    expires_at: int | None = None  # payload.exp when it is a number
+    expires_in: int | None = None  # seconds from now; negative once expired
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "header": self.header, "payload": self.payload, "expires_at": self.expires_at,
+                "expires_in": self.expires_in,
+                "problems": [{"field": f.field, "message": f.message} for f in self.findings]}
+
+
+class InspectError(ValueError):
+    """The text is neither a JWT nor a token: ``template``/``params`` say why (N_-marked)."""
+
+    def __init__(self, template: str, **params: Any):
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
+
+
+def _b64u_json(segment: str) -> Any:
+    if len(segment) > MAX_SEGMENT or not _B64URL.match(segment):
+        raise ValueError("not base64url")
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
+def _number(value: Any) -> int | None:
+    """An integer claim (numeric text accepted, as LINE's samples use it); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value.strip()):
+        return int(value.strip())
+    return None
+
+
+def inspect(text: str, now: int | None = None) -> Inspection:
+    """Decode ``text`` (a JWT assertion or an access token) and list the LINE rules it breaks.
+
+    Raises InspectError when ``text`` is empty, too long, or neither a JWT nor a token.
+    """
+    now = int(time.time()) if now is None else now
+    if not isinstance(text, str) or not text.strip():
+        raise InspectError(N_("It is empty: give a JWT assertion or an access token."))
+    if len(text) > MAX_INPUT:
+        raise InspectError(N_("It is %(size)s characters long; a JWT assertion or access token is under 8,192."),
+                           size=f"{len(text):,}")
+    text = text.strip()
+    parts = text.split(".")
+    if len(parts) != 3:
+        if _BASE64.match(text) and len(parts) == 1:
+            return Inspection(kind=OPAQUE_TOKEN)
+        raise InspectError(N_("This is neither a JWT (three parts separated by dots) nor an access token: "
+                              "copy the whole value again."))
+    try:
+        header = _b64u_json(parts[0])
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+        raise InspectError(N_("The first part (the header) is not base64url-encoded JSON: copy the whole JWT "
+                              "again.")) from None
+    if not isinstance(header, dict):
+        raise InspectError(N_("The header is not a JSON object: copy the whole JWT again."))
+    try:
+        payload = _b64u_json(parts[1])
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+        payload = None
+    if not isinstance(payload, dict):
+        if header.get("alg") == "HS256" and _B64URL.match(parts[1]):
+            # LINE's v2.1 tokens: a JWS whose payload only LINE can read.
+            return Inspection(kind=V21_TOKEN, header=header)
+        raise InspectError(N_("The second part (the payload) is not base64url-encoded JSON: copy the whole JWT "
+                              "again."))
+    result = Inspection(kind=ASSERTION if header.get("alg") == "RS256" or "token_exp" in payload else OTHER_JWT,
+                        header=header, payload=payload)
+    _check_header(header, result.findings)
+    _check_claims(payload, now, result)
+    return result
+
+
+def _check_header(header: dict, findings: list[Finding]) -> None:
+    if header.get("alg") != "RS256":
+        findings.append(Finding("header.alg", N_("header.alg is %(value)s; LINE needs \"RS256\"."),
+                                {"value": json.dumps(header.get("alg"))}))
+    if header.get("typ") != "JWT":
+        findings.append(Finding("header.typ", N_("header.typ is %(value)s; LINE needs \"JWT\"."),
+                                {"value": json.dumps(header.get("typ"))}))
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid.strip():
+        findings.append(Finding("header.kid", N_("header.kid is missing: LINE needs the kid it gave when you "
+                                                 "registered the public key.")))
+
+
+def _check_claims(payload: dict, now: int, result: Inspection) -> None:
+    findings = result.findings
+    iss = payload.get("iss")
+    if not is_channel_id(iss):
+        findings.append(Finding("payload.iss", N_("payload.iss is %(value)s; LINE needs the channel ID as text "
+                                                  "of digits, e.g. \"1234567890\"."),
+                                {"value": json.dumps(iss, ensure_ascii=False)[:60]}))
+    if payload.get("sub") != iss:
+        findings.append(Finding("payload.sub", N_("payload.sub is %(value)s; LINE needs it equal to payload.iss "
+                                                  "(both are the channel ID)."),
+                                {"value": json.dumps(payload.get("sub"), ensure_ascii=False)[:60]}))
+    if payload.get("aud") != LINE_AUDIENCE:
+        findings.append(Finding("payload.aud", N_("payload.aud is %(value)s; LINE needs exactly "
+                                                  "\"https://api.line.me/\" (with the trailing slash)."),
+                                {"value": json.dumps(payload.get("aud"), ensure_ascii=False)[:60]}))
+    exp = _number(payload.get("exp"))
+    if "exp" not in payload:
+        findings.append(Finding("payload.exp", N_("payload.exp is missing; LINE needs a UNIX time at most "
+                                                  "30 minutes ahead.")))
+    elif exp is None:
+        findings.append(Finding("payload.exp", N_("payload.exp is not a whole number of seconds (a UNIX time).")))
+    else:
+        result.expires_at = exp
+        result.expires_in = exp - now
+        if exp <= now:
+            findings.append(Finding("payload.exp", N_("payload.exp passed %(ago)s ago: LINE refuses an expired "
+                                                      "assertion. Sign a new one."), {"ago": Duration(now - exp)}))
+        elif exp > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
+            findings.append(Finding("payload.exp", N_("payload.exp is %(ahead)s ahead, %(over)s more than the "
+                                                      "30 minutes LINE allows."),
+                                    {"ahead": Duration(exp - now),
+                                     "over": Duration(exp - now - MAX_ASSERTION_LIFETIME)}))
+    token_exp = _number(payload.get("token_exp"))
+    if "token_exp" not in payload:
+        findings.append(Finding("payload.token_exp", N_("payload.token_exp is missing; LINE needs the token "
+                                                        "lifetime in seconds, 1 to 2,592,000 (30 days).")))
+    elif token_exp is None:
+        findings.append(Finding("payload.token_exp", N_("payload.token_exp is not a whole number of seconds.")))
+    elif token_exp < 1:
+        findings.append(Finding("payload.token_exp", N_("payload.token_exp is %(value)s; LINE needs at least 1 "
+                                                        "second."), {"value": f"{token_exp:,}"}))
+    elif token_exp > MAX_TOKEN_EXP:
+        findings.append(Finding("payload.token_exp", N_("payload.token_exp is %(value)s seconds, %(over)s more "
+                                                        "than the 30 days (2,592,000 seconds) LINE allows."),
+                                {"value": f"{token_exp:,}", "over": Duration(token_exp - MAX_TOKEN_EXP)}))
