@@ -9,17 +9,16 @@ bad input and 1 for a refusal, and never shows a traceback.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 from datetime import datetime, timezone
 from typing import Any
 
 import click
 
 from . import inspector, signing
+from .signing import N_
 from .commands import (InputError, UpstreamError, _, check_base_url, check_channel_id, cli_app, emit,
-                       from_signing_error, human, jwt_command, keygen_command, localise, output_options,
+                       from_signing_error, human, jwt_command, keygen_command, output_options,
                        read_file, read_text_input, token_group, translate_template)
 from . import rotation  # noqa: F401  (adds `token rotate`)
 
@@ -55,10 +54,10 @@ cli.add_command(token_group)
 
 
 KIND_NAMES = {
-    inspector.ASSERTION: "JWT assertion",
-    inspector.OTHER_JWT: "JWT (not an assertion LINE would take)",
-    inspector.V21_TOKEN: "channel access token v2.1",
-    inspector.OPAQUE_TOKEN: "short-lived, long-lived or stateless channel access token",
+    inspector.ASSERTION: N_("JWT assertion"),
+    inspector.OTHER_JWT: N_("JWT (not an assertion LINE would take)"),
+    inspector.V21_TOKEN: N_("channel access token v2.1"),
+    inspector.OPAQUE_TOKEN: N_("short-lived, long-lived or stateless channel access token"),
 }
 
 
