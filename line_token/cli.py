@@ -381,6 +381,8 @@ def usage_line(e: click.UsageError) -> str:
             hint = " " + _("Did you mean %(options)s?", options=", ".join(sorted(e.possibilities)))
         return f"{e.option_name}: " + _("no such option.") + hint + " " + see
     if isinstance(e, click.BadOptionUsage):
+        if "requires an argument" in e.message:
+            return f"{e.option_name}: " + _("this option needs a value.") + " " + see
         return f"{e.option_name}: " + " ".join(e.format_message().split()) + " " + see
     if isinstance(e, click.BadParameter):
         return f"{_param_name(e.param)}: " + _("invalid value: %(detail)s", detail=" ".join(e.message.split())) \
