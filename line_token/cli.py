@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from . import inspector, signing
+from . import INSTALLED, inspector, signing
 from .signing import N_
 from .commands import (InputError, UpstreamError, _, check_base_url, check_channel_id, cli_app, emit,
                        from_signing_error, human, jwt_command, keygen_command, output_options,
@@ -40,7 +40,8 @@ Examples:
 Exit codes: 0 ok, 1 refused by LINE or the sandbox (or no answer), 2 bad input.
 Messages are in Japanese when LANG or LC_ALL says ja.
 """)
-@click.version_option(package_name="line-token-tester", prog_name="line-token", message="%(prog)s %(version)s")
+@click.version_option(version=None if INSTALLED else "(from a checkout)", package_name="line-token-tester",
+                      prog_name="line-token", message="%(prog)s %(version)s")
 def cli() -> None:
     pass
 

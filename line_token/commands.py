@@ -306,7 +306,31 @@ def resolve_target(target: str, base_url: str | None) -> tuple[Flask, str]:
         app = cli_app()
         app.config["LINE_API_BASE_URL"] = url  # this process's copy only
         return app, "line"
-    return cli_app(), target
+    app = cli_app()
+    if target == "sandbox" and app.config.get("SANDBOX_ENABLED", True):
+        # Import SQLAlchemy and open the database now, so LINE_API_TIMEOUT times the request itself
+        # rather than this process's first database use (seconds on a busy machine).
+        from .store import StoreUnavailable
+
+        try:
+            app.extensions["sandbox_store"].engine
+        except StoreUnavailable:
+            pass  # the request below answers 503 with the reason
+    return app, target
+
+
+# --------------------------------------------------------------------------- LINE's request fields
+
+
+def issue_v21_fields(assertion: str) -> dict[str, str]:
+    """POST /oauth2/v2.1/token's form (line-oauth-api.md §5.1), for `token issue` and `token rotate`."""
+    return {"grant_type": line_client.GRANT_TYPE, "client_assertion_type": line_client.ASSERTION_TYPE,
+            "client_assertion": assertion}
+
+
+def revoke_v21_fields(channel_id: str, secret: str, token: str) -> dict[str, str]:
+    """POST /oauth2/v2.1/revoke's form (§5.4), for `token revoke` and `token rotate`."""
+    return {"client_id": channel_id, "client_secret": secret, "access_token": token}
 
 
 # --------------------------------------------------------------------------- output
@@ -531,11 +555,7 @@ def issue_command(channel_id: str | None, kid: str | None, key_path: str | None,
       TOKEN=$(line-token token issue --assertion "$JWT" --target sandbox --field access_token)
     """
     jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
-    call_line("issue_v21", {
-        "grant_type": line_client.GRANT_TYPE,
-        "client_assertion_type": line_client.ASSERTION_TYPE,
-        "client_assertion": jwt,
-    }, target, base_url, as_json, field_name)
+    call_line("issue_v21", issue_v21_fields(jwt), target, base_url, as_json, field_name)
 
 
 @token_group.command("kids")
@@ -601,8 +621,7 @@ def revoke_command(channel_id: str, channel_secret: str, access_token: str, targ
     channel_id = check_channel_id(channel_id)
     secret = check_secret(channel_secret)
     token = read_text_input(access_token, "ACCESS_TOKEN", _("access token to revoke (or - to read it from stdin)"))
-    call_line("revoke_v21", {"client_id": channel_id, "client_secret": secret, "access_token": token},
-              target, base_url)
+    call_line("revoke_v21", revoke_v21_fields(channel_id, secret, token), target, base_url)
 
 
 # --------------------------------------------------------------------------- the other token types

@@ -19,14 +19,14 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Iterator
 
 import click
 
-from . import line_client, signing
+from . import signing
 from .commands import (ANSWER_FIELDS, KEY_HELP, InputError, UpstreamError, _, check_channel_id, check_secret,
-                       emit, make_assertion, output_options, refused, resolve_target, secret_option, send,
-                       target_options, token_group)
+                       emit, issue_v21_fields, make_assertion, output_options, refused, resolve_target,
+                       revoke_v21_fields, secret_option, send, target_options, token_group)
 
 STATE_FILE = "issued-tokens.json"
 MAX_STATE_FILE = 1024 * 1024  # 100 entries per channel are ~40 KiB; a bigger file is not ours
@@ -164,9 +164,7 @@ def rotate_command(channel_id: str, kid: str | None, key_path: str | None, chann
     app, resolved = resolve_target(target, base_url)
     path = state_path()
     with locked_state(path) as state:
-        response = send("issue_v21", {"grant_type": line_client.GRANT_TYPE,
-                                      "client_assertion_type": line_client.ASSERTION_TYPE,
-                                      "client_assertion": jwt}, resolved, None)
+        response = send("issue_v21", issue_v21_fields(jwt), resolved, None)
         if not response.ok:
             refused(response)
         body = response.body if isinstance(response.body, dict) else {}
@@ -187,8 +185,7 @@ def rotate_command(channel_id: str, kid: str | None, key_path: str | None, chann
         revoked = failed = 0
         holding = [e for e in entries if "access_token" in e]
         for entry in holding[keep:]:
-            answer = send("revoke_v21", {"client_id": channel_id, "client_secret": secret,
-                                         "access_token": entry["access_token"]}, resolved, None)
+            answer = send("revoke_v21", revoke_v21_fields(channel_id, secret, entry["access_token"]), resolved, None)
             if answer.ok:
                 entry.pop("access_token")
                 entry["revoked_at"] = int(time.time())

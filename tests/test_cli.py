@@ -327,7 +327,8 @@ def test_stateless_and_v2_tokens_against_the_sandbox(sandbox_channel):
 def test_rotate_keeps_the_newest_n_and_retries_a_revoke_that_failed(sandbox_channel, tmp_path):
     """Through the flask alias: the same `token rotate` as line-token's, with its record in XDG_STATE_HOME."""
     ch = sandbox_channel
-    env = {**ch["env"], "XDG_STATE_HOME": str(tmp_path / "state"), "LINE_CHANNEL_SECRET": ch["channel_secret"]}
+    env = {**ch["env"], "XDG_STATE_HOME": str(tmp_path / "state"), "LINE_CHANNEL_SECRET": ch["channel_secret"],
+           "LINE_API_TIMEOUT": "30"}  # the verifies below run in parallel: generous on a busy machine
     rotate = ["token", "rotate", "--channel-id", ch["channel_id"], "--kid", ch["kid"], "--key",
               str(FIXTURES / "line-console-key-2020.json"), "--target", "sandbox", "--keep", "1",
               "--field", "access_token"]

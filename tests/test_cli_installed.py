@@ -77,7 +77,8 @@ def home(tmp_path) -> dict:
         "LANG": "C.UTF-8",
         # A closed loopback port: the default `line` target fails fast instead of reaching the internet.
         "LINE_API_BASE_URL": f"http://127.0.0.1:{free_port()}",
-        "LINE_API_TIMEOUT": "3",
+        # Generous: parallel runs on a busy machine; the closed port above is refused at once anyway.
+        "LINE_API_TIMEOUT": "30",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     return {"env": env, "cwd": work, "tmp": tmp_path}
@@ -270,3 +271,22 @@ def test_the_same_commands_against_a_running_apps_sandbox(installed, home, live_
     # Nothing went to this process's own sandbox file.
     assert not (home["tmp"] / "data" / "line-token" / "sandbox.sqlite3").exists()
     one_line_error(run(exe, home, "sandbox", "channels", "show", "9999999999", "--base-url", base), 1, "404")
+
+
+def test_the_installed_package_serves_the_pages_too(installed, home):
+    """The wheel carries templates/, static/ and translations/: create_app() works outside the checkout,
+    and keeps its sandbox file in the user's data folder rather than in site-packages."""
+    script = (
+        "from line_token import create_app, INSTALLED\n"
+        "app = create_app({'TESTING': True})\n"
+        "c = app.test_client()\n"
+        "page = c.get('/', headers={'Accept-Language': 'ja'})\n"
+        "css = c.get('/static/app.css')\n"
+        "print(INSTALLED, page.status_code, css.status_code, 'チャネル' in page.get_data(as_text=True), "
+        "app.config['SANDBOX_DATABASE'])\n")
+    result = subprocess.run([str(installed.parent / "python"), "-c", script], cwd=home["cwd"], env=home["env"],
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    installed_flag, page, css, japanese, database = result.stdout.split()
+    assert (installed_flag, page, css, japanese) == ("True", "200", "200", "True")
+    assert database == str(home["tmp"] / "data" / "line-token" / "sandbox.sqlite3")
