@@ -112,11 +112,27 @@ class UpstreamError(click.ClickException):
 def from_signing_error(err: SigningError, option: str | None = None) -> InputError:
     """Name the CLI option for a SigningError and point web-page advice at the CLI."""
     option = option or FIELD_OPTIONS.get(err.field, "--" + err.field.replace("_", "-"))
-    message = translate_template(err.template, err.params)
-    # signing.py's messages are written for the web pages.
-    for page_advice in ("Make a new key pair on the keys page.", "Make a new key pair on the keys page"):
-        message = message.replace(page_advice, "Make a new key pair with: line-token keygen")
-    return InputError(option, message)
+    return InputError(option, for_the_command_line(translate_template(err.template, err.params)))
+
+
+# The shared messages are written for the web pages; on the command line, their advice names commands.
+PAGE_TO_COMMAND = (
+    ("Make a new key pair on the keys page.", "Make a new key pair with: line-token keygen"),
+    ("キーペアのページで新しいキーペアを作成してください。", "line-token keygen で新しいキーペアを作成してください。"),
+    ("is verified and revoked on the \"Other token types\" page.",
+     "is verified with line-token token verify-v2 and revoked with line-token token revoke-v2."),
+    ("短期・長期のトークンの検証と取り消しは「その他のトークン」ページで行います。",
+     "短期・長期のトークンは line-token token verify-v2 で検証し、line-token token revoke-v2 で取り消します。"),
+    ("(v2.1 tokens are verified on the v2.1 Verify page.)", "(v2.1 tokens are verified with line-token token verify.)"),
+    ("（v2.1のトークンはv2.1の「検証」ページで検証します）", "（v2.1のトークンは line-token token verify で検証します）"),
+)
+
+
+def for_the_command_line(message: str) -> str:
+    """A shared (web page) message with its page advice turned into the command to run."""
+    for page, command in PAGE_TO_COMMAND:
+        message = message.replace(page, command)
+    return message
 
 
 # --------------------------------------------------------------------------- input helpers
@@ -416,7 +432,7 @@ def refused(response: line_client.LineResponse) -> NoReturn:
     hint = line_client.explain(response.status_code, response.body)
     if hint and sys.stderr.isatty():
         # Only for a person at a terminal: a script reading stderr gets LINE's body alone.
-        click.echo(_("Hint: %(hint)s", hint=_(hint)), err=True)
+        click.echo(_("Hint: %(hint)s", hint=for_the_command_line(_(hint))), err=True)
     click.get_current_context().exit(1)
 
 
