@@ -355,6 +355,57 @@ def keys_add(channel_id: str, key_path: str, channel_secret: str | None, base_ur
     emit(answer, as_json, field_name)
 
 
+@sandbox_group.group("long-lived", help="""Long-lived channel access tokens of a sandbox channel.
+
+\b
+Example:
+  LINE_CHANNEL_SECRET=... line-token sandbox long-lived issue 1234567890 --keep-old-hours 2
+""")
+def long_lived_group() -> None:
+    pass
+
+
+@long_lived_group.command("issue")
+@click.argument("channel_id", metavar="CHANNEL_ID")
+@click.option("--keep-old-hours", type=click.IntRange(0, 24), default=0, show_default=True, metavar="HOURS",
+              help="How long the current long-lived token stays valid after the new one is issued (0 to 24), as "
+                   "the console's reissue offers.")
+@admin_secret_option
+@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@output_options(("access_token", "token_type", "previous_valid_until"))
+@store_errors
+def long_lived_issue(channel_id: str, keep_old_hours: int, channel_secret: str | None, base_url: str | None,
+                     as_json: bool, field_name: str | None) -> None:
+    """Issue (or reissue) the channel's long-lived token.
+
+    As the LINE Developers Console's "Issue" button: one long-lived token per
+    channel; verify and revoke it with `token verify-v2` / `token revoke-v2`.
+
+    \b
+    Examples:
+      TOKEN=$(line-token sandbox long-lived issue 1234567890 --field access_token)
+      line-token sandbox long-lived issue 1234567890 --keep-old-hours 24 --base-url http://127.0.0.1:5001/sandbox
+    """
+    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
+    if base_url is not None:
+        answer = admin_call(base_url, "POST", f"/api/channels/{channel_id}/long-lived",
+                            auth=_auth(channel_id, channel_secret), body={"keep_old_hours": keep_old_hours})
+    else:
+        from . import sandbox
+
+        issue = getattr(sandbox, "issue_long_lived", None)  # the sandbox's long-lived tokens (issue 11/12)
+        if issue is None:
+            raise UpstreamError(_("this version's built-in sandbox has no long-lived tokens: give --base-url of "
+                                  "a server whose sandbox has them."))
+        local_channel(channel_id, channel_secret)
+        try:
+            token, previous_until = issue(channel_id, keep_old_hours)
+        except signing.SigningError as e:
+            raise from_signing_error(e, "--keep-old-hours") from None
+        answer = {"access_token": token, "token_type": "Bearer", "previous_valid_until": previous_until}
+    emit(answer, as_json, field_name)
+
+
 def _auth(channel_id: str, secret: str | None) -> tuple[str, str] | None:
     return (channel_id, secret.strip()) if secret else None
 
