@@ -61,20 +61,19 @@ def language_from_env(environ=os.environ) -> str:
 
 
 def cli_translations(lang: str):
-    """A gettext translations object for the command line (the web pages' own catalog)."""
+    """A gettext translations object for the command line: the web pages' own catalog.
+
+    Reads the compiled ``.mo`` when it is at least as new as the ``.po``, else compiles the
+    ``.po`` in memory; never writes (an installed package may sit in a read-only folder).
+    """
     import gettext as gettext_module
 
     if lang not in LANGUAGES or lang == "en":
         return gettext_module.NullTranslations()
     from . import RESOURCE_ROOT
 
-    root = os.path.join(RESOURCE_ROOT, "translations")
-    try:
-        compile_catalogs(root)
-    except OSError:  # an installed package in a read-only folder: compile in memory below
-        pass
-    mo_path = os.path.join(root, lang, "LC_MESSAGES", "messages.mo")
-    po_path = mo_path[:-3] + ".po"
+    po_path = os.path.join(RESOURCE_ROOT, "translations", lang, "LC_MESSAGES", "messages.po")
+    mo_path = po_path[:-3] + ".mo"
     try:
         if os.path.exists(mo_path) and os.path.getmtime(mo_path) >= os.path.getmtime(po_path):
             with open(mo_path, "rb") as f:
