@@ -39,6 +39,7 @@ FIELD_OPTIONS = {
     "kid": "--kid",
     "token_exp": "--token-exp",
     "exp": "--exp-minutes",
+    "exp_minutes": "--exp-minutes",
     "payload.exp": "--exp-minutes",
     "client_assertion": "--assertion",
 }
@@ -338,15 +339,31 @@ def resolve_target(target: str, base_url: str | None) -> tuple[Flask, str]:
 # --------------------------------------------------------------------------- LINE's request fields
 
 
-def issue_v21_fields(assertion: str) -> dict[str, str]:
-    """POST /oauth2/v2.1/token's form (line-oauth-api.md §5.1), for `token issue` and `token rotate`."""
-    return {"grant_type": line_client.GRANT_TYPE, "client_assertion_type": line_client.ASSERTION_TYPE,
-            "client_assertion": assertion}
+# Which fields each endpoint takes, in LINE's order (line-oauth-api.md §5).
+_REQUEST_FIELDS = {
+    "issue_v21": ("grant_type", "client_assertion_type", "client_assertion"),
+    "kids_v21": ("client_assertion_type", "client_assertion"),
+    "verify_v21": ("access_token",),
+    "revoke_v21": ("client_id", "client_secret", "access_token"),
+    "issue_stateless": ("grant_type", "client_assertion_type", "client_assertion"),
+    "issue_v2": ("grant_type", "client_id", "client_secret"),
+    "verify_v2": ("access_token",),
+    "revoke_v2": ("access_token",),
+}
+_STATELESS_SECRET_FIELDS = ("grant_type", "client_id", "client_secret")
+_FIELD_DEFAULTS = {"grant_type": line_client.GRANT_TYPE, "client_assertion_type": line_client.ASSERTION_TYPE}
 
 
-def revoke_v21_fields(channel_id: str, secret: str, token: str) -> dict[str, str]:
-    """POST /oauth2/v2.1/revoke's form (§5.4), for `token revoke` and `token rotate`."""
-    return {"client_id": channel_id, "client_secret": secret, "access_token": token}
+def request_fields(endpoint: str, **values: str) -> dict[str, str]:
+    """LINE's request fields for ``endpoint``: the one place every command builds its request.
+
+    The same signature as the budget branch's ``line_client.request_fields``, which
+    replaces this body on merge (one module for LINE's endpoint fields).
+    """
+    names = _REQUEST_FIELDS[endpoint]
+    if endpoint == "issue_stateless" and not values.get("client_assertion"):
+        names = _STATELESS_SECRET_FIELDS
+    return {name: values.get(name) or _FIELD_DEFAULTS.get(name, "") for name in names}
 
 
 # --------------------------------------------------------------------------- output
@@ -571,7 +588,7 @@ def issue_command(channel_id: str | None, kid: str | None, key_path: str | None,
       TOKEN=$(line-token token issue --assertion "$JWT" --target sandbox --field access_token)
     """
     jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
-    call_line("issue_v21", issue_v21_fields(jwt), target, base_url, as_json, field_name)
+    call_line("issue_v21", request_fields("issue_v21", client_assertion=jwt), target, base_url, as_json, field_name)
 
 
 @token_group.command("kids")
@@ -590,10 +607,7 @@ def kids_command(channel_id: str | None, kid: str | None, key_path: str | None, 
       line-token token kids --assertion "$JWT" --target sandbox --field kids
     """
     jwt = assertion_from_options(assertion, channel_id, kid, key_path)
-    call_line("kids_v21", {
-        "client_assertion_type": line_client.ASSERTION_TYPE,
-        "client_assertion": jwt,
-    }, target, base_url, as_json, field_name)
+    call_line("kids_v21", request_fields("kids_v21", client_assertion=jwt), target, base_url, as_json, field_name)
 
 
 @token_group.command("verify")
@@ -613,7 +627,7 @@ def verify_command(access_token: str, target: str, base_url: str | None, as_json
       echo "$TOKEN" | line-token token verify - --target sandbox --field expires_in
     """
     token = read_text_input(access_token, "ACCESS_TOKEN", _("access token (or - to read it from stdin)"))
-    call_line("verify_v21", {"access_token": token}, target, base_url, as_json, field_name)
+    call_line("verify_v21", request_fields("verify_v21", access_token=token), target, base_url, as_json, field_name)
 
 
 @token_group.command("revoke")
@@ -637,7 +651,8 @@ def revoke_command(channel_id: str, channel_secret: str, access_token: str, targ
     channel_id = check_channel_id(channel_id)
     secret = check_secret(channel_secret)
     token = read_text_input(access_token, "ACCESS_TOKEN", _("access token to revoke (or - to read it from stdin)"))
-    call_line("revoke_v21", revoke_v21_fields(channel_id, secret, token), target, base_url)
+    call_line("revoke_v21", request_fields("revoke_v21", client_id=channel_id, client_secret=secret, access_token=token),
+              target, base_url)
 
 
 # --------------------------------------------------------------------------- the other token types
@@ -661,16 +676,15 @@ def issue_stateless_command(channel_id: str | None, kid: str | None, key_path: s
       LINE_CHANNEL_SECRET=... line-token token issue-stateless --channel-id 1234567890
       line-token token issue-stateless --channel-id 1234567890 --kid YOUR-KID --key keys/private.json
     """
-    fields = {"grant_type": line_client.GRANT_TYPE}
     if key_path or assertion is not None:
-        fields["client_assertion_type"] = line_client.ASSERTION_TYPE
-        fields["client_assertion"] = assertion_from_options(assertion, channel_id, kid, key_path)
+        jwt = assertion_from_options(assertion, channel_id, kid, key_path)
+        fields = request_fields("issue_stateless", client_assertion=jwt)
     else:
         if channel_id is None:
             raise InputError("--channel-id", _("give --channel-id and --channel-secret, or --key (or --assertion) "
                                                "to authenticate with a JWT."))
-        fields["client_id"] = check_channel_id(channel_id)
-        fields["client_secret"] = check_secret(channel_secret)
+        fields = request_fields("issue_stateless", client_id=check_channel_id(channel_id),
+                                client_secret=check_secret(channel_secret))
     call_line("issue_stateless", fields, target, base_url, as_json, field_name)
 
 
@@ -690,8 +704,9 @@ def issue_v2_command(channel_id: str, channel_secret: str, target: str, base_url
     Example:
       LINE_CHANNEL_SECRET=... line-token token issue-v2 --channel-id 1234567890 --field access_token
     """
-    call_line("issue_v2", {"grant_type": line_client.GRANT_TYPE, "client_id": check_channel_id(channel_id),
-                           "client_secret": check_secret(channel_secret)}, target, base_url, as_json, field_name)
+    call_line("issue_v2", request_fields("issue_v2", client_id=check_channel_id(channel_id),
+                                         client_secret=check_secret(channel_secret)),
+              target, base_url, as_json, field_name)
 
 
 @token_group.command("verify-v2")
@@ -709,7 +724,7 @@ def verify_v2_command(access_token: str, target: str, base_url: str | None, as_j
       line-token token verify-v2 "$TOKEN"
     """
     token = read_text_input(access_token, "ACCESS_TOKEN", _("access token (or - to read it from stdin)"))
-    call_line("verify_v2", {"access_token": token}, target, base_url, as_json, field_name)
+    call_line("verify_v2", request_fields("verify_v2", access_token=token), target, base_url, as_json, field_name)
 
 
 @token_group.command("revoke-v2")
@@ -725,7 +740,7 @@ def revoke_v2_command(access_token: str, target: str, base_url: str | None) -> N
       line-token token revoke-v2 "$TOKEN"
     """
     token = read_text_input(access_token, "ACCESS_TOKEN", _("access token to revoke (or - to read it from stdin)"))
-    call_line("revoke_v2", {"access_token": token}, target, base_url)
+    call_line("revoke_v2", request_fields("revoke_v2", access_token=token), target, base_url)
 
 
 def init_app(app: Flask) -> None:

@@ -25,8 +25,8 @@ import click
 
 from . import signing
 from .commands import (ANSWER_FIELDS, KEY_HELP, InputError, UpstreamError, _, check_channel_id, check_secret,
-                       emit, issue_v21_fields, make_assertion, output_options, refused, resolve_target,
-                       revoke_v21_fields, secret_option, send, target_options, token_group)
+                       emit, make_assertion, output_options, refused, request_fields, resolve_target,
+                       secret_option, send, target_options, token_group)
 
 STATE_FILE = "issued-tokens.json"
 MAX_STATE_FILE = 1024 * 1024  # 100 entries per channel are ~40 KiB; a bigger file is not ours
@@ -164,7 +164,7 @@ def rotate_command(channel_id: str, kid: str | None, key_path: str | None, chann
     app, resolved = resolve_target(target, base_url)
     path = state_path()
     with locked_state(path) as state:
-        response = send("issue_v21", issue_v21_fields(jwt), resolved, None)
+        response = send("issue_v21", request_fields("issue_v21", client_assertion=jwt), resolved, None)
         if not response.ok:
             refused(response)
         body = response.body if isinstance(response.body, dict) else {}
@@ -185,7 +185,8 @@ def rotate_command(channel_id: str, kid: str | None, key_path: str | None, chann
         revoked = failed = 0
         holding = [e for e in entries if "access_token" in e]
         for entry in holding[keep:]:
-            answer = send("revoke_v21", revoke_v21_fields(channel_id, secret, entry["access_token"]), resolved, None)
+            answer = send("revoke_v21", request_fields("revoke_v21", client_id=channel_id, client_secret=secret,
+                                                           access_token=entry["access_token"]), resolved, None)
             if answer.ok:
                 entry.pop("access_token")
                 entry["revoked_at"] = int(time.time())
