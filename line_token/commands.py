@@ -383,7 +383,9 @@ def human(body: Any) -> str:
     width = max((len(k) for k in body), default=0)
     lines = []
     for name, value in body.items():
-        if isinstance(value, list):
+        if value is None:
+            value = "-"
+        elif isinstance(value, list):
             value = ", ".join(str(v) for v in value) if value else "-"
         elif isinstance(value, dict):
             value = json.dumps(value, ensure_ascii=False)
@@ -405,10 +407,12 @@ def output_options(fields: tuple[str, ...]):
 def emit(body: Any, as_json: bool = False, field_name: str | None = None) -> None:
     """Print an answer: one bare field, JSON, or text for a terminal."""
     if field_name is not None:
-        value = body.get(field_name) if isinstance(body, dict) else None
-        if value is None:
+        if not isinstance(body, dict) or field_name not in body:
             raise UpstreamError(_("the answer has no field %(field)s.", field=field_name))
-        if isinstance(value, list):
+        value = body[field_name]
+        if value is None:
+            click.echo("")  # e.g. previous_valid_until when there was no previous token
+        elif isinstance(value, list):
             click.echo("\n".join(str(v) for v in value))
         else:
             click.echo(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
