@@ -2,7 +2,9 @@
 
 The top-level ``app.py`` (the Procfile's ``gunicorn app:app``) calls ``create_app()``;
 tests build their own with ``create_app({...})``. ``templates/``, ``static/`` and
-``translations/`` live at the project's top level, beside this package.
+``translations/`` live at the project's top level, beside this package; an installed
+wheel carries them inside the package instead (see pyproject.toml), and
+:data:`RESOURCE_ROOT` is wherever they are.
 """
 from __future__ import annotations
 
@@ -13,8 +15,20 @@ from flask import Flask
 
 from . import budget, commands, errors, i18n, inspect_web, line_client, proxy, sandbox, security, trying, views
 
-# The project folder: templates/, static/ and translations/ sit beside this package.
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# The project folder: templates/, static/ and translations/ sit beside this package in a checkout.
+PROJECT_ROOT = os.path.dirname(PACKAGE_DIR)
+# Installed from a wheel (pip/pipx install .), they are inside the package.
+INSTALLED = os.path.isdir(os.path.join(PACKAGE_DIR, "templates"))
+RESOURCE_ROOT = PACKAGE_DIR if INSTALLED else PROJECT_ROOT
+
+
+def user_dir(xdg_variable: str, fallback: str) -> str:
+    """``$XDG_..._HOME/line-token`` or ``~/<fallback>/line-token`` (the XDG base directory spec)."""
+    base = os.environ.get(xdg_variable, "").strip()
+    if not os.path.isabs(base):  # the spec says to ignore a relative path
+        base = os.path.join(os.path.expanduser("~"), fallback)
+    return os.path.join(base, "line-token")
 
 
 def _env_flag(name: str, default: bool) -> bool:
@@ -33,8 +47,10 @@ def _env_float(name: str, default: float) -> float:
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app. Settings come from the environment, then ``overrides`` (tests)."""
-    app = Flask(__name__, root_path=PROJECT_ROOT, instance_path=os.path.join(PROJECT_ROOT, "instance"),
-                instance_relative_config=True)
+    # A checkout keeps instance/ (the sandbox's SQLite file) in the project folder; an installed
+    # package has no project folder, so it uses the user's data folder as the CLI does.
+    instance = os.path.join(PROJECT_ROOT, "instance") if not INSTALLED else user_dir("XDG_DATA_HOME", ".local/share")
+    app = Flask(__name__, root_path=RESOURCE_ROOT, instance_path=instance, instance_relative_config=True)
     app.config.from_mapping(
         # A random per-boot fallback: sessions are only used for the CSRF token,
         # so a restart merely asks the user to resubmit a form.

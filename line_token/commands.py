@@ -1,13 +1,16 @@
-"""Command line for scripts and CI: ``flask --app app keygen | jwt | token ...``.
+"""The command line: ``line-token keygen | jwt | token ... | inspect | sandbox ...``.
 
-The commands use the same modules as the web pages (``signing`` to sign,
-``line_client`` to call LINE or the in-process sandbox), so a key, JWT or
-channel works the same in both.
+``line-token`` (the console script, :mod:`line_token.cli`) and ``flask --app app
+keygen | jwt | token ...`` run these same command objects. They use the same
+modules as the web pages (``signing`` to sign, ``line_client`` to call LINE or
+the in-process sandbox), so a key, JWT or channel works the same in both.
 
-Exit codes: 0 on success (LINE answered 2xx), 1 when LINE answered an error or
-could not be reached, 2 on bad input. Errors are one line on stderr naming the
-option and the fix; stdout carries only the result, so ``$(...)`` and ``| jq``
-work.
+Exit codes: 0 on success (LINE answered 2xx), 1 when LINE or the sandbox refused
+or could not be reached, 2 on bad input. Errors are one line on stderr naming
+the option and the fix; stdout carries only the result, so ``$(...)`` and
+``| jq`` work. Output: readable text on a terminal, JSON otherwise or with
+``--json``, one bare value with ``--field NAME``. Messages are in Japanese when
+LANGUAGE/LC_ALL/LC_MESSAGES/LANG say ``ja`` (the web pages' catalog).
 """
 from __future__ import annotations
 
@@ -17,13 +20,13 @@ import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask import Flask, current_app, has_app_context
 
-from . import display, line_client, signing
-from .signing import SigningError
+from . import display, i18n, line_client, signing
+from .signing import N_, Duration, SigningError
 
 MAX_KEY_FILE = 64 * 1024  # a JWK or PEM is a few KiB; anything larger is the wrong file
 
@@ -36,13 +39,60 @@ FIELD_OPTIONS = {
     "kid": "--kid",
     "token_exp": "--token-exp",
     "exp": "--exp-minutes",
+    "exp_minutes": "--exp-minutes",
     "payload.exp": "--exp-minutes",
     "client_assertion": "--assertion",
 }
 
-TARGET_OPTION = click.option(
-    "--target", type=click.Choice(["line", "sandbox"]), default="line", show_default=True,
-    help="line: the LINE Platform (LINE_API_BASE_URL). sandbox: this app's offline sandbox, same database as the web app.")
+# The fields of each endpoint's 2xx answer (line-oauth-api.md §5), for --field.
+ANSWER_FIELDS = {
+    "issue_v21": ("access_token", "expires_in", "token_type", "key_id"),
+    "kids_v21": ("kids",),
+    "verify_v21": ("client_id", "expires_in", "scope"),
+    "issue_stateless": ("access_token", "expires_in", "token_type"),
+    "issue_v2": ("access_token", "expires_in", "token_type"),
+    "verify_v2": ("client_id", "expires_in", "scope"),
+}
+
+
+# --------------------------------------------------------------------------- language
+
+
+_translations = None
+
+
+def translations():
+    """The catalog for the language LANG/LC_ALL ask for (loaded once per process)."""
+    global _translations
+    if _translations is None:
+        _translations = i18n.cli_translations(i18n.language_from_env())
+    return _translations
+
+
+def _(msgid: str, /, **params: Any) -> str:
+    """``msgid`` in the user's language, with ``%(name)s`` params filled in."""
+    text = translations().gettext(msgid)
+    params = {name: localise(value) for name, value in params.items()}
+    try:
+        return text % params if params else text
+    except (KeyError, ValueError, TypeError):  # a broken translation must not hide the message
+        return msgid % params if params else msgid
+
+
+def localise(value: Any) -> Any:
+    """A message parameter in the user's language (durations carry their unit)."""
+    if isinstance(value, Duration):
+        template, number = value.parts()
+        return translations().gettext(template) % {"n": number}
+    return value
+
+
+def translate_template(template: str, params: dict) -> str:
+    """A SigningError-style template and params (N_-marked in their module) in the user's language."""
+    return _(template, **params)
+
+
+# --------------------------------------------------------------------------- errors
 
 
 class InputError(click.ClickException):
@@ -55,18 +105,35 @@ class InputError(click.ClickException):
 
 
 class UpstreamError(click.ClickException):
-    """LINE could not be reached or timed out: exit 1."""
+    """LINE or the sandbox refused, could not be reached or timed out: exit 1."""
 
     exit_code = 1
 
 
-def from_signing_error(err: SigningError) -> InputError:
+def from_signing_error(err: SigningError, option: str | None = None) -> InputError:
     """Name the CLI option for a SigningError and point web-page advice at the CLI."""
-    option = FIELD_OPTIONS.get(err.field, "--" + err.field.replace("_", "-"))
-    # signing.py's messages are written for the web pages.
-    message = err.message.replace("Make a new key pair on the keys page.",
-                                  "Make a new key pair with: flask --app app keygen")
-    return InputError(option, message)
+    option = option or FIELD_OPTIONS.get(err.field, "--" + err.field.replace("_", "-"))
+    return InputError(option, for_the_command_line(translate_template(err.template, err.params)))
+
+
+# The shared messages are written for the web pages; on the command line, their advice names commands.
+PAGE_TO_COMMAND = (
+    ("Make a new key pair on the keys page.", "Make a new key pair with: line-token keygen"),
+    ("キーペアのページで新しいキーペアを作成してください。", "line-token keygen で新しいキーペアを作成してください。"),
+    ("is verified and revoked on the \"Other token types\" page.",
+     "is verified with line-token token verify-v2 and revoked with line-token token revoke-v2."),
+    ("短期・長期のトークンの検証と取り消しは「その他のトークン」ページで行います。",
+     "短期・長期のトークンは line-token token verify-v2 で検証し、line-token token revoke-v2 で取り消します。"),
+    ("(v2.1 tokens are verified on the v2.1 Verify page.)", "(v2.1 tokens are verified with line-token token verify.)"),
+    ("（v2.1のトークンはv2.1の「検証」ページで検証します）", "（v2.1のトークンは line-token token verify で検証します）"),
+)
+
+
+def for_the_command_line(message: str) -> str:
+    """A shared (web page) message with its page advice turned into the command to run."""
+    for page, command in PAGE_TO_COMMAND:
+        message = message.replace(page, command)
+    return message
 
 
 # --------------------------------------------------------------------------- input helpers
@@ -74,16 +141,19 @@ def from_signing_error(err: SigningError) -> InputError:
 
 def read_text_input(value: str, option: str, what: str) -> str:
     """``value`` itself, or stdin's text when ``value`` is ``-``; empty is an error."""
-    text = sys.stdin.read() if value == "-" else value
+    text = sys.stdin.read(MAX_KEY_FILE + 1) if value == "-" else value
     text = text.strip()
     if not text:
-        source = "stdin is empty" if value == "-" else "it is empty"
-        raise InputError(option, f"{source}: give the {what}.")
+        if value == "-":
+            raise InputError(option, _("stdin is empty: give the %(what)s.", what=what))
+        raise InputError(option, _("it is empty: give the %(what)s.", what=what))
+    if len(text) > MAX_KEY_FILE:
+        raise InputError(option, _("it is larger than 64 KiB: give the %(what)s itself.", what=what))
     return text
 
 
-def read_key(path: str) -> signing.PrivateKey:
-    """Load the private key from the file at ``path`` (``-`` for stdin) for ``--key``."""
+def read_file(path: str, option: str, what: str) -> tuple[bytes, str]:
+    """The bytes of the file at ``path`` (``-``: stdin), at most 64 KiB, and where they came from."""
     if path == "-":
         data = sys.stdin.buffer.read(MAX_KEY_FILE + 1)
         where = "stdin"
@@ -93,52 +163,188 @@ def read_key(path: str) -> signing.PrivateKey:
             with open(path, "rb") as f:
                 data = f.read(MAX_KEY_FILE + 1)
         except OSError as e:
-            raise InputError("--key", f"cannot read {path}: {e.strerror or e}. Give the path of your private key "
-                                      "file (JWK JSON or PEM), or - to read it from stdin.") from None
+            raise InputError(option, _("cannot read %(path)s: %(reason)s. Give the path of the %(what)s, or - to "
+                                       "read it from stdin.", path=path, reason=e.strerror or str(e),
+                                       what=what)) from None
     if len(data) > MAX_KEY_FILE:
-        raise InputError("--key", f"{where} is larger than 64 KiB: give the private key file itself (JWK JSON or PEM).")
+        raise InputError(option, _("%(where)s is larger than 64 KiB: give the %(what)s itself.",
+                                   where=where, what=what))
     if not data.strip():
-        raise InputError("--key", f"{where} is empty: give the private key file (JWK JSON or PEM).")
+        raise InputError(option, _("%(where)s is empty: give the %(what)s.", where=where, what=what))
+    return data, where
+
+
+def read_key(path: str | None) -> signing.PrivateKey:
+    """Load the private key for ``--key`` from the file at ``path`` (``-`` for stdin).
+
+    Without ``--key``, LINE_PRIVATE_KEY_FILE names the file.
+    """
+    path = path or os.environ.get("LINE_PRIVATE_KEY_FILE", "").strip()
+    if not path:
+        raise InputError("--key", _("give the private key file with --key FILE (or - for stdin), or set "
+                                    "LINE_PRIVATE_KEY_FILE."))
+    data, _where = read_file(path, "--key", _("private key file (JWK JSON or PEM)"))
     try:
         return signing.load_private_key(data, "private_key")
     except SigningError as e:
         raise from_signing_error(e) from None
 
 
-def make_assertion(channel_id: str, kid: str | None, key_path: str, token_exp: int, exp_minutes: int = 30) -> str:
+def make_assertion(channel_id: str, kid: str | None, key_path: str | None, token_exp: int,
+                   exp_minutes: int = 30) -> str:
     """Sign a client assertion; ``kid`` falls back to the key's own kid."""
     key = read_key(key_path)
     fields = {"channel_id": channel_id, "kid": kid, "token_exp": token_exp, "exp_minutes": exp_minutes}
     try:
-        return signing.assertion_from_fields(fields, key=key)
+        return signing.assertion_from_fields(fields, key=key)  # the one signing path (pages, API, CLI)
     except SigningError as e:
         raise from_signing_error(e) from None
 
 
 def assertion_from_options(assertion: str | None, channel_id: str | None, kid: str | None,
-                           key_path: str | None, token_exp: int) -> str:
+                           key_path: str | None, token_exp: int = signing.DEFAULT_TOKEN_EXP) -> str:
     """The JWT given with ``--assertion``, or one signed from ``--channel-id``/``--kid``/``--key``."""
     if assertion is not None:
         if channel_id or kid or key_path:
-            raise InputError("--assertion", "give either --assertion JWT or --channel-id, --kid and --key, not both.")
-        return read_text_input(assertion, "--assertion", "JWT assertion (from: flask --app app jwt ...)")
-    if not key_path:
-        raise InputError("--key", "give --channel-id, --kid and --key FILE to sign an assertion, or --assertion JWT.")
+            raise InputError("--assertion", _("give either --assertion JWT or --channel-id, --kid and --key, "
+                                              "not both."))
+        return read_text_input(assertion, "--assertion", _("JWT assertion (from: line-token jwt ...)"))
+    if not key_path and not os.environ.get("LINE_PRIVATE_KEY_FILE", "").strip():
+        raise InputError("--key", _("give --channel-id, --kid and --key FILE to sign an assertion, or "
+                                    "--assertion JWT."))
     if not channel_id:
-        raise InputError("--channel-id", "give the channel's numeric ID (Basic settings in the LINE Developers Console).")
+        raise InputError("--channel-id", _("give the channel's numeric ID (Basic settings in the LINE Developers "
+                                           "Console)."))
     return make_assertion(channel_id, kid, key_path, token_exp)
 
 
-def check_channel_id(channel_id: str) -> str:
+def check_channel_id(channel_id: str, option: str = "--channel-id") -> str:
     """The channel ID, stripped; it must be numeric as LINE's are."""
-    channel_id = channel_id.strip()
+    channel_id = (channel_id or "").strip()
     if not signing.is_channel_id(channel_id):
-        raise InputError("--channel-id", "the channel ID must be the channel's numeric ID, e.g. 1234567890 "
-                                         "(Basic settings in the LINE Developers Console).")
+        raise InputError(option, _("the channel ID must be the channel's numeric ID, e.g. 1234567890 "
+                                   "(Basic settings in the LINE Developers Console)."))
     return channel_id
 
 
-# --------------------------------------------------------------------------- output helpers
+def secret_option(required: bool = True):
+    """``--channel-secret``, also read from LINE_CHANNEL_SECRET so it stays out of shell history."""
+    return click.option(
+        "--channel-secret", required=required, envvar="LINE_CHANNEL_SECRET", show_envvar=True, metavar="SECRET",
+        help="The channel secret (Basic settings). Prefer the env variable: it stays out of shell history.")
+
+
+def check_secret(channel_secret: str | None) -> str:
+    """The channel secret, stripped; empty is bad input. Never quoted in a message."""
+    secret = (channel_secret or "").strip()
+    if not secret:
+        raise InputError("--channel-secret", _("it is empty: give the channel secret (Basic settings), "
+                                               "preferably in the LINE_CHANNEL_SECRET environment variable."))
+    return secret
+
+
+# --------------------------------------------------------------------------- where requests go
+
+
+def target_options(func):
+    """``--target line|sandbox`` and ``--base-url URL``."""
+    func = click.option(
+        "--base-url", metavar="URL",
+        help="Send to this LINE-compatible server instead, e.g. a running app's sandbox: "
+             "http://127.0.0.1:8000/sandbox")(func)
+    return click.option(
+        "--target", type=click.Choice(line_client.TARGETS), default="line", show_default=True,
+        help="line: the LINE Platform (LINE_API_BASE_URL). sandbox: the offline sandbox, in this process "
+             "(a file in the user's data folder, or SANDBOX_DATABASE / DATABASE_URL).")(func)
+
+
+def check_base_url(base_url: str) -> str:
+    """An http(s) URL with a host, without a trailing slash."""
+    url = base_url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise InputError("--base-url", _("give an http:// or https:// URL of a LINE-compatible server, e.g. "
+                                         "http://127.0.0.1:8000/sandbox"))
+    return url
+
+
+def user_data_dir() -> str:
+    from . import user_dir
+
+    return user_dir("XDG_DATA_HOME", ".local/share")
+
+
+def cli_app() -> Flask:
+    """The app whose config and sandbox the commands use.
+
+    Under ``flask --app app`` it is that app (the web app's own sandbox database).
+    ``line-token`` makes one on first use, with the sandbox in the user's data
+    folder unless SANDBOX_DATABASE or DATABASE_URL say otherwise.
+    """
+    if has_app_context():
+        return current_app._get_current_object()
+    from flask.cli import ScriptInfo
+
+    from . import create_app
+
+    info = click.get_current_context().find_object(ScriptInfo)
+    if info is not None:  # flask --app app ...: that app, with the web app's own sandbox database
+        app = info.load_app()
+        ctx = app.app_context()
+        ctx.push()
+        click.get_current_context().call_on_close(ctx.pop)
+        return app
+
+    overrides: dict[str, Any] = {}
+    if not os.environ.get("SANDBOX_DATABASE") and not os.environ.get("DATABASE_URL"):
+        folder = user_data_dir()
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        except OSError as e:
+            raise InputError("--target", _("cannot make the sandbox's folder %(path)s: %(reason)s. Set "
+                                           "SANDBOX_DATABASE to a file you can write.", path=folder,
+                                           reason=e.strerror or str(e))) from None
+        overrides["SANDBOX_DATABASE"] = os.path.join(folder, "sandbox.sqlite3")
+    try:
+        app = create_app(overrides)
+    except ValueError as e:  # a bad DATABASE_URL
+        raise InputError("DATABASE_URL", str(e)) from None
+    ctx = app.app_context()
+    ctx.push()
+    click.get_current_context().call_on_close(ctx.pop)
+    return app
+
+
+def resolve_target(target: str, base_url: str | None) -> tuple[Flask, str]:
+    """The app to call through and the line_client target, for ``--target``/``--base-url``."""
+    if base_url is not None:
+        if target != "line":
+            raise InputError("--base-url", _("give either --target sandbox or --base-url URL, not both."))
+        url = check_base_url(base_url)
+        app = cli_app()
+        app.config["LINE_API_BASE_URL"] = url  # this process's copy only
+        return app, "line"
+    app = cli_app()
+    if target == "sandbox" and app.config.get("SANDBOX_ENABLED", True):
+        # Import SQLAlchemy and open the database now, so LINE_API_TIMEOUT times the request itself
+        # rather than this process's first database use (seconds on a busy machine).
+        from .store import StoreUnavailable
+
+        try:
+            app.extensions["sandbox_store"].engine
+        except StoreUnavailable:
+            pass  # the request below answers 503 with the reason
+    return app, target
+
+
+# --------------------------------------------------------------------------- LINE's request fields
+
+
+# The one place that knows LINE's request fields (line_client.request_fields), for every command.
+request_fields = line_client.request_fields
+
+
+# --------------------------------------------------------------------------- output
 
 
 def dump(body: Any) -> str:
@@ -148,35 +354,99 @@ def dump(body: Any) -> str:
     return json.dumps(body, indent=2, ensure_ascii=False)
 
 
-def call_line(endpoint: str, fields: dict[str, str], target: str) -> NoReturn:
-    """Call ``endpoint``, print LINE's body and exit: 0 on 2xx, 1 on a LINE error or no answer."""
+def human(body: Any) -> str:
+    """``name: value`` lines for a person at a terminal."""
+    if not isinstance(body, dict):
+        return dump(body)
+    width = max((len(k) for k in body), default=0)
+    lines = []
+    for name, value in body.items():
+        if value is None:
+            value = "-"
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value) if value else "-"
+        elif isinstance(value, dict):
+            value = json.dumps(value, ensure_ascii=False)
+        lines.append(f"{name + ':':<{width + 1}} {value}")
+    return "\n".join(lines)
+
+
+def output_options(fields: tuple[str, ...]):
+    """``--json`` and ``--field NAME`` (one of ``fields``) for a command that prints an answer."""
+    def decorate(func):
+        func = click.option("--field", "field_name", type=click.Choice(fields), metavar="NAME",
+                            help="Print only this field of the answer, bare (for $(...)): "
+                                 + ", ".join(fields) + ".")(func)
+        return click.option("--json", "as_json", is_flag=True,
+                            help="Print the answer as JSON (the default when stdout is not a terminal).")(func)
+    return decorate
+
+
+def emit(body: Any, as_json: bool = False, field_name: str | None = None) -> None:
+    """Print an answer: one bare field, JSON, or text for a terminal."""
+    if field_name is not None:
+        if not isinstance(body, dict) or field_name not in body:
+            raise UpstreamError(_("the answer has no field %(field)s.", field=field_name))
+        value = body[field_name]
+        if value is None:
+            click.echo("")  # e.g. previous_valid_until when there was no previous token
+        elif isinstance(value, list):
+            click.echo("\n".join(str(v) for v in value))
+        else:
+            click.echo(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    elif as_json or not sys.stdout.isatty():
+        click.echo(dump(body))
+    else:
+        click.echo(human(body))
+
+
+def quiet_line_client() -> None:
     if not line_client.log.hasHandlers():
         # Our own line says what failed; without a handler, logging's last resort
         # would print line_client's warning as a second stderr line.
         line_client.log.addHandler(logging.NullHandler())
+
+
+def send(endpoint: str, fields: dict[str, str], target: str, base_url: str | None,
+         bearer: str | None = None) -> line_client.LineResponse:
+    """Call ``endpoint`` on the chosen target; raise for a request that could not be made."""
+    app, target = resolve_target(target, base_url)
+    quiet_line_client()
     try:
-        response = line_client.call(endpoint, fields, target=target)
-    except SigningError as e:  # the target was refused before sending (e.g. the sandbox is disabled)
-        raise InputError("--target", e.message) from None
+        return line_client.call(endpoint, fields, target=target, app=app, bearer=bearer)
+    except SigningError as e:  # a target the client refuses (e.g. the sandbox is disabled)
+        raise from_signing_error(e, "--target") from None
     except line_client.LineAPIError as e:
+        message = translate_template(e.template, e.params)
         if e.status == 400:  # the client refused our request before sending it (e.g. sandbox disabled)
-            raise InputError("--target", e.description) from None
-        raise UpstreamError(e.description) from None
-    if 200 <= response.status_code < 300:
-        if response.body != "":
-            click.echo(dump(response.body))
-        click.get_current_context().exit(0)
+            raise InputError("--target", message) from None
+        raise UpstreamError(message) from None
+
+
+def refused(response: line_client.LineResponse) -> NoReturn:
+    """LINE's error body on stderr (one line), a hint for a person, exit 1."""
     if response.body == "":
-        click.echo(f"LINE answered HTTP {response.status_code} with an empty body.", err=True)
+        click.echo(_("LINE answered HTTP %(status)s with an empty body.", status=response.status_code), err=True)
     else:
         # Compact, so the error body stays one line that a script can parse.
         body = response.body if isinstance(response.body, str) else json.dumps(response.body, ensure_ascii=False)
-        click.echo(body, err=True)
+        click.echo(" ".join(body.split("\n")), err=True)
     hint = display.explain(response.status_code, response.body)
     if hint and sys.stderr.isatty():
         # Only for a person at a terminal: a script reading stderr gets LINE's body alone.
-        click.echo(f"Hint: {hint}", err=True)
+        click.echo(_("Hint: %(hint)s", hint=for_the_command_line(_(hint))), err=True)
     click.get_current_context().exit(1)
+
+
+def call_line(endpoint: str, fields: dict[str, str], target: str, base_url: str | None = None,
+              as_json: bool = False, field_name: str | None = None) -> NoReturn:
+    """Call ``endpoint``, print LINE's answer and exit: 0 on 2xx, 1 on a LINE error or no answer."""
+    response = send(endpoint, fields, target, base_url)
+    if not response.ok:
+        refused(response)
+    if response.body != "":
+        emit(response.body, as_json, field_name)
+    click.get_current_context().exit(0)
 
 
 # --------------------------------------------------------------------------- keygen, jwt
@@ -194,8 +464,8 @@ def keygen_command(out_dir: Path | None) -> None:
 
     \b
     Examples:
-      flask --app app keygen > pair.json
-      flask --app app keygen --out keys/
+      line-token keygen --out keys/
+      line-token keygen > pair.json
     """
     private, public = signing.generate_key_pair()
     if out_dir is None:
@@ -205,7 +475,8 @@ def keygen_command(out_dir: Path | None) -> None:
     for path in (private_path, public_path):
         if path.exists():
             # Overwriting would lose the private key whose kid is registered.
-            raise InputError("--out", f"{path} already exists: choose another directory or move it away first.")
+            raise InputError("--out", _("%(path)s already exists: choose another directory or move it away first.",
+                                        path=str(path)))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -214,20 +485,25 @@ def keygen_command(out_dir: Path | None) -> None:
             f.write(dump(private) + "\n")
         public_path.write_text(dump(public) + "\n")
     except OSError as e:
-        raise InputError("--out", f"cannot write to {out_dir}: {e.strerror or e}. Choose a directory you can write to.") from None
-    click.echo(f"Wrote {private_path} (keep it secret) and {public_path} (register it to get a kid).", err=True)
+        raise InputError("--out", _("cannot write to %(path)s: %(reason)s. Choose a directory you can write to.",
+                                    path=str(out_dir), reason=e.strerror or str(e))) from None
+    click.echo(_("Wrote %(private)s (keep it secret) and %(public)s (register it to get a kid).",
+                 private=str(private_path), public=str(public_path)), err=True)
+
+
+KEY_HELP = ("Private key file: JWK, the 2020 console's {\"privateKey\": {...}}, or PEM. - reads stdin. "
+            "Default: $LINE_PRIVATE_KEY_FILE.")
 
 
 @click.command("jwt")
 @click.option("--channel-id", required=True, metavar="ID", help="The channel's numeric ID (iss and sub).")
 @click.option("--kid", metavar="KID", help="The kid LINE gave when you registered the public key. Default: the key's own kid.")
-@click.option("--key", "key_path", required=True, metavar="FILE",
-              help="Private key file: JWK, the 2020 console's {\"privateKey\": {...}}, or PEM. - reads stdin.")
+@click.option("--key", "key_path", metavar="FILE", help=KEY_HELP)
 @click.option("--token-exp", type=int, default=signing.DEFAULT_TOKEN_EXP, show_default=True, metavar="SECONDS",
               help="Lifetime of the access token to issue, 1 to 2592000 (30 days).")
 @click.option("--exp-minutes", type=int, default=30, show_default=True, metavar="N",
               help="Lifetime of this JWT, 1 to 30 minutes.")
-def jwt_command(channel_id: str, kid: str | None, key_path: str, token_exp: int, exp_minutes: int) -> None:
+def jwt_command(channel_id: str, kid: str | None, key_path: str | None, token_exp: int, exp_minutes: int) -> None:
     """Sign a JWT assertion; print only the JWT.
 
     Without --kid, the key's own kid is used (the 2020 console's key files
@@ -235,8 +511,8 @@ def jwt_command(channel_id: str, kid: str | None, key_path: str, token_exp: int,
 
     \b
     Examples:
-      flask --app app jwt --channel-id 1234567890 --kid YOUR-KID --key private.json
-      JWT=$(flask --app app jwt --channel-id 1234567890 --kid YOUR-KID --key - < key.pem)
+      line-token jwt --channel-id 1234567890 --kid YOUR-KID --key keys/private.json
+      JWT=$(line-token jwt --channel-id 1234567890 --kid YOUR-KID --key - < key.pem)
     """
     click.echo(make_assertion(channel_id, kid, key_path, token_exp, exp_minutes))
 
@@ -244,40 +520,47 @@ def jwt_command(channel_id: str, kid: str | None, key_path: str, token_exp: int,
 # --------------------------------------------------------------------------- token
 
 
-token_group = AppGroup("token", help="""Issue, list, verify and revoke channel access tokens.
+# A plain click group (not Flask's AppGroup): it runs under ``line-token`` without a Flask
+# app as well; cli_app() finds flask's app when run as ``flask --app app token ...``.
+token_group = click.Group("token", help="""Issue, list, verify, revoke and rotate channel access tokens.
 
-v2.1 tokens (issue, kids, verify, revoke), stateless tokens and short-lived
-v2 tokens. Each command prints LINE's JSON answer.
+v2.1 tokens (issue, kids, verify, revoke, rotate), stateless tokens and
+short-lived v2 tokens. Each command prints LINE's answer.
 
 \b
 Examples:
-  flask --app app token issue --channel-id 1234567890 --kid YOUR-KID --key private.json
-  flask --app app token verify ACCESS_TOKEN
+  line-token token issue --channel-id 1234567890 --kid YOUR-KID --key keys/private.json
+  line-token token verify ACCESS_TOKEN
 """)
 
 
-def assertion_options(func):
-    """The options shared by commands that authenticate with a JWT assertion."""
-    options = [
-        click.option("--channel-id", metavar="ID", help="The channel's numeric ID."),
-        click.option("--kid", metavar="KID", help="The registered key's kid. Default: the key's own kid."),
-        click.option("--key", "key_path", metavar="FILE",
-                     help="Private key file (JWK, console wrapper or PEM); - reads stdin."),
-        click.option("--token-exp", type=int, default=signing.DEFAULT_TOKEN_EXP, show_default=True, metavar="SECONDS",
-                     help="Lifetime of the token to issue, 1 to 2592000 (30 days)."),
-        click.option("--assertion", metavar="JWT",
-                     help="A signed JWT (from `flask --app app jwt`) instead of --channel-id/--kid/--key; - reads stdin."),
-        TARGET_OPTION,
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+def assertion_options(with_token_exp: bool):
+    """The options of commands that authenticate with a JWT assertion; ``--token-exp`` where it acts."""
+    def decorate(func):
+        options = [
+            click.option("--channel-id", metavar="ID", help="The channel's numeric ID."),
+            click.option("--kid", metavar="KID", help="The registered key's kid. Default: the key's own kid."),
+            click.option("--key", "key_path", metavar="FILE", help=KEY_HELP),
+        ]
+        if with_token_exp:
+            options.append(click.option(
+                "--token-exp", type=int, default=signing.DEFAULT_TOKEN_EXP, show_default=True, metavar="SECONDS",
+                help="Lifetime of the token to issue, 1 to 2592000 (30 days)."))
+        options.append(click.option(
+            "--assertion", metavar="JWT",
+            help="A signed JWT (from `line-token jwt`) instead of --channel-id/--kid/--key; - reads stdin."))
+        for option in reversed(options):
+            func = option(func)
+        return target_options(func)
+    return decorate
 
 
 @token_group.command("issue")
-@assertion_options
+@assertion_options(with_token_exp=True)
+@output_options(ANSWER_FIELDS["issue_v21"])
 def issue_command(channel_id: str | None, kid: str | None, key_path: str | None, token_exp: int,
-                  assertion: str | None, target: str) -> None:
+                  assertion: str | None, target: str, base_url: str | None, as_json: bool,
+                  field_name: str | None) -> None:
     """Issue a channel access token v2.1.
 
     POST /oauth2/v2.1/token. Signs an assertion from --channel-id, --kid and
@@ -286,35 +569,38 @@ def issue_command(channel_id: str | None, kid: str | None, key_path: str | None,
 
     \b
     Examples:
-      flask --app app token issue --channel-id 1234567890 --kid YOUR-KID --key private.json
-      flask --app app token issue --assertion "$JWT" --target sandbox
-      flask --app app token issue ... | jq -r .access_token
+      line-token token issue --channel-id 1234567890 --kid YOUR-KID --key keys/private.json
+      TOKEN=$(line-token token issue --assertion "$JWT" --target sandbox --field access_token)
     """
     jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
-    call_line("issue_v21", line_client.request_fields("issue_v21", client_assertion=jwt), target)
+    call_line("issue_v21", request_fields("issue_v21", client_assertion=jwt), target, base_url, as_json, field_name)
 
 
 @token_group.command("kids")
-@assertion_options
-def kids_command(channel_id: str | None, kid: str | None, key_path: str | None, token_exp: int,
-                 assertion: str | None, target: str) -> None:
+@assertion_options(with_token_exp=False)
+@output_options(ANSWER_FIELDS["kids_v21"])
+def kids_command(channel_id: str | None, kid: str | None, key_path: str | None, assertion: str | None,
+                 target: str, base_url: str | None, as_json: bool, field_name: str | None) -> None:
     """List the key IDs of valid v2.1 tokens.
 
     GET /oauth2/v2.1/tokens/kid, with a JWT assertion as for `token issue`.
+    LINE lists key IDs only: no API lists the tokens themselves.
 
     \b
     Examples:
-      flask --app app token kids --channel-id 1234567890 --kid YOUR-KID --key private.json
-      flask --app app token kids --assertion "$JWT" --target sandbox
+      line-token token kids --channel-id 1234567890 --kid YOUR-KID --key keys/private.json
+      line-token token kids --assertion "$JWT" --target sandbox --field kids
     """
-    jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
-    call_line("kids_v21", line_client.request_fields("kids_v21", client_assertion=jwt), target)
+    jwt = assertion_from_options(assertion, channel_id, kid, key_path)
+    call_line("kids_v21", request_fields("kids_v21", client_assertion=jwt), target, base_url, as_json, field_name)
 
 
 @token_group.command("verify")
 @click.argument("access_token", metavar="ACCESS_TOKEN")
-@TARGET_OPTION
-def verify_command(access_token: str, target: str) -> None:
+@target_options
+@output_options(ANSWER_FIELDS["verify_v21"])
+def verify_command(access_token: str, target: str, base_url: str | None, as_json: bool,
+                   field_name: str | None) -> None:
     """Verify a v2.1 token.
 
     GET /oauth2/v2.1/verify. Give - as ACCESS_TOKEN to read it from stdin.
@@ -322,35 +608,20 @@ def verify_command(access_token: str, target: str) -> None:
 
     \b
     Examples:
-      flask --app app token verify eyJhbGciOiJIUzI1NiJ9...
-      echo "$TOKEN" | flask --app app token verify - --target sandbox
+      line-token token verify eyJhbGciOiJIUzI1NiJ9...
+      echo "$TOKEN" | line-token token verify - --target sandbox --field expires_in
     """
-    token = read_text_input(access_token, "ACCESS_TOKEN", "access token (or - to read it from stdin)")
-    call_line("verify_v21", line_client.request_fields("verify_v21", access_token=token), target)
-
-
-def secret_option(required: bool = True):
-    """``--channel-secret``, also read from LINE_CHANNEL_SECRET so it stays out of shell history."""
-    return click.option(
-        "--channel-secret", required=required, envvar="LINE_CHANNEL_SECRET", show_envvar=True, metavar="SECRET",
-        help="The channel secret (Basic settings). Prefer the env variable: it stays out of shell history.")
-
-
-def check_secret(channel_secret: str | None) -> str:
-    """The channel secret, stripped; empty is bad input. Never quoted in a message."""
-    secret = (channel_secret or "").strip()
-    if not secret:
-        raise InputError("--channel-secret", "it is empty: give the channel secret (Basic settings), "
-                                             "preferably in the LINE_CHANNEL_SECRET environment variable.")
-    return secret
+    token = read_text_input(access_token, "ACCESS_TOKEN", _("access token (or - to read it from stdin)"))
+    call_line("verify_v21", request_fields("verify_v21", access_token=token), target, base_url, as_json, field_name)
 
 
 @token_group.command("revoke")
 @click.option("--channel-id", required=True, metavar="ID", help="The channel's numeric ID.")
 @secret_option()
 @click.argument("access_token", metavar="ACCESS_TOKEN")
-@TARGET_OPTION
-def revoke_command(channel_id: str, channel_secret: str, access_token: str, target: str) -> None:
+@target_options
+def revoke_command(channel_id: str, channel_secret: str, access_token: str, target: str,
+                   base_url: str | None) -> None:
     """Revoke a v2.1 token.
 
     POST /oauth2/v2.1/revoke. Give - as ACCESS_TOKEN to read it from stdin.
@@ -360,23 +631,25 @@ def revoke_command(channel_id: str, channel_secret: str, access_token: str, targ
     \b
     Examples:
       export LINE_CHANNEL_SECRET=...   # or: read -s LINE_CHANNEL_SECRET; export LINE_CHANNEL_SECRET
-      flask --app app token revoke --channel-id 1234567890 "$TOKEN"
+      line-token token revoke --channel-id 1234567890 "$TOKEN"
     """
     channel_id = check_channel_id(channel_id)
     secret = check_secret(channel_secret)
-    token = read_text_input(access_token, "ACCESS_TOKEN", "access token to revoke (or - to read it from stdin)")
-    call_line("revoke_v21", line_client.request_fields(
-        "revoke_v21", client_id=channel_id, client_secret=secret, access_token=token), target)
+    token = read_text_input(access_token, "ACCESS_TOKEN", _("access token to revoke (or - to read it from stdin)"))
+    call_line("revoke_v21", request_fields("revoke_v21", client_id=channel_id, client_secret=secret, access_token=token),
+              target, base_url)
 
 
 # --------------------------------------------------------------------------- the other token types
 
 
 @token_group.command("issue-stateless")
-@assertion_options
+@assertion_options(with_token_exp=False)
 @secret_option(required=False)
-def issue_stateless_command(channel_id: str | None, kid: str | None, key_path: str | None, token_exp: int,
-                            assertion: str | None, target: str, channel_secret: str | None) -> None:
+@output_options(ANSWER_FIELDS["issue_stateless"])
+def issue_stateless_command(channel_id: str | None, kid: str | None, key_path: str | None, assertion: str | None,
+                            target: str, base_url: str | None, channel_secret: str | None, as_json: bool,
+                            field_name: str | None) -> None:
     """Issue a stateless token (15 minutes).
 
     POST /oauth2/v3/token. Stateless tokens cannot be revoked. With --key or
@@ -385,26 +658,28 @@ def issue_stateless_command(channel_id: str | None, kid: str | None, key_path: s
 
     \b
     Examples:
-      LINE_CHANNEL_SECRET=... flask --app app token issue-stateless --channel-id 1234567890
-      flask --app app token issue-stateless --channel-id 1234567890 --kid YOUR-KID --key private.json
+      LINE_CHANNEL_SECRET=... line-token token issue-stateless --channel-id 1234567890
+      line-token token issue-stateless --channel-id 1234567890 --kid YOUR-KID --key keys/private.json
     """
     if key_path or assertion is not None:
-        jwt = assertion_from_options(assertion, channel_id, kid, key_path, token_exp)
-        fields = line_client.request_fields("issue_stateless", client_assertion=jwt)
+        jwt = assertion_from_options(assertion, channel_id, kid, key_path)
+        fields = request_fields("issue_stateless", client_assertion=jwt)
     else:
         if channel_id is None:
-            raise InputError("--channel-id", "give --channel-id and --channel-secret, or --key (or --assertion) "
-                                             "to authenticate with a JWT.")
-        fields = line_client.request_fields("issue_stateless", client_id=check_channel_id(channel_id),
-                                            client_secret=check_secret(channel_secret))
-    call_line("issue_stateless", fields, target)
+            raise InputError("--channel-id", _("give --channel-id and --channel-secret, or --key (or --assertion) "
+                                               "to authenticate with a JWT."))
+        fields = request_fields("issue_stateless", client_id=check_channel_id(channel_id),
+                                client_secret=check_secret(channel_secret))
+    call_line("issue_stateless", fields, target, base_url, as_json, field_name)
 
 
 @token_group.command("issue-v2")
 @click.option("--channel-id", required=True, metavar="ID", help="The channel's numeric ID.")
 @secret_option()
-@TARGET_OPTION
-def issue_v2_command(channel_id: str, channel_secret: str, target: str) -> None:
+@target_options
+@output_options(ANSWER_FIELDS["issue_v2"])
+def issue_v2_command(channel_id: str, channel_secret: str, target: str, base_url: str | None, as_json: bool,
+                     field_name: str | None) -> None:
     """Issue a short-lived token (30 days).
 
     POST /v2/oauth/accessToken. At 30 valid tokens LINE revokes the oldest
@@ -412,63 +687,67 @@ def issue_v2_command(channel_id: str, channel_secret: str, target: str) -> None:
 
     \b
     Example:
-      LINE_CHANNEL_SECRET=... flask --app app token issue-v2 --channel-id 1234567890
+      LINE_CHANNEL_SECRET=... line-token token issue-v2 --channel-id 1234567890 --field access_token
     """
-    call_line("issue_v2", line_client.request_fields("issue_v2", client_id=check_channel_id(channel_id),
-                                                     client_secret=check_secret(channel_secret)), target)
+    call_line("issue_v2", request_fields("issue_v2", client_id=check_channel_id(channel_id),
+                                         client_secret=check_secret(channel_secret)),
+              target, base_url, as_json, field_name)
 
 
 @token_group.command("verify-v2")
 @click.argument("access_token", metavar="ACCESS_TOKEN")
-@TARGET_OPTION
-def verify_v2_command(access_token: str, target: str) -> None:
+@target_options
+@output_options(ANSWER_FIELDS["verify_v2"])
+def verify_v2_command(access_token: str, target: str, base_url: str | None, as_json: bool,
+                      field_name: str | None) -> None:
     """Verify a short-lived or long-lived token.
 
     POST /v2/oauth/verify. Give - as ACCESS_TOKEN to read it from stdin.
 
     \b
     Example:
-      flask --app app token verify-v2 "$TOKEN"
+      line-token token verify-v2 "$TOKEN"
     """
-    token = read_text_input(access_token, "ACCESS_TOKEN", "access token (or - to read it from stdin)")
-    call_line("verify_v2", line_client.request_fields("verify_v2", access_token=token), target)
+    token = read_text_input(access_token, "ACCESS_TOKEN", _("access token (or - to read it from stdin)"))
+    call_line("verify_v2", request_fields("verify_v2", access_token=token), target, base_url, as_json, field_name)
 
 
 @token_group.command("revoke-v2")
 @click.argument("access_token", metavar="ACCESS_TOKEN")
-@TARGET_OPTION
-def revoke_v2_command(access_token: str, target: str) -> None:
+@target_options
+def revoke_v2_command(access_token: str, target: str, base_url: str | None) -> None:
     """Revoke a short-lived or long-lived token.
 
     POST /v2/oauth/revoke. Give - as ACCESS_TOKEN to read it from stdin.
 
     \b
     Example:
-      flask --app app token revoke-v2 "$TOKEN"
+      line-token token revoke-v2 "$TOKEN"
     """
-    token = read_text_input(access_token, "ACCESS_TOKEN", "access token to revoke (or - to read it from stdin)")
-    call_line("revoke_v2", line_client.request_fields("revoke_v2", access_token=token), target)
+    token = read_text_input(access_token, "ACCESS_TOKEN", _("access token to revoke (or - to read it from stdin)"))
+    call_line("revoke_v2", request_fields("revoke_v2", access_token=token), target, base_url)
 
 
 # --------------------------------------------------------------------------- bot (step 6: try the token)
 #
-# Small functions so the ``line-token`` CLI can wire them up as they are:
-# read_bot_token -> ask_bot -> format_bot; refused tokens exit 1, bad input 2.
+# read_bot_token -> ask_bot -> emit; refused tokens exit 1, bad input 2.
 
-BOT_REASONS = {"no_header": "no Authorization: Bearer header reached the target",
-               "malformed": "the token is malformed",
-               "invalid": "the token is invalid, expired or revoked"}
+BOT_REASONS = {"no_header": N_("no Authorization: Bearer header reached the target"),
+               "malformed": N_("the token is malformed"),
+               "invalid": N_("the token is invalid, expired or revoked")}
+BOT_FIELDS = {"info": ("userId", "basicId", "premiumId", "displayName", "pictureUrl", "chatMode", "markAsReadMode"),
+              "quota": ("type", "value", "totalUsage")}
 
 
 def read_bot_token(value: str) -> str:
-    """``--token`` (or stdin for ``-``) checked as trying.read_token checks the web form's."""
+    """``--token`` (or stdin for ``-``) checked as the web form checks it."""
     from . import proxy, trying
 
-    text = read_text_input(value, "--token", "channel access token (or - to read it from stdin)")
+    text = read_text_input(value, "--token", _("channel access token (or - to read it from stdin)"))
     try:
         return trying.read_token(proxy.Source({"access_token": text}, True))
     except SigningError as e:
-        raise InputError("--token", e.message) from None
+        raise from_signing_error(e, "--token") from None
 
 
 class TokenRefused(click.ClickException):
@@ -480,43 +759,25 @@ class TokenRefused(click.ClickException):
         click.echo(self.message, err=True)
 
 
-def ask_bot(what: str, token: str, target: str) -> dict:
+def ask_bot(what: str, token: str, target: str, base_url: str | None = None) -> dict:
     """``info``: GET /v2/bot/info's body. ``quota``: the quota and consumption bodies merged.
 
     Raises TokenRefused when the target refuses the token, UpstreamError when it cannot be asked.
     """
-    endpoints = ("bot_info",) if what == "info" else ("quota", "quota_consumption")
     merged: dict = {}
-    for endpoint in endpoints:
-        try:
-            response = line_client.call(endpoint, {}, target=target, bearer=token)
-        except line_client.LineAPIError as e:
-            if e.status == 400:
-                raise InputError("--target", e.description) from None
-            raise UpstreamError(e.description) from None
+    for endpoint in ("bot_info",) if what == "info" else ("quota", "quota_consumption"):
+        response = send(endpoint, {}, target, base_url, bearer=token)
         if not response.ok or not isinstance(response.body, dict):
-            who = "LINE" if target == "line" else "The sandbox"
             reason = display.bearer_reason(response.status_code, response.body)
             body = response.body if isinstance(response.body, str) else json.dumps(response.body, ensure_ascii=False)
-            because = f" ({BOT_REASONS[reason]})" if reason else ""
-            raise TokenRefused(f"{who} refused the token{because}: HTTP {response.status_code} {body}".strip())
+            because = f" ({_(BOT_REASONS[reason])})" if reason else ""
+            who = _("LINE refused the token") if target == "line" else _("The sandbox refused the token")
+            raise TokenRefused(f"{who}{because}: HTTP {response.status_code} {' '.join(body.split())}".strip())
         merged.update(response.body)
     return merged
 
 
-def format_bot(body: dict, as_json: bool, field: str | None) -> str:
-    """The answer as indented JSON, one field's value, or ``name: value`` lines."""
-    if field is not None:
-        if field not in body:
-            raise InputError("--field", f"the answer has no field {field!r}; it has: {', '.join(body)}.")
-        value = body[field]
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    if as_json:
-        return dump(body)
-    return "\n".join(f"{name}: {value}" for name, value in body.items())
-
-
-bot_group = AppGroup("bot", help="""Try a channel access token with the Messaging API's read-only calls.
+bot_group = click.Group("bot", help="""Try a channel access token with the Messaging API's read-only calls.
 
 \b
 Any token type works: v2.1, stateless, short-lived, long-lived. Exit 0 when the
@@ -524,53 +785,60 @@ token works, 1 when the target refuses it (one line on stderr says why), 2 for b
 """)
 
 
-def bot_options(func):
-    func = click.option("--field", metavar="NAME", help="Print only this field's value, e.g. displayName or totalUsage.")(func)
-    func = click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")(func)
-    func = TARGET_OPTION(func)
-    func = click.option("--token", required=True, metavar="TOKEN|-",
-                        help="The channel access token, or - to read it from stdin (keeps it out of shell history).")(func)
-    return func
+def bot_options(what: str):
+    def decorate(func):
+        func = click.option("--field", "field_name", metavar="NAME",
+                            help="Print only this field's value, bare: " + ", ".join(BOT_FIELDS[what]) + ".")(func)
+        func = click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")(func)
+        func = target_options(func)
+        return click.option("--token", required=True, metavar="TOKEN|-",
+                            help="The channel access token, or - to read it from stdin (keeps it out of shell "
+                                 "history).")(func)
+    return decorate
 
 
-def run_bot(what: str, token: str, target: str, as_json: bool, field: str | None) -> None:
-    if as_json and field is not None:
-        raise InputError("--field", "give either --json or --field NAME, not both.")
-    if not line_client.log.hasHandlers():
-        line_client.log.addHandler(logging.NullHandler())
-    click.echo(format_bot(ask_bot(what, read_bot_token(token), target), as_json, field))
+def run_bot(what: str, token: str, target: str, base_url: str | None, as_json: bool, field_name: str | None) -> None:
+    if as_json and field_name is not None:
+        raise InputError("--field", _("give either --json or --field NAME, not both."))
+    body = ask_bot(what, read_bot_token(token), target, base_url)
+    if field_name is not None and field_name not in body:
+        raise InputError("--field", _("the answer has no field %(field)s; it has: %(fields)s.",
+                                      field=repr(field_name), fields=", ".join(body)))
+    emit(body, as_json, field_name)
 
 
 @bot_group.command("info")
-@bot_options
-def bot_info_command(token: str, target: str, as_json: bool, field: str | None) -> None:
+@bot_options("info")
+def bot_info_command(token: str, target: str, base_url: str | None, as_json: bool, field_name: str | None) -> None:
     """The bot behind the token: GET /v2/bot/info.
 
     \b
     Examples:
-      flask --app app bot info --token "$TOKEN" --field displayName
-      echo "$TOKEN" | flask --app app bot info --token - --target sandbox --json
+      line-token bot info --token "$TOKEN" --field displayName
+      echo "$TOKEN" | line-token bot info --token - --target sandbox --json
     """
-    run_bot("info", token, target, as_json, field)
+    run_bot("info", token, target, base_url, as_json, field_name)
 
 
 @bot_group.command("quota")
-@bot_options
-def bot_quota_command(token: str, target: str, as_json: bool, field: str | None) -> None:
+@bot_options("quota")
+def bot_quota_command(token: str, target: str, base_url: str | None, as_json: bool, field_name: str | None) -> None:
     """This month's quota and consumption: GET /v2/bot/message/quota and .../quota/consumption.
 
     \b
     Prints type (none or limited), value (the limit, when limited) and totalUsage.
     Example:
-      flask --app app bot quota --token - --field totalUsage < token.txt
+      line-token bot quota --token - --field totalUsage < token.txt
     """
-    run_bot("quota", token, target, as_json, field)
-
+    run_bot("quota", token, target, base_url, as_json, field_name)
 
 
 def init_app(app: Flask) -> None:
     """Register ``keygen``, ``jwt`` and the ``token`` and ``bot`` groups on ``flask --app app``."""
+    from . import rotation  # noqa: F401  (adds `token rotate` to token_group)
+
     app.cli.add_command(keygen_command)
     app.cli.add_command(jwt_command)
     app.cli.add_command(token_group)
     app.cli.add_command(bot_group)
+

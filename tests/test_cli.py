@@ -229,7 +229,7 @@ def test_help_shows_an_example(runner, command):
     result = runner.invoke(args=[*command, "--help"])
     assert result.exit_code == 0, result.output
     assert "Example" in result.output
-    assert "flask --app app " + " ".join(command) in result.output
+    assert "line-token " + " ".join(command) in result.output  # the examples show the installed command
 
 
 # --------------------------------------------------------------------------- token commands
@@ -323,3 +323,89 @@ def test_stateless_and_v2_tokens_against_the_sandbox(sandbox_channel):
     again = flask_cli(["token", "verify-v2", token, "--target", "sandbox"], env)
     assert again.returncode == 1
     assert json.loads(again.stderr)["error_description"] == "access_token invalid"
+
+
+def test_rotate_keeps_the_newest_n_and_retries_a_revoke_that_failed(sandbox_channel, tmp_path):
+    """Through the flask alias: the same `token rotate` as line-token's, with its record in XDG_STATE_HOME."""
+    ch = sandbox_channel
+    env = {**ch["env"], "XDG_STATE_HOME": str(tmp_path / "state"), "LINE_CHANNEL_SECRET": ch["channel_secret"],
+           "LINE_API_TIMEOUT": "30"}  # the verifies below run in parallel: generous on a busy machine
+    rotate = ["token", "rotate", "--channel-id", ch["channel_id"], "--kid", ch["kid"], "--key",
+              str(FIXTURES / "line-console-key-2020.json"), "--target", "sandbox", "--keep", "1",
+              "--field", "access_token"]
+    first = flask_cli(rotate, env)
+    assert first.returncode == 0, first.stderr
+
+    # A wrong secret: the new token is still issued and printed, the old one cannot be revoked: exit 1, one line.
+    second = flask_cli(rotate, {**env, "LINE_CHANNEL_SECRET": "not-the-secret"})
+    assert second.returncode == 1
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1 and "could not be revoked" in lines[0] and "invalid client_secret" in lines[0]
+    assert "not-the-secret" not in second.stderr
+
+    third = flask_cli(rotate, env)  # revokes both older ones now (--keep 1)
+    assert third.returncode == 0, third.stderr
+    assert "Revoked 2 older tokens" in third.stderr
+    tokens = [r.stdout.strip() for r in (first, second, third)]
+    checks = [start(["token", "verify", t, "--target", "sandbox"], env) for t in tokens]
+    assert [finish(c).returncode for c in checks] == [1, 1, 0]
+
+
+def test_a_terminal_gets_text_and_a_pipe_gets_json(tmp_path):
+    """Human text when stdout is a terminal (a pseudo-terminal here), JSON when it is a pipe."""
+    import pty
+
+    key = signing.load_private_key(signing.generate_key_pair()[0])
+    token = signing.build_assertion(CHANNEL, "kid-1", key, 3600)
+    env = cli_env(tmp_path / "sandbox.sqlite3")
+    args = [sys.executable, "-m", "line_token.cli", "inspect", token]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=TIMEOUT) == 0, proc.stderr.read()
+    proc.stderr.close()
+    text = b"".join(chunks).decode()
+    assert "Kind: JWT assertion" in text and "token_exp: 3600" in text and "OK:" in text
+    piped = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    assert json.loads(piped.stdout)["payload"]["token_exp"] == 3600
+
+
+def line_token_cli(args: list[str], env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """``line-token ARGS`` from the checkout (python -m line_token.cli); the installed command is
+    tested in test_cli_installed.py."""
+    return subprocess.run([sys.executable, "-m", "line_token.cli", *args], cwd=ROOT, env=env, input=stdin or "",
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def test_sandbox_long_lived_issue_gives_a_token_verify_v2_accepts(tmp_path):
+    from line_token import sandbox
+
+    env = {**cli_env(tmp_path / "sandbox.sqlite3"), "LINE_API_TIMEOUT": "30"}
+    created = line_token_cli(["sandbox", "channels", "create", "--json"], env)
+    assert created.returncode == 0, created.stderr
+    channel = json.loads(created.stdout)
+    env["LINE_CHANNEL_SECRET"] = channel["channel_secret"]
+    issued = line_token_cli(["sandbox", "long-lived", "issue", channel["channel_id"], "--field", "access_token"], env)
+    if not hasattr(sandbox, "issue_long_lived"):
+        # This checkout's sandbox predates long-lived tokens: the command says so, on one line.
+        assert_one_line_error(issued, 1, "long-lived", "--base-url")
+        return
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    verified = line_token_cli(["token", "verify-v2", "-", "--target", "sandbox", "--field", "client_id"], env,
+                              stdin=token)
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.strip() == channel["channel_id"]
+    wrong = line_token_cli(["sandbox", "long-lived", "issue", channel["channel_id"]],
+                           {**env, "LINE_CHANNEL_SECRET": "not-the-secret"})
+    assert_one_line_error(wrong, 1, channel["channel_id"])

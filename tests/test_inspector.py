@@ -1,0 +1,88 @@
+"""line_token.inspector: what `line-token inspect` (and a web Inspector) says about a JWT or token."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from line_token import inspector, signing
+
+NOW = 1_800_000_000
+CHANNEL = "1234567890"
+
+
+def b64(obj) -> str:
+    raw = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def jwt(header: dict, payload: dict) -> str:
+    return f"{b64(header)}.{b64(payload)}.c2ln"
+
+
+GOOD_HEADER = {"alg": "RS256", "typ": "JWT", "kid": "k-1"}
+GOOD_PAYLOAD = {"iss": CHANNEL, "sub": CHANNEL, "aud": "https://api.line.me/", "exp": NOW + 600, "token_exp": 86400}
+
+
+def test_a_signed_assertion_from_signing_has_no_problems_and_shows_its_expiry():
+    key = signing.load_private_key(signing.generate_key_pair()[0])
+    token = signing.build_assertion(CHANNEL, "k-1", key, 3600, 20 * 60, now=NOW)
+    result = inspector.inspect(token, now=NOW + 60)
+    assert result.kind == inspector.ASSERTION and result.ok
+    assert result.header["kid"] == "k-1" and result.payload["token_exp"] == 3600
+    assert result.expires_at == NOW + 20 * 60 and result.expires_in == 19 * 60
+
+
+def test_every_broken_rule_is_listed_with_how_much():
+    payload = {**GOOD_PAYLOAD, "sub": "999", "aud": "https://api.line.me", "exp": NOW + 3600,
+               "token_exp": signing.MAX_TOKEN_EXP + 7200}
+    result = inspector.inspect(jwt({"alg": "HS256", "typ": "JWT"}, payload), now=NOW)
+    by_field = {f.field: f for f in result.findings}
+    assert list(by_field) == ["header.alg", "header.kid", "payload.sub", "payload.aud", "payload.exp",
+                              "payload.token_exp"]
+    assert str(by_field["payload.exp"].params["over"]) == "30 min"  # 60 min ahead, 30 allowed
+    assert str(by_field["payload.token_exp"].params["over"]) == "2 h"
+    assert "2,599,200" in by_field["payload.token_exp"].message
+
+
+def test_an_expired_assertion_says_how_long_ago():
+    result = inspector.inspect(jwt(GOOD_HEADER, {**GOOD_PAYLOAD, "exp": NOW - 90}), now=NOW)
+    assert [f.field for f in result.findings] == ["payload.exp"]
+    assert str(result.findings[0].params["ago"]) == "1.5 min" and result.expires_in == -90
+
+
+def test_numeric_text_claims_are_read_as_line_reads_them_and_missing_ones_are_named():
+    ok = inspector.inspect(jwt(GOOD_HEADER, {**GOOD_PAYLOAD, "exp": str(NOW + 60), "token_exp": "60"}), now=NOW)
+    assert ok.ok
+    missing = inspector.inspect(jwt(GOOD_HEADER, {"iss": CHANNEL, "sub": CHANNEL, "aud": "https://api.line.me/"}),
+                                now=NOW)
+    assert [f.field for f in missing.findings] == ["payload.exp", "payload.token_exp"]
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("eyJhbGciOiJIUzI1NiJ9." + b64(bytes(range(96))) + ".c2ln", inspector.V21_TOKEN),
+    (base64.b64encode(bytes(128)).decode(), inspector.OPAQUE_TOKEN),
+])
+def test_tokens_are_recognised_by_shape(text, kind):
+    result = inspector.inspect(text, now=NOW)
+    assert result.kind == kind and result.ok and result.payload is None
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "empty"),
+    ("x" * (inspector.MAX_INPUT + 1), "8,193 characters"),
+    ("a b", "neither a JWT"),
+    ("abc.def.ghi", "header"),
+    (b64([1, 2]) + ".e30.c2ln", "not a JSON object"),
+    (b64(GOOD_HEADER) + ".%%%.c2ln", "payload"),
+])
+def test_what_is_neither_a_jwt_nor_a_token_is_refused_with_the_reason(text, words):
+    with pytest.raises(inspector.InspectError) as err:
+        inspector.inspect(text, now=NOW)
+    assert words in str(err.value)
+
+
+def test_as_dict_is_json_for_a_page_or_a_script():
+    data = inspector.inspect(jwt(GOOD_HEADER, {**GOOD_PAYLOAD, "aud": "x"}), now=NOW).as_dict()
+    assert json.loads(json.dumps(data))["problems"][0]["field"] == "payload.aud"
