@@ -11,7 +11,7 @@ import secrets
 
 from flask import Flask
 
-from . import commands, errors, i18n, line_client, proxy, sandbox, security, views
+from . import commands, errors, i18n, line_client, proxy, sandbox, security, static_files, views
 
 # The project folder: templates/, static/ and translations/ sit beside this package.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         SANDBOX_ENABLED=_env_flag("SANDBOX_ENABLED", True),
         SANDBOX_DATABASE=os.environ.get("SANDBOX_DATABASE") or "",
         DATABASE_URL=os.environ.get("DATABASE_URL") or "",
+        STATIC_BUILD_DIR=os.environ.get("STATIC_BUILD_DIR") or "",  # hashed + compressed static files (static_files.py)
         RATE_LIMIT=os.environ.get("RATE_LIMIT") or "",
         TRUST_PROXY=_env_flag("TRUST_PROXY", False),
         MAX_CONTENT_LENGTH=1024 * 1024,  # 1 MiB: a key and a JWT fit many times over
@@ -60,6 +61,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config["SANDBOX_DATABASE"] = os.path.join(app.instance_path, "sandbox.sqlite3")
 
     i18n.init_app(app)
+    static_files.init_app(app)  # before security: its ProxyFix and body guard wrap WhiteNoise too
     security.init_app(app)
     errors.init_app(app)
     line_client.init_app(app)
