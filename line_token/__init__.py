@@ -11,7 +11,7 @@ import secrets
 
 from flask import Flask
 
-from . import commands, errors, i18n, line_client, proxy, sandbox, security, static_files, views
+from . import commands, errors, i18n, line_client, page_cache, proxy, sandbox, security, static_files, views
 
 # The project folder: templates/, static/ and translations/ sit beside this package.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,5 +69,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     proxy.init_app(app)
     sandbox.init_app(app)
     commands.init_app(app)
+    page_cache.init_app(app)  # after security: it wraps Flask-WTF's csrf_token template global
     return app
 
