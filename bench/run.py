@@ -141,10 +141,10 @@ class Server:
 # --------------------------------------------------------------------------- requests and rows
 
 
-def raw_request(port: int, method: str, path: str, body: dict | None = None) -> str:
+def raw_request(port: int, method: str, path: str, body: dict | None = None, headers: tuple = ()) -> str:
     """One keep-alive HTTP/1.1 request, serialised once so the load generator only sends bytes."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "User-Agent: bench",
-             "Accept: */*", "Connection: keep-alive"]
+             "Accept: */*", "Connection: keep-alive", *headers]
     data = ""
     if body is not None:
         data = json.dumps(body)  # ASCII (ensure_ascii), so latin-1 carries it unchanged
@@ -348,7 +348,9 @@ def build_rows(server: Server, reference: Server, private: dict, public: dict, n
     css = static_path(server, "app.css")
 
     def static(count):
-        return [{"raw": raw_request(port, "GET", css), "status": 200, "expect": "{"}]
+        # As a browser asks: it gets the Brotli variant (binary, so the check is the status only).
+        return [{"raw": raw_request(port, "GET", css, headers=("Accept-Encoding: gzip, deflate, br",)),
+                 "status": 200, "expect": ""}]
 
     def page(count):
         return [{"raw": raw_request(port, "GET", "/oauth2/v2.1/jwt"), "status": 200, "expect": "csrf_token"}]

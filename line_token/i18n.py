@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 
+from babel import Locale
 from babel.support import NullTranslations, Translations
 from flask import Flask, g, redirect, request, url_for
 from flask_babel import Babel, get_locale
@@ -30,11 +31,14 @@ DOMAIN = "messages"
 babel = Babel()
 
 
-def select_locale() -> str:
+_LOCALES = {lang: Locale.parse(lang) for lang in LANGUAGES}  # parsed once: Flask-Babel takes a Locale as it is
+
+
+def select_locale() -> Locale:
     chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in LANGUAGES:
-        return chosen
-    return request.accept_languages.best_match(list(LANGUAGES), default="en")
+    if chosen not in LANGUAGES:
+        chosen = request.accept_languages.best_match(list(LANGUAGES), default="en")
+    return _LOCALES[chosen]
 
 
 def load_catalog(root: str, lang: str) -> Translations | NullTranslations:
