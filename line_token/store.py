@@ -112,9 +112,31 @@ def _load_sqlalchemy() -> None:
             sa.Column("expires_at", sa.BigInteger, nullable=False),
             sa.Index("ix_sandbox_tokens_channel", "channel_id", "kind", "expires_at"),
         )
+        # The hot statements (issue, verify), built once with bound parameters: SQLAlchemy then
+        # reuses their cache key and compiled SQL. Building the expression on every call cost
+        # more than SQLite's own work (BENCHMARKS.md).
+        p = sa.bindparam
+        keep = (sa.select(tokens.c.id)
+                .where((tokens.c.channel_id == p("p_channel")) & (tokens.c.expires_at <= p("p_now")))
+                .order_by(tokens.c.expires_at.desc()).limit(EXPIRED_KEPT_PER_CHANNEL))
+        statements = {
+            "lock_channel": sa.select(channels.c.channel_id).where(channels.c.channel_id == p("p_channel"))
+                              .with_for_update(),
+            "touch_channel": channels.update().where(channels.c.channel_id == p("p_channel"))
+                               .values(used_at=p("p_now")),
+            "trim_expired": tokens.delete().where(
+                (tokens.c.channel_id == p("p_channel")) & (tokens.c.expires_at <= p("p_now"))
+                & tokens.c.id.not_in(sa.select(keep.subquery().c.id))),
+            "valid_ids": sa.select(tokens.c.id).where(
+                (tokens.c.channel_id == p("p_channel")) & (tokens.c.kind == p("p_kind"))
+                & (tokens.c.expires_at > p("p_now"))).order_by(tokens.c.id),
+            "insert_token": tokens.insert(),
+            "find_key": sa.select(keys).where(keys.c.kid == p("p_kid")),
+            "find_token": sa.select(tokens).where(tokens.c.token_hash == p("p_hash")),
+        }
         # "tokens" last: its presence tells other threads the rest is there.
         globals().update(sa=sa, event=event, OperationalError=OperationalError,
-                         metadata=metadata, channels=channels, keys=keys)
+                         metadata=metadata, channels=channels, keys=keys, _STATEMENTS=statements)
         globals()["tokens"] = tokens
 
 
@@ -313,12 +335,10 @@ class Store:
         """A write transaction with the channel row locked; raises ChannelNotFound."""
         self._ensure_schema()
         with self._write() as conn:
-            row = conn.execute(
-                sa.select(channels.c.channel_id).where(channels.c.channel_id == channel_id).with_for_update()
-            ).first()
+            row = conn.execute(_STATEMENTS["lock_channel"], {"p_channel": channel_id}).first()
             if row is None:
                 raise ChannelNotFound(channel_id)
-            conn.execute(channels.update().where(channels.c.channel_id == channel_id).values(used_at=now))
+            conn.execute(_STATEMENTS["touch_channel"], {"p_channel": channel_id, "p_now": now})
             yield conn
 
     def dispose(self) -> None:
@@ -403,7 +423,7 @@ class Store:
     def find_key(self, kid: str) -> Key | None:
         """The key with this kid on any channel, or None."""
         with self._read() as conn:
-            row = conn.execute(sa.select(keys).where(keys.c.kid == kid)).first()
+            row = conn.execute(_STATEMENTS["find_key"], {"p_kid": kid}).first()
         return _key(row) if row else None
 
     def list_keys(self, channel_id: str) -> list[Key]:
@@ -429,22 +449,22 @@ class Store:
         record = Token(hash_token(token), channel_id, kind, key_id, now, now + int(lifetime))
         with self._locked_channel(channel_id, now) as conn:
             self._trim_expired(conn, channel_id, now)
-            valid = conn.execute(
-                sa.select(tokens.c.id).where(_valid(channel_id, kind, now)).order_by(tokens.c.id)).scalars().all()
+            valid = conn.execute(_STATEMENTS["valid_ids"],
+                                 {"p_channel": channel_id, "p_kind": kind, "p_now": now}).scalars().all()
             if kind == V21 and len(valid) >= V21_TOKENS_PER_CHANNEL:
                 raise TokenLimitReached("The maximum number of access tokens has already been issued")
             if kind == SHORT_LIVED and len(valid) >= SHORT_LIVED_TOKENS_PER_CHANNEL:
                 oldest = valid[:len(valid) - SHORT_LIVED_TOKENS_PER_CHANNEL + 1]
                 conn.execute(tokens.delete().where(tokens.c.id.in_(oldest)))
-            conn.execute(tokens.insert().values(
-                token_hash=record.token_hash, channel_id=channel_id, kind=kind, key_id=key_id,
-                issued_at=record.issued_at, expires_at=record.expires_at))
+            conn.execute(_STATEMENTS["insert_token"], {
+                "token_hash": record.token_hash, "channel_id": channel_id, "kind": kind, "key_id": key_id,
+                "issued_at": record.issued_at, "expires_at": record.expires_at})
         return record
 
     def find_token(self, token: str) -> Token | None:
         """The stored token with this value (expired ones included, until purged), or None."""
         with self._read() as conn:
-            row = conn.execute(sa.select(tokens).where(tokens.c.token_hash == hash_token(token))).first()
+            row = conn.execute(_STATEMENTS["find_token"], {"p_hash": hash_token(token)}).first()
         return _token(row) if row else None
 
     def revoke_token(self, token: str, channel_id: str | None = None, kind: str | None = None) -> bool:
@@ -484,12 +504,7 @@ class Store:
 
     def _trim_expired(self, conn: Connection, channel_id: str, now: int) -> None:
         """Drop the channel's expired tokens beyond the most recent few (opportunistic purge)."""
-        keep = (sa.select(tokens.c.id)
-                .where((tokens.c.channel_id == channel_id) & (tokens.c.expires_at <= now))
-                .order_by(tokens.c.expires_at.desc()).limit(EXPIRED_KEPT_PER_CHANNEL))
-        conn.execute(tokens.delete().where(
-            (tokens.c.channel_id == channel_id) & (tokens.c.expires_at <= now)
-            & tokens.c.id.not_in(sa.select(keep.subquery().c.id))))
+        conn.execute(_STATEMENTS["trim_expired"], {"p_channel": channel_id, "p_now": now})
 
     def _purge(self, conn: Connection, now: int) -> None:
         """Remove long-expired tokens and idle channels (run when a channel is created)."""
@@ -509,10 +524,6 @@ class Store:
         self._ensure_schema()
         with self._write() as conn:
             self._purge(conn, _now(now))
-
-
-def _valid(channel_id: str, kind: str, now: int):
-    return (tokens.c.channel_id == channel_id) & (tokens.c.kind == kind) & (tokens.c.expires_at > now)
 
 
 def _key(row: Any) -> Key:
