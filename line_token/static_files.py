@@ -86,11 +86,12 @@ def build(static_dir: str, out_dir: str | None) -> tuple[dict[str, str], dict[st
                 served[hashed] = path
                 continue
             target = os.path.join(out_dir, *hashed.split("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            _write_atomic(target, data)
-            if filename.endswith(COMPRESSIBLE):
-                for ext, body in compressed_variants(data).items():
-                    _write_atomic(target + ext, body)
+            if not os.path.exists(target):  # the copy is written last: if it is there, so are its variants
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                if filename.endswith(COMPRESSIBLE):
+                    for ext, body in compressed_variants(data).items():
+                        _write_atomic(target + ext, body)
+                _write_atomic(target, data)
             served[hashed] = target
     return manifest, served
 
