@@ -24,11 +24,14 @@ PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"  # per process: never 
 _RENDERING = "_page_cache_rendering"
 
 
-def render_page(template: str, **context) -> str:
-    """``render_template`` for a page whose context is constant, cached as described above."""
+def render_page(template: str, lazy=None, **context) -> str:
+    """``render_template`` for a page whose context is constant, cached as described above.
+    ``lazy``: a callable giving more context, called only when the page is really rendered."""
     app = current_app
+    if lazy is not None:
+        context = {**context, "__lazy": lazy}
     if app.debug or app.config.get("TEMPLATES_AUTO_RELOAD") or app.extensions.get("page_cache") is None:
-        return render_template(template, **context)
+        return _render(template, context)
     now = int(time.time())
     key = (template, request.endpoint, request.path, str(get_locale()))
     cache = app.extensions["page_cache"]
@@ -36,7 +39,7 @@ def render_page(template: str, **context) -> str:
     if hit is None or hit[0] != now:
         setattr(g, _RENDERING, True)
         try:
-            html = render_template(template, now=now, **context)
+            html = _render(template, {**context, "now": now})
         finally:
             setattr(g, _RENDERING, False)
         hit = cache[key] = (now, html.split(PLACEHOLDER))
@@ -44,6 +47,11 @@ def render_page(template: str, **context) -> str:
     if len(parts) == 1:
         return parts[0]
     return app.jinja_env.globals["csrf_token"].__wrapped__().join(parts)
+
+
+def _render(template: str, context: dict) -> str:
+    lazy = context.pop("__lazy", None)
+    return render_template(template, **context, **(lazy() if lazy else {}))
 
 
 def init_app(app: Flask) -> None:

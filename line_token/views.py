@@ -182,9 +182,12 @@ def sign_from_form(values: dict) -> str:
 def render_jwt_page(values: dict, errors: dict, status: int = 200, cached: bool = False, **result):
     """The JWT page, with the validation messages the in-browser signer shares.
     ``cached``: the blank form (GET), the same for everyone reading a language (page_cache.py)."""
-    messages = {name: gettext(text) for name, text in {**signing.MESSAGES, **FORM_MESSAGES}.items()}
-    render = render_page if cached else render_template
-    return render("jwt.html", values=values, errors=errors, browser_messages=messages, **result), status
+    def messages() -> dict:
+        return {"browser_messages": {name: gettext(text) for name, text in {**signing.MESSAGES, **FORM_MESSAGES}.items()}}
+
+    if cached:
+        return render_page("jwt.html", lazy=messages, values=values, errors=errors, **result), status
+    return render_template("jwt.html", values=values, errors=errors, **messages(), **result), status
 
 
 JWT_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes", "mode", "header", "payload")
