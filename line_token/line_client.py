@@ -30,13 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-import urllib3
 from flask import Flask, current_app, has_request_context, request
-from requests.adapters import BaseAdapter, HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
 from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+# requests (and urllib3) are imported where they are used, on the first call to LINE or the
+# sandbox: about 0.1 s of CPU that every worker's start-up and every CLI command would pay.
 
 from . import security
 
@@ -135,8 +133,12 @@ _sandbox_session: requests.Session | None = None
 _session_lock = threading.Lock()
 
 
-class SandboxAdapter(BaseAdapter):
+class SandboxAdapter:
     """A requests transport that hands a request to this app's WSGI callable in process.
+
+    It has requests' transport interface (``send`` and ``close``, all ``Session.mount``
+    needs) without subclassing ``requests.adapters.BaseAdapter``, so that defining it
+    does not import requests.
 
     ``http://sandbox.internal/oauth2/v2.1/token`` becomes a WSGI call to
     ``/sandbox/oauth2/v2.1/token`` on the app of the current :func:`call`.
@@ -144,6 +146,10 @@ class SandboxAdapter(BaseAdapter):
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, timeout=None,
              verify=True, cert=None, proxies=None) -> requests.Response:
+        import requests
+        from requests.structures import CaseInsensitiveDict
+        from requests.utils import get_encoding_from_headers
+
         dispatch = _dispatch.get()
         if dispatch is None:
             raise requests.ConnectionError("the sandbox is reachable only through line_client.call()", request=request)
@@ -183,6 +189,9 @@ def session() -> requests.Session:
     """The process's pooled session, made on first use (after gunicorn forks its workers)."""
     global _session
     if _session is None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
         with _session_lock:
             if _session is None:
                 s = requests.Session()
@@ -207,6 +216,8 @@ def sandbox_session() -> requests.Session:
     """
     global _sandbox_session
     if _sandbox_session is None:
+        import requests
+
         with _session_lock:
             if _sandbox_session is None:
                 s = requests.Session()
@@ -283,6 +294,8 @@ def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask
         error = outcome["error"]
         if isinstance(error, LineAPIError):
             raise error
+        import requests
+
         if isinstance(error, requests.RequestException):
             log.warning("%s %s %s failed: %s", method, where, path, type(error).__name__)
             raise _map_request_error(error, target, timeout, url) from None
@@ -326,6 +339,8 @@ def _exchange(method: str, url: str, fields: dict[str, str], timeout: float,
 
 def parse_body(raw: bytes, headers: Any = None) -> Any:
     """LINE's body as JSON if it parses, else as text; ``""`` when empty."""
+    from requests.utils import get_encoding_from_headers
+
     encoding = get_encoding_from_headers(headers or {}) if headers else None
     try:
         text = raw.decode(encoding or "utf-8", "replace") if raw else ""
@@ -354,6 +369,9 @@ def _chain(error: BaseException):
 
 def _is_timeout(error: BaseException) -> bool:
     """True for a connect or read timeout, however requests wrapped it."""
+    import requests
+    import urllib3
+
     for current in _chain(error):
         if isinstance(current, (requests.Timeout, urllib3.exceptions.ReadTimeoutError, socket.timeout)):
             return True
@@ -379,6 +397,8 @@ def _timeout_error(target: str, timeout: float) -> LineAPIError:
 
 def _map_request_error(error: requests.RequestException, target: str, timeout: float, url: str) -> LineAPIError:
     """A requests failure as the 502 or 504 we answer with; never quotes the URL's query."""
+    import requests
+
     if _is_timeout(error):
         return _timeout_error(target, timeout)
     host = urlsplit(url).netloc
