@@ -27,16 +27,19 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_request_context, request
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from . import security
+
 # requests (and urllib3) are imported where they are used, on the first call to LINE or the
 # sandbox: about 0.1 s of CPU that every worker's start-up and every CLI command would pay.
-
-from . import security
+if TYPE_CHECKING:  # the annotations only
+    import requests
+    from requests.structures import CaseInsensitiveDict
 
 log = logging.getLogger(__name__)
 
