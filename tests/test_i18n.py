@@ -69,10 +69,11 @@ def test_catalog_is_current_with_the_sources(tmp_path):
     assert ids(load(POT)) == extracted, "translations/messages.pot is out of date: run scripts/translations"
 
 
-def test_catalogs_load_from_a_clean_read_only_checkout(tmp_path):
+def test_catalogs_load_from_a_clean_read_only_checkout(tmp_path, monkeypatch):
     """Without a compiled .mo (a fresh clone) and on a read-only tree, the app still speaks
-    Japanese: the .po is compiled in memory and nothing is written beside it."""
-    import os
+    Japanese: the .po is compiled in memory and nothing is written beside it. The tree is made
+    read-only, and (as CI runs as root, who may write anyway) any open for writing under it fails."""
+    import builtins
     import stat
 
     root = tmp_path / "tree"
@@ -83,6 +84,14 @@ def test_catalogs_load_from_a_clean_read_only_checkout(tmp_path):
         for name in files:
             os.chmod(os.path.join(folder, name), stat.S_IRUSR | stat.S_IRGRP)
         os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR)
+    real_open = builtins.open
+
+    def read_only_open(file, mode="r", *args, **kwargs):
+        if any(flag in mode for flag in "wax+") and str(file).startswith(str(root)):
+            raise PermissionError(13, "Read-only file system", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only_open)
     try:
         from flask import Flask
 
