@@ -28,10 +28,12 @@ def render_page(template: str, lazy=None, **context) -> str:
     """``render_template`` for a page whose context is constant, cached as described above.
     ``lazy``: a callable giving more context, called only when the page is really rendered."""
     app = current_app
-    if lazy is not None:
-        context = {**context, "__lazy": lazy}
+
+    def render(**extra) -> str:
+        return render_template(template, **context, **extra, **(lazy() if lazy else {}))
+
     if app.debug or app.config.get("TEMPLATES_AUTO_RELOAD") or app.extensions.get("page_cache") is None:
-        return _render(template, context)
+        return render()
     now = int(time.time())
     key = (template, request.endpoint, request.path, str(get_locale()))
     cache = app.extensions["page_cache"]
@@ -39,7 +41,7 @@ def render_page(template: str, lazy=None, **context) -> str:
     if hit is None or hit[0] != now:
         setattr(g, _RENDERING, True)
         try:
-            html = _render(template, {**context, "now": now})
+            html = render(now=now)
         finally:
             setattr(g, _RENDERING, False)
         hit = cache[key] = (now, html.split(PLACEHOLDER))
@@ -47,11 +49,6 @@ def render_page(template: str, lazy=None, **context) -> str:
     if len(parts) == 1:
         return parts[0]
     return app.jinja_env.globals["csrf_token"].__wrapped__().join(parts)
-
-
-def _render(template: str, context: dict) -> str:
-    lazy = context.pop("__lazy", None)
-    return render_template(template, **context, **(lazy() if lazy else {}))
 
 
 def init_app(app: Flask) -> None:
