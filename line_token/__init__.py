@@ -13,7 +13,8 @@ import secrets
 
 from flask import Flask
 
-from . import budget, commands, errors, i18n, inspect_web, line_client, proxy, sandbox, security, trying, views
+from . import (budget, commands, errors, i18n, inspect_web, line_client, page_cache, proxy, sandbox, security,
+               static_files, trying, views)
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # The project folder: templates/, static/ and translations/ sit beside this package in a checkout.
@@ -60,6 +61,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         SANDBOX_ENABLED=_env_flag("SANDBOX_ENABLED", True),
         SANDBOX_DATABASE=os.environ.get("SANDBOX_DATABASE") or "",
         DATABASE_URL=os.environ.get("DATABASE_URL") or "",
+        STATIC_BUILD_DIR=os.environ.get("STATIC_BUILD_DIR") or "",  # hashed + compressed static files (static_files.py)
         RATE_LIMIT=os.environ.get("RATE_LIMIT") or "",
         REDIS_URL=os.environ.get("REDIS_URL") or "",  # rate-limit counters shared by all instances
         TRUST_PROXY=_env_flag("TRUST_PROXY", False),
@@ -79,6 +81,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     budget.init_app(app)
     i18n.init_app(app)
+    static_files.init_app(app)  # before security: its ProxyFix and body guard wrap WhiteNoise too
     security.init_app(app)
     errors.init_app(app)
     line_client.init_app(app)
@@ -88,6 +91,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     inspect_web.init_app(app)
     sandbox.init_app(app)
     commands.init_app(app)
+    page_cache.init_app(app)  # after security: it wraps Flask-WTF's csrf_token template global
     sandbox.mount_origin(app)  # last: SANDBOX_PORT / SANDBOX_HOST serve the sandbox at the root of its origin
     return app
 

@@ -82,7 +82,7 @@ _load_lock = threading.Lock()
 
 def _load_sqlalchemy() -> None:
     """Import SQLAlchemy and define the tables, once; sets this module's SQL globals."""
-    global sa, event, OperationalError, metadata, channels, keys, bots, events, tokens  # plain names linters can follow
+    global sa, event, OperationalError, metadata, channels, keys, bots, events, _STATEMENTS, tokens  # plain names linters can follow
     if "tokens" in globals():
         return
     with _load_lock:
@@ -145,6 +145,29 @@ def _load_sqlalchemy() -> None:
             sa.Column("chat_mode", sa.String(8), nullable=False),
             sa.Column("mark_as_read_mode", sa.String(8), nullable=False),
         )
+        # The hot statements (issue, verify), built once with bound parameters: SQLAlchemy then
+        # reuses their cache key and compiled SQL. Building the expression on every call cost
+        # more than SQLite's own work (BENCHMARKS.md).
+        p = sa.bindparam
+        keep = (sa.select(tokens_table.c.id)
+                .where((tokens_table.c.channel_id == p("p_channel")) & (tokens_table.c.expires_at <= p("p_now")))
+                .order_by(tokens_table.c.expires_at.desc()).limit(EXPIRED_KEPT_PER_CHANNEL))
+        statements = {
+            "lock_channel": sa.select(channels.c.channel_id).where(channels.c.channel_id == p("p_channel"))
+                              .with_for_update(),
+            "touch_channel": channels.update().where(channels.c.channel_id == p("p_channel"))
+                               .values(used_at=p("p_now")),
+            "trim_expired": tokens_table.delete().where(
+                (tokens_table.c.channel_id == p("p_channel")) & (tokens_table.c.expires_at <= p("p_now"))
+                & tokens_table.c.id.not_in(sa.select(keep.subquery().c.id))),
+            "valid_ids": sa.select(tokens_table.c.id).where(
+                (tokens_table.c.channel_id == p("p_channel")) & (tokens_table.c.kind == p("p_kind"))
+                & (tokens_table.c.expires_at > p("p_now"))).order_by(tokens_table.c.id),
+            "insert_token": tokens_table.insert(),
+            "find_key": sa.select(keys).where(keys.c.kid == p("p_kid")),
+            "find_token": sa.select(tokens_table).where(tokens_table.c.token_hash == p("p_hash")),
+        }
+        _STATEMENTS = statements
         # "tokens" last: its presence tells other threads the rest is there.
         tokens = tokens_table
 
@@ -335,8 +358,11 @@ class Store:
         def _on_begin(conn):
             # Writers take the lock up front so a count and its insert can't interleave
             # with another process's; readers use a plain deferred transaction.
+            # An empty mode (``_read``: one SELECT) needs no BEGIN: the statement is its own
+            # transaction and sees one snapshot, and that saves two round trips per read.
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode:
+                conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
 
@@ -367,10 +393,11 @@ class Store:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A read-only transaction (never blocks on writers in WAL mode)."""
+        """One read-only statement (never blocks on writers in WAL mode; on SQLite without a BEGIN)."""
         self._ensure_schema()
         try:
             with self.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_begin="")
                 with conn.begin():
                     yield conn
         except OperationalError as e:
@@ -381,12 +408,10 @@ class Store:
         """A write transaction with the channel row locked; raises ChannelNotFound."""
         self._ensure_schema()
         with self._write() as conn:
-            row = conn.execute(
-                sa.select(channels.c.channel_id).where(channels.c.channel_id == channel_id).with_for_update()
-            ).first()
+            row = conn.execute(_STATEMENTS["lock_channel"], {"p_channel": channel_id}).first()
             if row is None:
                 raise ChannelNotFound(channel_id)
-            conn.execute(channels.update().where(channels.c.channel_id == channel_id).values(used_at=now))
+            conn.execute(_STATEMENTS["touch_channel"], {"p_channel": channel_id, "p_now": now})
             yield conn
 
     def dispose(self) -> None:
@@ -507,7 +532,7 @@ class Store:
     def find_key(self, kid: str) -> Key | None:
         """The key with this kid on any channel, or None."""
         with self._read() as conn:
-            row = conn.execute(sa.select(keys).where(keys.c.kid == kid)).first()
+            row = conn.execute(_STATEMENTS["find_key"], {"p_kid": kid}).first()
         return _key(row) if row else None
 
     def list_keys(self, channel_id: str) -> list[Key]:
@@ -533,16 +558,16 @@ class Store:
         record = Token(hash_token(token), channel_id, kind, key_id, now, now + int(lifetime))
         with self._locked_channel(channel_id, now) as conn:
             self._trim_expired(conn, channel_id, now)
-            valid = conn.execute(
-                sa.select(tokens.c.id).where(_valid(channel_id, kind, now)).order_by(tokens.c.id)).scalars().all()
+            valid = conn.execute(_STATEMENTS["valid_ids"],
+                                 {"p_channel": channel_id, "p_kind": kind, "p_now": now}).scalars().all()
             if kind == V21 and len(valid) >= V21_TOKENS_PER_CHANNEL:
                 raise TokenLimitReached("The maximum number of access tokens has already been issued")
             if kind == SHORT_LIVED and len(valid) >= SHORT_LIVED_TOKENS_PER_CHANNEL:
                 oldest = valid[:len(valid) - SHORT_LIVED_TOKENS_PER_CHANNEL + 1]
                 conn.execute(tokens.delete().where(tokens.c.id.in_(oldest)))
-            conn.execute(tokens.insert().values(
-                token_hash=record.token_hash, channel_id=channel_id, kind=kind, key_id=key_id,
-                issued_at=record.issued_at, expires_at=record.expires_at))
+            conn.execute(_STATEMENTS["insert_token"], {
+                "token_hash": record.token_hash, "channel_id": channel_id, "kind": kind, "key_id": key_id,
+                "issued_at": record.issued_at, "expires_at": record.expires_at})
         return record
 
     def issue_long_lived(self, channel_id: str, token: str, keep_old_for: int = 0,
@@ -580,7 +605,7 @@ class Store:
     def find_token(self, token: str) -> Token | None:
         """The stored token with this value (expired ones included, until purged), or None."""
         with self._read() as conn:
-            row = conn.execute(sa.select(tokens).where(tokens.c.token_hash == hash_token(token))).first()
+            row = conn.execute(_STATEMENTS["find_token"], {"p_hash": hash_token(token)}).first()
         return _token(row) if row else None
 
     def revoke_token(self, token: str, channel_id: str | None = None,
@@ -624,12 +649,7 @@ class Store:
 
     def _trim_expired(self, conn: Connection, channel_id: str, now: int) -> None:
         """Drop the channel's expired tokens beyond the most recent few (opportunistic purge)."""
-        keep = (sa.select(tokens.c.id)
-                .where((tokens.c.channel_id == channel_id) & (tokens.c.expires_at <= now))
-                .order_by(tokens.c.expires_at.desc()).limit(EXPIRED_KEPT_PER_CHANNEL))
-        conn.execute(tokens.delete().where(
-            (tokens.c.channel_id == channel_id) & (tokens.c.expires_at <= now)
-            & tokens.c.id.not_in(sa.select(keep.subquery().c.id))))
+        conn.execute(_STATEMENTS["trim_expired"], {"p_channel": channel_id, "p_now": now})
 
     def _purge(self, conn: Connection, now: int) -> None:
         """Remove long-expired tokens and idle channels (run when a channel is created)."""

@@ -15,6 +15,7 @@ from . import forms, line_client, signing
 from .display import pretty
 from .errors import json_error, translate_error
 from .forms import form_assertion, form_value
+from .page_cache import render_page
 from .signing import InputError
 
 bp = Blueprint("views", __name__)
@@ -30,7 +31,7 @@ def favicon():
 
 @bp.get("/")
 def home():
-    return render_template("home.html")
+    return render_page("home.html")
 
 
 # --------------------------------------------------------------------------- keys
@@ -41,7 +42,7 @@ def keys():
     """Make a key pair (in the browser by default; this POST is the no-JS path),
     convert a PEM key to JWK, or derive the public JWK from a private one."""
     if request.method == "GET":
-        return render_template("keys.html", values={}, errors={})
+        return render_page("keys.html", values={}, errors={})
     data = request.get_json(silent=True) if request.is_json else None
     if request.is_json and not isinstance(data, dict):
         return json_error("invalid_request", gettext("Send a JSON object, e.g. {\"action\": \"generate\"}."), 400, field="body")
@@ -110,10 +111,15 @@ def sign_from_form(values: dict) -> str:
     return form_assertion(values)
 
 
-def render_jwt_page(values: dict, errors: dict, status: int = 200, **result):
-    """The JWT page, with the validation messages the in-browser signer shares."""
-    messages = {name: gettext(text) for name, text in signing.MESSAGES.items()}
-    return render_template("jwt.html", values=values, errors=errors, browser_messages=messages, **result), status
+def render_jwt_page(values: dict, errors: dict, status: int = 200, cached: bool = False, **result):
+    """The JWT page, with the validation messages the in-browser signer shares.
+    ``cached``: the blank form (GET), the same for everyone reading a language (page_cache.py)."""
+    def messages() -> dict:
+        return {"browser_messages": {name: gettext(text) for name, text in signing.MESSAGES.items()}}
+
+    if cached:
+        return render_page("jwt.html", lazy=messages, values=values, errors=errors, **result), status
+    return render_template("jwt.html", values=values, errors=errors, **messages(), **result), status
 
 
 JWT_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes", "mode", "header", "payload")
@@ -125,7 +131,7 @@ def jwt():
         return _json_contract()
     values = {"token_exp": "1", "token_exp_unit": "days", "exp_minutes": "30", "mode": "simple"}  # 1 day: see signing.DEFAULT_TOKEN_EXP
     if request.method == "GET":
-        return render_jwt_page(values, {})
+        return render_jwt_page(values, {}, cached=True)
     values.update({name: form_value(name) for name in JWT_FIELDS if name in request.form})
     values["private_key"] = request.form.get("private_key", "")
     try:

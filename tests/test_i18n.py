@@ -3,6 +3,7 @@ language, and the pages load nothing off-machine and run no inline code (strict 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -68,14 +69,66 @@ def test_catalog_is_current_with_the_sources(tmp_path):
     assert ids(load(POT)) == extracted, "translations/messages.pot is out of date: run scripts/translations"
 
 
-def test_catalogs_compile_at_start_from_a_clean_checkout(tmp_path):
-    """The .mo is built from the committed .po (no binary in git, no network)."""
-    shutil.copytree(ROOT / "translations", tmp_path / "translations", ignore=shutil.ignore_patterns("*.mo"))
-    i18n.compile_catalogs(str(tmp_path / "translations"))
-    from babel.support import Translations
+def test_catalogs_load_from_a_clean_read_only_checkout(tmp_path, monkeypatch):
+    """Without a compiled .mo (a fresh clone) and on a read-only tree, the app still speaks
+    Japanese: the .po is compiled in memory and nothing is written beside it. The tree is made
+    read-only, and (as CI runs as root, who may write anyway) any open for writing under it fails."""
+    import builtins
+    import stat
 
-    translations = Translations.load(str(tmp_path / "translations"), ["ja"])
-    assert translations.gettext("Channel secret") == "チャネルシークレット"
+    root = tmp_path / "tree"
+    shutil.copytree(ROOT / "translations", root / "translations", ignore=shutil.ignore_patterns("*.mo"))
+    shutil.copytree(ROOT / "templates", root / "templates")
+    shutil.copytree(ROOT / "static", root / "static")
+    for folder, dirs, files in os.walk(root):
+        for name in files:
+            os.chmod(os.path.join(folder, name), stat.S_IRUSR | stat.S_IRGRP)
+        os.chmod(folder, stat.S_IRUSR | stat.S_IXUSR)
+    real_open = builtins.open
+
+    def read_only_open(file, mode="r", *args, **kwargs):
+        if any(flag in mode for flag in "wax+") and str(file).startswith(str(root)):
+            raise PermissionError(13, "Read-only file system", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", read_only_open)
+    try:
+        from flask import Flask
+
+        app = Flask("readonly", root_path=str(root), template_folder="templates", static_folder="static")
+        app.config.update(BABEL_DEFAULT_LOCALE="en", STATIC_BUILD_DIR=str(root / "instance" / "static"))
+        i18n.init_app(app)
+        app.add_url_rule("/", "views.home", lambda: "home")
+
+        @app.get("/t")
+        def page():
+            from flask import render_template_string
+            from flask_babel import gettext
+
+            return render_template_string("{{ _('Channel secret') }}|" + gettext("Channel ID"))
+
+        answer = app.test_client().get("/t", headers={"Accept-Language": "ja"}).get_data(as_text=True)
+        assert answer == "チャネルシークレット|チャネルID"
+        assert not list(root.rglob("*.mo"))
+    finally:
+        for folder, dirs, files in os.walk(root):
+            os.chmod(folder, stat.S_IRWXU)
+
+
+def test_compiled_catalogs_are_used_and_stay_out_of_git(tmp_path):
+    """The install step's `pybabel compile` output is what the app loads (when current)."""
+    shutil.copytree(ROOT / "translations", tmp_path / "translations", ignore=shutil.ignore_patterns("*.mo"))
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "compile", "-d", str(tmp_path / "translations")],
+                   check=True, capture_output=True)
+    mo = tmp_path / "translations" / "ja" / "LC_MESSAGES" / "messages.mo"
+    assert mo.exists()
+    assert i18n.load_catalog(str(tmp_path / "translations"), "ja").gettext("Channel secret") == "チャネルシークレット"
+    # A .po edited after the compile wins: the stale .mo is not used.
+    po = mo.with_suffix(".po")
+    po.write_text(po.read_text(encoding="utf-8").replace('msgstr "チャネルシークレット"', 'msgstr "秘密"'),
+                  encoding="utf-8")
+    os.utime(po, (mo.stat().st_mtime + 10, mo.stat().st_mtime + 10))
+    assert i18n.load_catalog(str(tmp_path / "translations"), "ja").gettext("Channel secret") == "秘密"
     if shutil.which("git") and (ROOT / ".git").exists():
         ignored = subprocess.run(["git", "check-ignore", "-q", "translations/ja/LC_MESSAGES/messages.mo"], cwd=ROOT)
         assert ignored.returncode == 0, "compiled catalogs must stay out of git"

@@ -1,0 +1,22 @@
+"""The yardstick: the smallest Flask app that does what our two kinds of request do.
+
+``bench/run.py`` serves it with the same gunicorn config as the Procfile
+(``gunicorn --config gunicorn.conf.py bench.reference:app``) in the same run as
+our app, and reports every row as a ratio to it: a page view against ``GET /``
+(a short HTML string), a JSON call against ``POST /echo`` (parse a JSON body,
+answer with its length). A ratio of 1 would be "as cheap as Flask allows".
+"""
+from flask import Flask, jsonify, request
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def hello():
+    return "<!doctype html><title>hello</title><p>Hello, world.</p>"
+
+
+@app.post("/echo")
+def echo():
+    body = request.get_json()
+    return jsonify(length=len(body) if isinstance(body, (dict, list, str)) else 0)
