@@ -1,6 +1,6 @@
 """Benchmark: the Procfile's server, measured against a fixed yardstick.
 
-    python -m bench.run            # the full run recorded in BENCHMARKS.md (a few minutes)
+    python -m bench.run            # the full run recorded in docs/BENCHMARKS.md (a few minutes)
     python -m bench.run --smoke    # a few requests per row: CI keeps it from rotting
 
 Run from the project folder (``-m`` puts it on the path, so ``line_token`` imports

@@ -6,7 +6,7 @@ the JWT page's sample ``exp`` (the current second). So the first request for a
 page in a language, each second, renders the template with a placeholder where
 the token goes and keeps the HTML cut at the placeholders; every other request
 joins the pieces with its own token. About 1 ms of template rendering becomes a
-string join (see BENCHMARKS.md); nothing secret is kept: the token is filled in
+string join (see docs/BENCHMARKS.md); nothing secret is kept: the token is filled in
 per request and never stored.
 
 Only for views whose template context is the same for every request to that

@@ -147,7 +147,7 @@ def _load_sqlalchemy() -> None:
         )
         # The hot statements (issue, verify), built once with bound parameters: SQLAlchemy then
         # reuses their cache key and compiled SQL. Building the expression on every call cost
-        # more than SQLite's own work (BENCHMARKS.md).
+        # more than SQLite's own work (docs/BENCHMARKS.md).
         p = sa.bindparam
         keep = (sa.select(tokens_table.c.id)
                 .where((tokens_table.c.channel_id == p("p_channel")) & (tokens_table.c.expires_at <= p("p_now")))

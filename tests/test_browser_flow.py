@@ -273,11 +273,14 @@ def test_sandbox_console_language_switch_keeps_the_channel_and_delete_asks(brows
         expect(page.locator("#open-channel")).to_have_attribute("data-channel-id", channel_id)
         assert asked and asked[0] == tr(other, "Delete this sandbox channel with its keys and tokens? This cannot be "
                                                "undone.")
-        assert requests.get(f"{base}/sandbox/api/channels/{channel_id}", timeout=30).status_code != 404
+        secret = page.input_value("#channel_secret")  # kept in the tab: the admin API needs it
+        assert requests.get(f"{base}/sandbox/api/channels/{channel_id}", auth=(channel_id, secret),
+                            timeout=30).status_code == 200
         page.once("dialog", lambda d: d.accept())
         page.click('form[action$="/sandbox/console/delete"] button')
         expect(page.locator("#open-channel")).to_have_count(0)
-        assert requests.get(f"{base}/sandbox/api/channels/{channel_id}", timeout=30).status_code == 404
+        assert requests.get(f"{base}/sandbox/api/channels/{channel_id}", auth=(channel_id, secret),
+                            timeout=30).status_code == 404
         # The refused PEM post answers 400, which chromium logs as a failed resource: expected.
         assert [p for p in watch.problems if not p.endswith("/sandbox/console/keys)")] == []
         assert watch.off_machine() == []

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from line_token import signing
-from browsing import DESKTOP, LAUNCH_ARGS, Watch, chromium_or_skip, screenshot, tr
+from browsing import DESKTOP, Watch, screenshot, tr
 from conftest import LiveServer
 from deploying import TLSProxy
 
@@ -38,17 +38,6 @@ def https_site(tmp_path_factory):
         if proxy:
             proxy.stop()
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,10 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from browsing import DESKTOP, LAUNCH_ARGS, Watch, chromium_or_skip
+from browsing import DESKTOP, Watch
 from line_token import signing
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
