@@ -44,7 +44,7 @@ FIELD_OPTIONS = {
     "client_assertion": "--assertion",
 }
 
-# The fields of each endpoint's 2xx answer (line-oauth-api.md §5), for --field.
+# The fields of each endpoint's 2xx answer (docs/line-api.md §5), for --field.
 ANSWER_FIELDS = {
     "issue_v21": ("access_token", "expires_in", "token_type", "key_id"),
     "kids_v21": ("kids",),

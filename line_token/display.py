@@ -48,7 +48,7 @@ def curl_command(method: str, url: str, fields: dict[str, str], include_secrets:
 
 # --------------------------------------------------------------------------- explaining LINE's errors
 
-# LINE's known error texts (../shared/line-oauth-api.md §3-§5, §9) and what to do about them.
+# LINE's known error texts (docs/line-api.md §3-§5, §9) and what to do about them.
 _EXPLANATIONS: list[tuple[str, str]] = [
     ("Invalid exp", N_("The JWT's exp is in the past or more than 30 minutes ahead. Sign a new JWT (it lives at most "
                        "30 minutes) and check that this computer's clock is right.")),
@@ -103,7 +103,7 @@ _EXPLANATIONS: list[tuple[str, str]] = [
 ]
 
 
-# The reason a Messaging API call answered 401 (line-oauth-api.md §10), for the JSON API and the CLI.
+# The reason a Messaging API call answered 401 (docs/line-api.md §10), for the JSON API and the CLI.
 BEARER_REASONS = (("Authorization header required", "no_header"),
                   ("The access token malformed", "malformed"),
                   ("Authentication failed", "invalid"))

@@ -52,7 +52,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "issue_v2": ("POST", "/v2/oauth/accessToken"),
     "verify_v2": ("POST", "/v2/oauth/verify"),
     "revoke_v2": ("POST", "/v2/oauth/revoke"),
-    # The Messaging API's read-only calls that prove a token works (line-oauth-api.md §10):
+    # The Messaging API's read-only calls that prove a token works (docs/line-api.md §10):
     # no fields, only ``Authorization: Bearer <token>`` (call's ``bearer``).
     "bot_info": ("GET", "/v2/bot/info"),
     "quota": ("GET", "/v2/bot/message/quota"),
@@ -61,7 +61,7 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
 BEARER_ENDPOINTS = ("bot_info", "quota", "quota_consumption")
 TARGETS = ("line", "sandbox")
 
-# The form fields each endpoint takes, in LINE's order (../shared/line-oauth-api.md). issue_stateless
+# The form fields each endpoint takes, in LINE's order (docs/line-api.md). issue_stateless
 # takes either the assertion pair or the client_id/client_secret pair (see request_fields).
 REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
     "issue_v21": ("grant_type", "client_assertion_type", "client_assertion"),

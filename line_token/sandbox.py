@@ -3,7 +3,7 @@
 Three parts in one Blueprint:
 
 * LINE's eight endpoints, same paths, parameters, bodies and status codes as
-  api.line.me (line-oauth-api.md §5; §9 fixes what LINE leaves unconfirmed);
+  api.line.me (docs/line-api.md §5; §9 fixes what LINE leaves unconfirmed);
 * an admin JSON API (``/api/channels...``) that plays the LINE Developers
   Console for scripts and tests: channels, their public keys, long-lived tokens.
   Every call on a channel takes HTTP Basic credentials (user: channel ID,
@@ -13,7 +13,7 @@ Three parts in one Blueprint:
 The Blueprint is mounted twice: at ``/sandbox`` in the tester app, and at the root of
 a sandbox-only app that answers on its own origin (``SANDBOX_PORT`` or ``SANDBOX_HOST``,
 see :class:`SandboxOrigin`), because LINE's SDKs build URLs from the origin and drop
-any path of the base URL (line-oauth-api.md §0).
+any path of the base URL (docs/line-api.md §0).
 
 State lives in :mod:`store`. ``SANDBOX_ENABLED=0`` makes every sandbox URL 404.
 """
@@ -47,10 +47,10 @@ from .store import (LONG_LIVED, SHORT_LIVED, V21, CapReached, ChannelNotFound, R
 
 bp = Blueprint("sandbox", __name__)
 
-V21_SCOPE = "profile chat_message.write"  # line-oauth-api.md §9
-V2_SCOPE = "P CM"  # line-oauth-api.md §9
+V21_SCOPE = "profile chat_message.write"  # docs/line-api.md §9
+V2_SCOPE = "P CM"  # docs/line-api.md §9
 STATELESS_LIFETIME = 15 * 60  # LINE docs: 900 s
-ASSERTION_EXP_SKEW = 60  # line-oauth-api.md §9: 60 s of clock skew on "exp at most 30 min ahead"
+ASSERTION_EXP_SKEW = 60  # docs/line-api.md §9: 60 s of clock skew on "exp at most 30 min ahead"
 MAX_TOKEN_LENGTH = 2048
 
 # The header every v2.1 token carries, as in LINE's samples: {"alg":"HS256"}.
@@ -68,7 +68,7 @@ _KID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 # Control characters and lone surrogates can't be stored (NUL on PostgreSQL, surrogates in UTF-8).
 _UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
-# LINE's error strings (line-oauth-api.md §3, §5, §9). Never translated: clients match on them.
+# LINE's error strings (docs/line-api.md §3, §5, §9). Never translated: clients match on them.
 PARAMS_INVALID = "some parameters missed or invalid"
 PARAMS_WRONG_FORMAT = "some parameters in the wrong format"  # §5.6 live record
 RATE_LIMITED = "The API rate limit has been exceeded. Try again later."  # LINE's 429 body (§5.6, §6)
@@ -109,7 +109,7 @@ def get_store() -> Store:
 def param(name: str) -> str | None:
     """A snake_case parameter from the form (POST) or the query (GET); empty counts as missing.
 
-    Only the exact name is read, so camelCase keys are missing (line-oauth-api.md §9).
+    Only the exact name is read, so camelCase keys are missing (docs/line-api.md §9).
     """
     source = request.args if request.method == "GET" else request.form
     value = source.get(name)
@@ -807,7 +807,7 @@ def console_delete_channel():
 # --------------------------------------------------------------------------- step 6: the Messaging API's bot calls
 #
 # GET /v2/bot/info, /v2/bot/message/quota and /v2/bot/message/quota/consumption
-# (line-oauth-api.md §10): any token the sandbox issued for a channel, still valid,
+# (docs/line-api.md §10): any token the sandbox issued for a channel, still valid,
 # gets that channel's bot; anything else LINE's 401s. Plus the bot's generated
 # picture and the console form that sets the bot's name and modes.
 
@@ -1021,7 +1021,7 @@ def only_when_enabled():
 
 @bp.after_request
 def line_request_id(response: Response) -> Response:
-    """LINE puts an X-Line-Request-Id on every answer (line-oauth-api.md §0); one fresh ID per answer."""
+    """LINE puts an X-Line-Request-Id on every answer (docs/line-api.md §0); one fresh ID per answer."""
     response.headers["X-Line-Request-Id"] = str(uuid.uuid4())
     return response
 
@@ -1070,7 +1070,7 @@ def public_base_url() -> str:
 
     SANDBOX_HOST gives ``scheme://SANDBOX_HOST``; SANDBOX_PORT gives this request's host name on that
     port. Pages, curl lines and snippets show this, so LINE's SDKs (which keep only the origin of a
-    base URL, line-oauth-api.md §0) work as shown.
+    base URL, docs/line-api.md §0) work as shown.
     """
     config = current_app.config
     if config.get("SANDBOX_ONLY"):

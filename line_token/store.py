@@ -38,14 +38,14 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- limits
 
-# LINE's own per-channel limits (line-oauth-api.md §1).
+# LINE's own per-channel limits (docs/line-api.md §1).
 V21_TOKENS_PER_CHANNEL = 30  # the 31st issue is refused
 SHORT_LIVED_TOKENS_PER_CHANNEL = 30  # the 31st issue revokes the oldest
 SHORT_LIVED_LIFETIME = 30 * 24 * 60 * 60  # 2,592,000 s
 
 # Caps for a public deploy, so strangers cannot grow the database without bound.
 MAX_CHANNELS = 1000
-KEYS_PER_CHANNEL = 10  # line-oauth-api.md §9: "up to 10 in the sandbox"
+KEYS_PER_CHANNEL = 10  # docs/line-api.md §9: "up to 10 in the sandbox"
 MAX_NAME_LENGTH = 100
 # Channels nobody has used (created, added a key, issued a token) for longer than
 # the longest token lifetime are removed, so the channel cap frees itself.
@@ -55,7 +55,7 @@ CHANNEL_IDLE_LIFETIME = 35 * 24 * 60 * 60
 EXPIRED_KEPT_PER_CHANNEL = 30
 EXPIRED_KEPT_FOR = 7 * 24 * 60 * 60
 
-# Long-lived tokens (line-oauth-api.md §5.7, §9): no expiry; stored with an expiry this far
+# Long-lived tokens (docs/line-api.md §5.7, §9): no expiry; stored with an expiry this far
 # ahead so verify answers a large expires_in, as LINE's example does. Reissuing keeps the old
 # one for 0-24 h, as LINE's console does; at most LONG_LIVED_KEPT old ones wait out their grace.
 LONG_LIVED_LIFETIME = 100 * 365 * 24 * 60 * 60
@@ -124,7 +124,7 @@ def _load_sqlalchemy() -> None:
 
         tokens_table = sa.Table(
             "sandbox_tokens", metadata,
-            # The serial id gives issue order (line-oauth-api.md §9: kids oldest first).
+            # The serial id gives issue order (docs/line-api.md §9: kids oldest first).
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
             sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
             sa.Column("channel_id", sa.String(10),
@@ -713,7 +713,7 @@ class Store:
         return hmac.new(stored.encode("ascii"), b"sandbox stateless token v1", hashlib.sha256).digest()
 
 
-# The bot profile's modes (line-oauth-api.md §10); the first of each is the default.
+# The bot profile's modes (docs/line-api.md §10); the first of each is the default.
 BOT_CHAT_MODES = ("bot", "chat")
 BOT_READ_MODES = ("auto", "manual")
 

@@ -1,6 +1,6 @@
 """Step 6, "Try the token": ask the Messaging API whether a channel access token works.
 
-Three read-only calls (line-oauth-api.md §10), each with only
+Three read-only calls (docs/line-api.md §10), each with only
 ``Authorization: Bearer <token>``: ``GET /v2/bot/info``, ``GET /v2/bot/message/quota``
 and ``GET /v2/bot/message/quota/consumption``. Like the other proxy pages, each
 path answers three ways: ``GET`` shows the form, a form post runs all three calls

@@ -1,4 +1,4 @@
-"""Step 6 in the sandbox: GET /v2/bot/info, /v2/bot/message/quota and /quota/consumption (line-oauth-api.md §10).
+"""Step 6 in the sandbox: GET /v2/bot/info, /v2/bot/message/quota and /quota/consumption (docs/line-api.md §10).
 
 Any token the sandbox issued for a channel and still valid gets that channel's bot;
 anything else gets LINE's 401 with LINE's exact message. Runs on SQLite and PostgreSQL.
@@ -16,7 +16,7 @@ from line_token import store as store_module
 from line_token.line_client import ASSERTION_TYPE
 from pg import backend, postgres  # noqa: F401  (fixtures)
 
-# LINE's messages (line-oauth-api.md §10), copied here: tests never read ../shared.
+# LINE's messages (docs/line-api.md §10), copied here: tests never read the notes.
 NO_HEADER = "Authorization header required. Must follow the scheme, 'Authorization: Bearer <ACCESS TOKEN>'"
 FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
 MALFORMED = ("Authentication failed due to the following reason: The access token malformed. "

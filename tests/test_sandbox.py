@@ -1,5 +1,5 @@
 """The sandbox's LINE endpoints, admin API and console page, through Flask's test client,
-on SQLite and PostgreSQL. Every body compared here is LINE's (line-oauth-api.md §3, §5, §9)."""
+on SQLite and PostgreSQL. Every body compared here is LINE's (docs/line-api.md §3, §5, §9)."""
 from __future__ import annotations
 
 import json
@@ -210,7 +210,7 @@ def test_v21_issue_refuses_bad_assertions_as_line_does(client, channel, other_ch
 def test_v21_issue_refuses_missing_or_wrong_parameters(client, channel, case, data):
     form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": assertion(channel)}
-    if data == "camel":  # line-oauth-api.md §9: camelCase names count as missing
+    if data == "camel":  # docs/line-api.md §9: camelCase names count as missing
         form = {"grantType": form["grant_type"], "clientAssertionType": ASSERTION_TYPE,
                 "clientAssertion": form["client_assertion"]}
     else:

@@ -1,7 +1,7 @@
 """The sandbox on a public deploy (issue 11) and closer to LINE (issue 12), through Flask's test client:
 secret-protected admin calls, JSON only, the per-client creation limit, stored JWK members, long-lived
 tokens, LINE's request IDs and live error answers, and the sandbox served at the root of its own origin.
-Each LINE answer cites the section of the spec digest it follows (tests/../docs: line-oauth-api.md)."""
+Each LINE answer cites the section of the API notes it follows (docs/line-api.md)."""
 from __future__ import annotations
 
 import json
@@ -198,7 +198,7 @@ def test_key_json_over_8_kib_is_refused_naming_the_field(client, keypair):
 
 
 def test_every_sandbox_answer_has_its_own_line_request_id(client, keypair):
-    """line-oauth-api.md §0: every answer carries X-Line-Request-Id."""
+    """docs/line-api.md §0: every answer carries X-Line-Request-Id."""
     channel_id, secret = create(client)
     answers = [
         client.post("/sandbox/api/channels", json={}),
@@ -214,7 +214,7 @@ def test_every_sandbox_answer_has_its_own_line_request_id(client, keypair):
 
 
 def test_short_lived_issue_with_unknown_or_non_numeric_client_id(client):
-    """line-oauth-api.md §5.6 (live record): 400 invalid_request "some parameters in the wrong format"."""
+    """docs/line-api.md §5.6 (live record): 400 invalid_request "some parameters in the wrong format"."""
     channel_id, secret = create(client)
     for client_id in ("1999999999", "abc", "12345"):
         r = short_lived(client, client_id, secret)
@@ -225,7 +225,7 @@ def test_short_lived_issue_with_unknown_or_non_numeric_client_id(client):
 
 
 def test_v2_verify_tells_garbage_from_unknown_tokens(client):
-    """line-oauth-api.md §5.7: "abc" is in invalid format; a token-shaped unknown one is invalid."""
+    """docs/line-api.md §5.7: "abc" is in invalid format; a token-shaped unknown one is invalid."""
     channel_id, secret = create(client)
     for garbage in ("abc", "x", "has spaces but is long enough to be a token"):
         r = client.post("/sandbox/v2/oauth/verify", data={"access_token": garbage})
@@ -242,7 +242,7 @@ def test_v2_verify_tells_garbage_from_unknown_tokens(client):
 
 
 def test_long_lived_token_issue_verify_reissue_with_grace_and_revoke(client, monkeypatch):
-    """line-oauth-api.md §5.7, §5.8, §9: one long-lived token per channel; reissuing keeps the old one
+    """docs/line-api.md §5.7, §5.8, §9: one long-lived token per channel; reissuing keeps the old one
     for the chosen 0-24 h; /v2/oauth/verify and /v2/oauth/revoke take it."""
     channel_id, secret = create(client)
     auth = (channel_id, secret)
@@ -294,7 +294,7 @@ def test_console_issues_a_long_lived_token(client):
 
 
 def test_short_lived_rate_limit_is_off_by_default_and_answers_429_when_set(app, client, monkeypatch):
-    """line-oauth-api.md §5.6, §6: LINE answers 429 above its per-channel rate; optional here."""
+    """docs/line-api.md §5.6, §6: LINE answers 429 above its per-channel rate; optional here."""
     channel_id, secret = create(client)
     assert app.config["SANDBOX_SHORT_LIVED_PER_SECOND"] == 0
     now = 1_900_000_000

@@ -1,6 +1,6 @@
 """LINE's official SDKs, unmodified, against the sandbox at the root of its own origin (issue 12):
 the Procfile server started with SANDBOX_PORT listens there too, and the Node SDK (which keeps only
-the origin of a base URL, line-oauth-api.md §0) and the Python SDK call every method through it."""
+the origin of a base URL, docs/line-api.md §0) and the Python SDK call every method through it."""
 from __future__ import annotations
 
 import json
