@@ -46,8 +46,8 @@ class Source:
         value = self.data.get(name)
         return value is not None and value != ""
 
-    def text(self, name: str, default: str = "", *, required: str | None = None, compact: bool = False) -> str:
-        """The field as stripped text; ``required`` is the message when it is missing.
+    def text(self, name: str, default: str = "", *, missing: str | None = None, compact: bool = False) -> str:
+        """The field as stripped text; ``missing``, when given, makes it required: the message if it is absent.
 
         ``compact`` drops all whitespace: tokens and JWTs never hold any, and a
         pasted one is often wrapped over lines.
@@ -62,8 +62,8 @@ class Source:
             raise InputError(name, N_("%(field)s is too long: paste only the value asked for."), field=name)
         value = _WHITESPACE.sub("", value) if compact else value.strip()
         if not value:
-            if required:
-                raise InputError(name, required)
+            if missing:
+                raise InputError(name, missing)
             return default
         return value
 
@@ -135,15 +135,15 @@ BEARER_PASTED = N_("Drop \"Bearer \" from the start: paste only the token that f
 
 def _token(src: Source) -> str:
     """The pasted token; "Bearer eyJ…" copied from an Authorization header is refused with the fix."""
-    token = src.text("access_token", required=TOKEN_MISSING, compact=True)
+    token = src.text("access_token", missing=TOKEN_MISSING, compact=True)
     if token[:6].lower() == "bearer" and len(token) > 6:
         raise InputError("access_token", BEARER_PASTED)
     return token
 
 
 def _client(src: Source) -> dict[str, str]:
-    return {"client_id": src.text("client_id", required=CHANNEL_ID_MISSING),
-            "client_secret": src.text("client_secret", required=SECRET_MISSING)}
+    return {"client_id": src.text("client_id", missing=CHANNEL_ID_MISSING),
+            "client_secret": src.text("client_secret", missing=SECRET_MISSING)}
 
 
 def build_verify(src: Source) -> Call:

@@ -54,7 +54,7 @@ NODE_METHODS = {"bot_info": "getBotInfo", "quota": "getMessageQuota",
 
 def read_token(src: Source) -> str:
     """The pasted token (whitespace removed), or a SigningError naming ``access_token``."""
-    token = src.text("access_token", required=N_("Paste the channel access token to try (any type: v2.1, "
+    token = src.text("access_token", missing=N_("Paste the channel access token to try (any type: v2.1, "
                                                  "stateless, short-lived or long-lived)."), compact=True)
     raw = src.data.get("access_token")
     if isinstance(raw, str) and _BEARER_PREFIX.match(raw) and len(token) > 6:
