@@ -25,7 +25,7 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -120,9 +120,7 @@ class LineResponse:
     url: str
     fields: dict[str, str]
     target: str = "line"
-    endpoint: str = ""
     elapsed_ms: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
     bearer: str = ""
 
     @property
@@ -363,8 +361,7 @@ def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask
     status, headers, raw = outcome["value"]
     log.info("%s %s %s -> %s in %.0f ms", method, where, path, status, elapsed_ms)
     return LineResponse(status_code=status, body=parse_body(raw, headers), method=method, url=url,
-                        fields=fields, target=target, endpoint=endpoint, elapsed_ms=elapsed_ms,
-                        headers=dict(headers), bearer=bearer or "")
+                        fields=fields, target=target, elapsed_ms=elapsed_ms, bearer=bearer or "")
 
 
 class _Timeout(Exception):
