@@ -61,6 +61,7 @@ KIND_NAMES = {
     inspector.OTHER_JWT: N_("JWT (not an assertion LINE would take)"),
     inspector.V21_TOKEN: N_("channel access token v2.1"),
     inspector.OPAQUE_TOKEN: N_("short-lived, long-lived or stateless channel access token"),
+    inspector.STATELESS_TOKEN: N_("stateless channel access token (as the sandbox issues it)"),
 }
 
 
@@ -112,6 +113,8 @@ def inspect_command(value: str, as_json: bool) -> None:
             click.echo(_("Only LINE can read this token's payload: check it with line-token token verify TOKEN."))
         elif result.kind == inspector.OPAQUE_TOKEN:
             click.echo(_("This token is opaque: check it with line-token token verify-v2 TOKEN."))
+        elif result.kind == inspector.STATELESS_TOKEN:
+            click.echo(_("A stateless token cannot be verified or revoked: try it with line-token bot info --token TOKEN."))
         elif problems:
             click.echo(_("Problems:"))
             for problem in problems:

@@ -28,6 +28,7 @@ KIND_LABELS = {
     inspector.V21_TOKEN: inspector.N_("a channel access token v2.1 (its payload only LINE can read)"),
     inspector.OPAQUE_TOKEN: inspector.N_("a short-lived, long-lived or stateless token (opaque: nothing to decode)"),
     inspector.OTHER_JWT: inspector.N_("a JWT, but not an assertion LINE would accept"),
+    inspector.STATELESS_TOKEN: inspector.N_("a stateless channel access token as the sandbox issues it (15 minutes; verify it by trying it, step 6)"),
 }
 
 

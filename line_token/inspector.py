@@ -33,6 +33,7 @@ ASSERTION = "assertion"  # a JWT assertion to send to LINE (RS256, signed with y
 V21_TOKEN = "v2.1 token"  # a channel access token v2.1 (JWS-shaped, {"alg":"HS256"})
 OPAQUE_TOKEN = "opaque token"  # a short-lived, long-lived or stateless token
 OTHER_JWT = "jwt"  # a JWT, but not an assertion for LINE
+STATELESS_TOKEN = "stateless token"  # a stateless token as the sandbox issues it: an HS256 JWT, 15 minutes
 
 
 @dataclass
@@ -132,11 +133,23 @@ def inspect(text: str, now: int | None = None) -> Inspection:
             return Inspection(kind=V21_TOKEN, header=header)
         raise InspectError(N_("The second part (the payload) is not base64url-encoded JSON: copy the whole JWT "
                               "again."))
+    if _is_stateless_token(header, payload):
+        # An access token, not an assertion: LINE's assertion rules don't apply; its expiry does.
+        exp = _number(payload.get("exp"))
+        return Inspection(kind=STATELESS_TOKEN, header=header, payload=payload, expires_at=exp,
+                          expires_in=None if exp is None else exp - now)
     result = Inspection(kind=ASSERTION if header.get("alg") == "RS256" or "token_exp" in payload else OTHER_JWT,
                         header=header, payload=payload)
     _check_header(header, result.findings)
     _check_claims(payload, now, result)
     return result
+
+
+def _is_stateless_token(header: dict, payload: dict) -> bool:
+    """The sandbox's stateless tokens (docs/line-api.md §5.5): HS256, iss = channel ID, exp, jti; no assertion claims."""
+    return (header.get("alg") == "HS256" and "kid" not in header and isinstance(payload.get("iss"), str)
+            and "jti" in payload and "exp" in payload
+            and not any(claim in payload for claim in ("token_exp", "aud", "sub")))
 
 
 def _check_header(header: dict, findings: list[Finding]) -> None:

@@ -86,3 +86,18 @@ def test_what_is_neither_a_jwt_nor_a_token_is_refused_with_the_reason(text, word
 def test_as_dict_is_json_for_a_page_or_a_script():
     data = inspector.inspect(jwt(GOOD_HEADER, {**GOOD_PAYLOAD, "aud": "x"}), now=NOW).as_dict()
     assert json.loads(json.dumps(data))["problems"][0]["field"] == "payload.aud"
+
+
+def test_a_sandbox_stateless_token_is_recognised_not_judged_as_an_assertion(app):
+    """The sandbox's stateless tokens are HS256 JWTs (docs/line-api.md §5.5): the inspector names them and
+    their expiry, and lists none of the assertion's rules (no kid, aud, sub or token_exp is expected)."""
+    from line_token import sandbox
+
+    with app.test_request_context():
+        channel, _ = sandbox.create_channel("stateless")
+        token = sandbox.mint_stateless_token(channel.channel_id, now=1_700_000_000)
+    found = inspector.inspect(token, now=1_700_000_000 + 60)
+    assert found.kind == inspector.STATELESS_TOKEN
+    assert found.payload["iss"] == channel.channel_id
+    assert found.expires_in == 15 * 60 - 60
+    assert found.findings == []
