@@ -12,6 +12,7 @@ stopped by the fixture that started it. A missing binary is a skip that says how
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from conftest import LiveServer, free_port
 
 
 def binary_or_skip(name: str, package: str) -> str:
@@ -150,6 +151,20 @@ class TLSProxy:
     def log(self) -> str:
         return "".join(p.read_text(errors="replace") for p in (self.dir / "error.log", self.dir / "access.log")
                        if p.exists())
+
+
+@contextlib.contextmanager
+def behind_tls_proxy(tmp: Path):
+    """nginx (TLS) in front of the Procfile server with TRUST_PROXY=1, as Heroku's router: yields (proxy, server)."""
+    server = LiveServer(tmp, {"TRUST_PROXY": "1"}, workers=1).start()
+    proxy = None
+    try:
+        proxy = TLSProxy(tmp / "nginx", server.port).start()
+        yield proxy, server
+    finally:
+        if proxy:
+            proxy.stop()
+        server.stop()
 
 
 class RedisServer:

@@ -19,7 +19,7 @@ import requests
 
 from line_token import signing
 from conftest import LiveServer
-from deploying import RedisServer, TLSProxy
+from deploying import RedisServer, behind_tls_proxy
 from pg import postgres  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.server
@@ -31,16 +31,8 @@ TOKEN_LIMIT = "The maximum number of access tokens has already been issued"  # L
 @pytest.fixture(scope="module")
 def https_site(tmp_path_factory):
     """nginx (TLS) -> the Procfile server with TRUST_PROXY=1, as on Heroku."""
-    tmp = tmp_path_factory.mktemp("https")
-    server = LiveServer(tmp, {"TRUST_PROXY": "1"}, workers=1).start()
-    proxy = None
-    try:
-        proxy = TLSProxy(tmp / "nginx", server.port).start()
-        yield proxy, server
-    finally:
-        if proxy:
-            proxy.stop()
-        server.stop()
+    with behind_tls_proxy(tmp_path_factory.mktemp("https")) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from line_token import signing
 from browsing import DESKTOP, Watch, screenshot, tr
-from conftest import LiveServer
-from deploying import TLSProxy
+from deploying import behind_tls_proxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -28,16 +27,9 @@ LOCALES = {"en": "en-US", "ja": "ja-JP"}
 
 @pytest.fixture(scope="module")
 def https_site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("https-browser")
-    server = LiveServer(tmp, {"TRUST_PROXY": "1"}, workers=1).start()
-    proxy = None
-    try:
-        proxy = TLSProxy(tmp / "nginx", server.port).start()
-        yield proxy, server
-    finally:
-        if proxy:
-            proxy.stop()
-        server.stop()
+    """nginx (TLS) -> the Procfile server with TRUST_PROXY=1, as on Heroku."""
+    with behind_tls_proxy(tmp_path_factory.mktemp("https-browser")) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")
