@@ -428,7 +428,10 @@ def require_channel_secret(channel_id: str) -> store_module.Channel:
 
     As LINE's own short-lived endpoint takes client credentials: user = channel ID, password = channel secret.
     """
-    auth = request.authorization
+    try:
+        auth = request.authorization
+    except ValueError:  # a header werkzeug cannot read (e.g. non-ASCII after "Basic "): no credentials
+        auth = None
     if auth is None or auth.type != "basic" or not auth.username or not auth.password:
         raise AdminRefused("unauthorized", gettext(
             "Send the channel ID and channel secret with HTTP Basic authentication (user: channel ID, "
@@ -853,11 +856,12 @@ def mint_stateless_token(channel_id: str, now: int | None = None) -> str | None:
 def stateless_channel(token: str, now: int) -> str | None:
     """The channel of a valid, unexpired stateless token issued here, else None."""
     parts = token.split(".")
-    if len(parts) != 3 or parts[0] != STATELESS_TOKEN_HEADER:
+    # Ours carry four short claims (~110 characters): anything much longer is not one, and is not parsed.
+    if len(parts) != 3 or parts[0] != STATELESS_TOKEN_HEADER or len(parts[1]) > 512:
         return None
     try:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, TypeError):  # binascii.Error and JSONDecodeError are ValueErrors
+    except (ValueError, TypeError, RecursionError):  # binascii.Error and JSONDecodeError are ValueErrors
         return None
     channel_id = claims.get("iss") if isinstance(claims, dict) else None
     exp = claims.get("exp") if isinstance(claims, dict) else None
@@ -1044,8 +1048,7 @@ def admin_refused(e: AdminRefused):
 def unknown_channel(e: ChannelNotFound):
     """A JSON 404 naming the channel (raised by the admin API, or a channel deleted mid-request)."""
     channel_id = str(e.args[0] if e.args else "")[:20]
-    if request.path.endswith(("/console/keys", "/console/revoke", "/console/delete", "/console/long-lived",
-                              "/console/keys/delete")):
+    if "/console/" in request.path:  # a console form: the console again, with the message
         return render_console(None, 404, {"channel_id": channel_id}, {"channel_id": gettext(
             "No sandbox channel has the ID %(id)s. Check the ID, or create a channel below.", id=channel_id)})
     return admin_error("not_found", gettext("No sandbox channel has the ID %(id)s.", id=channel_id), 404)
@@ -1133,12 +1136,13 @@ def create_sandbox_app(main: Flask) -> Flask:
 
     It shares the tester's settings, store, templates and static files; no tester page is routed.
     """
+    from . import budget, i18n, security
     from . import errors as errors_module
-    from . import i18n, security
 
     app = Flask(main.import_name, root_path=main.root_path, instance_path=main.instance_path)
     app.config.update(main.config)
     app.config["SANDBOX_ONLY"] = True
+    budget.init_app(app)  # the same cost checks as the main origin: sizes before parsing
     i18n.init_app(app)
     security.init_app(app)
     errors_module.init_app(app)

@@ -609,14 +609,19 @@ def assertion_from_json(header: Any, payload: Any, key: PrivateKey) -> str:
     return sign(header, payload, key)
 
 
+MAX_DECODED_JWT = 8 * 1024
+
+
 def decode_unverified(token: str, field_name: str = "client_assertion") -> tuple[dict, dict]:
     """Decode a JWT's header and payload for display, without checking the signature."""
     if not isinstance(token, str) or token.count(".") != 2:
         raise InputError(field_name, N_("This is not a JWT: a JWT has three parts separated by dots (header.payload.signature)."))
+    if len(token) > MAX_DECODED_JWT:  # sizes before parsing: an assertion or token is under 2 KiB
+        raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))
     try:
         decoded = pyjwt.api_jws.decode_complete(token.strip(), options={"verify_signature": False})
         header, payload = decoded["header"], json.loads(decoded["payload"])
-    except (pyjwt.PyJWTError, ValueError, TypeError, UnicodeDecodeError):
+    except (pyjwt.PyJWTError, ValueError, TypeError, UnicodeDecodeError, RecursionError):
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again.")) from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))

@@ -161,7 +161,9 @@ def try_token(token: str, target: str, app: Flask | None = None) -> Attempt:
 def public_base(target: str) -> str:
     """The base URL a person's own code calls: LINE's, or this server's /sandbox."""
     if target == "sandbox":
-        return request.host_url.rstrip("/") + line_client.SANDBOX_PREFIX
+        from .sandbox import public_base_url
+
+        return public_base_url()  # its own origin when one is configured (LINE's Node SDK needs that)
     return line_client.base_url("line")
 
 

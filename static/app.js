@@ -183,7 +183,7 @@
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
     var action = form.getAttribute && (form.getAttribute("action") || "");
-    if (/\/sandbox\/console\/delete$/.test(action) && !window.confirm(t("confirm_delete", "Delete this channel?"))) {
+    if (/\/console\/delete$/.test(action) && !window.confirm(t("confirm_delete", "Delete this channel?"))) {
       ev.preventDefault();
       ev.stopImmediatePropagation();
     }

@@ -123,3 +123,42 @@ def test_forms_work_across_workers_without_a_secret_key(tmp_path):
         assert refused == 0
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- found reading the merged branches
+
+
+def test_a_deeply_nested_stateless_shaped_bearer_is_lines_401_not_a_500(client):
+    """A token shaped like the sandbox's stateless ones but holding [[[[…: refused as LINE refuses, not parsed."""
+    import base64
+
+    payload = base64.urlsafe_b64encode(b"[" * 1400).rstrip(b"=").decode()
+    token = f"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{payload}.a"
+    response = client.get("/sandbox/v2/bot/info", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and "message" in response.get_json()
+
+
+def test_an_unreadable_basic_header_is_a_401_not_a_500(client):
+    created = client.post("/sandbox/api/channels", json={}).get_json()
+    response = client.get(f"/sandbox/api/channels/{created['channel_id']}", headers={"Authorization": "Basic é"})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_the_sandboxs_own_origin_has_the_same_cost_checks(tmp_path):
+    """SANDBOX_PORT serves a sandbox-only app: nested JSON and huge forms are refused there before parsing too."""
+    from line_token import create_app
+
+    app = create_app({"TESTING": True, "SANDBOX_PORT": "5999", "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3"),
+                      "SECRET_KEY": "x"})
+    sandbox_client = app.extensions["sandbox_app"].test_client()
+    nested = sandbox_client.post("/api/channels", data="[" * 3000 + "]" * 3000, content_type="application/json")
+    assert nested.status_code == 400 and nested.get_json()["field"] == "body"
+    wide = sandbox_client.post("/oauth2/v2.1/revoke", data="&".join(f"f{i}=1" for i in range(5000)),
+                               content_type="application/x-www-form-urlencoded")
+    assert 400 <= wide.status_code < 500
+
+
+def test_decoding_refuses_an_oversized_jwt_before_parsing():
+    huge = "eyJhbGciOiJSUzI1NiJ9." + "W3t9" * 4000 + ".sig"
+    with pytest.raises(SigningError):
+        signing.decode_unverified(huge)
