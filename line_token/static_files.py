@@ -103,6 +103,12 @@ def build_with_fallback(app: Flask, static_dir: str) -> tuple[dict[str, str], di
     for out_dir in candidates:
         try:
             os.makedirs(out_dir, mode=0o700, exist_ok=True)
+            if out_dir == candidates[-1]:
+                # A shared temporary directory: use the folder only if it is ours and private, so no
+                # other user of the machine can have put files there for us to serve.
+                info = os.stat(out_dir)
+                if info.st_uid != os.getuid() or info.st_mode & 0o077:
+                    raise OSError(f"{out_dir} is not private to this user")
             manifest, served = build(static_dir, out_dir)
             return manifest, served, out_dir
         except OSError as e:
