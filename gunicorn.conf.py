@@ -137,3 +137,12 @@ def post_worker_init(worker):
     import gc
 
     gc.freeze()
+
+
+def worker_exit(server, worker):
+    """Hand the frozen objects back to the collector before the worker's interpreter shuts down, so they are
+    finalised in the usual order (left frozen, logging's handler weakrefs fired after the logging module was torn
+    down, and a "Traceback" reached the log on every graceful restart)."""
+    import gc
+
+    gc.unfreeze()
