@@ -124,3 +124,25 @@ def pre_request(worker, req):
     for name, value in req.headers:  # gunicorn has checked them: one Content-Length, digits only
         if name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and int(value) > MAX_BODY_BYTES):
             req.force_close()
+
+
+def post_worker_init(worker):
+    """Move the objects the app's start-up made (modules, routes, templates, catalogs: ~45,000) out of
+    the garbage collector's reach, as they live as long as the worker anyway.
+
+    Otherwise every full collection walks them all: 13-20 ms on this app, a pause that lands on
+    whichever requests the worker holds at that moment (the sign and issue rows' p99). Objects
+    made later are collected as before. https://docs.python.org/3/library/gc.html#gc.freeze
+    """
+    import gc
+
+    gc.freeze()
+
+
+def worker_exit(server, worker):
+    """Hand the frozen objects back to the collector before the worker's interpreter shuts down, so they are
+    finalised in the usual order (left frozen, logging's handler weakrefs fired after the logging module was torn
+    down, and a "Traceback" reached the log on every graceful restart)."""
+    import gc
+
+    gc.unfreeze()

@@ -317,7 +317,13 @@ def import_time(repeats: int, tmp: Path) -> dict:
     the import costs even when other work slows the wall clock."""
     import resource
 
-    env = {**os.environ, "SANDBOX_DATABASE": str(tmp / "import.sqlite3"), "SECRET_KEY": "bench-secret"}
+    env = {**os.environ, "SANDBOX_DATABASE": str(tmp / "import.sqlite3"), "SECRET_KEY": "bench-secret",
+           # The first run of each writes bytecode, as a first start would: to a throwaway folder, for
+           # flask's modules and ours alike (a cache prefix is read instead of the __pycache__ folders).
+           # With PYTHONDONTWRITEBYTECODE set (as in some shells and images) nothing would be written,
+           # and every run would compile our modules from source while flask's came precompiled by pip.
+           "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     figures = {"app": ([], []), "flask": ([], [])}
     for i in range(repeats + 1):
         for module in ("flask", "app"):
@@ -373,6 +379,11 @@ def build_rows(server: Server, reference: Server, private: dict, public: dict, n
         return [{"raw": raw_request(port, "POST", "/oauth2/v2.1/jwt", body), "status": 200,
                  "expect": '"response_body"'}]
 
+    def refsign(count):
+        body = {"channel_id": CHANNEL, "kid": kid, "private_key": private, "token_exp": 86400}  # the sign body
+        return [{"raw": raw_request(reference.port, "POST", "/sign", body), "status": 200,
+                 "expect": '"response_body"'}]
+
     def sign_2020(count):
         now = int(time.time())
         body = {"header": json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}),
@@ -387,6 +398,7 @@ def build_rows(server: Server, reference: Server, private: dict, public: dict, n
             Row("page", "page view: GET /oauth2/v2.1/jwt", page, server),
             Row("home", "home: GET /", home, server),
             Row("static", f"static file: GET {re.sub(r'[.][0-9a-f]{12}[.]', '.<hash>.', css)}", static, server),
+            Row("refsign", "reference sign: POST /sign (bench/reference.py, the sign body)", refsign, reference),
             Row("sign", "sign: POST /oauth2/v2.1/jwt (guided JSON)", sign, server),
             Row("sign2020", "sign: POST /oauth2/v2.1/jwt (2020 contract)", sign_2020, server)]
 
@@ -518,6 +530,12 @@ def report(rows: list[Row], concurrencies: list[int], extra: dict, notes: list[s
     limit_fresh_cpu = ratio(at["hello"]["server_cpu_ms"], echo_cpu + fresh)
     print(f"  with a fresh key's signature ({fresh:.2f} ms) the limit is {limit_fresh:.2f} x hello (by CPU"
           f" {limit_fresh_cpu:.2f}): ours is {ratio(sign_ratio, limit_fresh):.0%} ({ratio(sign_cpu_ratio, limit_fresh_cpu):.0%})")
+    if sign and "refsign" in at:
+        ref = at["refsign"]
+        print(f"  the reference sign (bench/reference.py POST /sign: Flask + our signing, nothing else) is"
+              f" {to_hello['refsign']:.2f} x hello (by CPU {ratio(at['hello']['server_cpu_ms'], ref['server_cpu_ms']):.2f},"
+              f" {ref['server_cpu_ms']:.2f} ms/req): ours is {ratio(sign_ratio, to_hello['refsign']):.0%} of it"
+              f" ({ratio(ref['server_cpu_ms'], sign['server_cpu_ms']):.0%} by CPU, {sign['server_cpu_ms']:.2f} ms/req)")
     rss = extra["rss_mb"]
     print(f"Worker RSS after the run: {', '.join(f'{m:.1f}' for m in rss)} MB")
     imp = extra["import"]

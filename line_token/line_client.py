@@ -18,7 +18,6 @@ the method, target and path only, never fields or query strings.
 from __future__ import annotations
 
 import contextvars
-import http.cookiejar
 import io
 import json
 import logging
@@ -37,6 +36,7 @@ from .signing import N_, InputError
 
 # requests (and urllib3) are imported where they are used, on the first call to LINE or the
 # sandbox: about 0.1 s of CPU that every worker's start-up and every CLI command would pay.
+# So is http.cookiejar (it imports urllib.request), which only the sessions below need.
 if TYPE_CHECKING:  # the annotations only
     import requests
     from requests.structures import CaseInsensitiveDict
@@ -211,6 +211,8 @@ def session() -> requests.Session:
     """The process's pooled session, made on first use (after gunicorn forks its workers)."""
     global _session
     if _session is None:
+        import http.cookiejar
+
         import requests
         from requests.adapters import HTTPAdapter
 
@@ -238,6 +240,8 @@ def sandbox_session() -> requests.Session:
     """
     global _sandbox_session
     if _sandbox_session is None:
+        import http.cookiejar
+
         import requests
 
         with _session_lock:

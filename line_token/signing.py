@@ -19,11 +19,13 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt as pyjwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+# PyJWT and cryptography are imported where they are used, on the first key or JWT: PyJWT's
+# package imports cryptography's X.509 and SSH modules too, about 25 ms that every worker's
+# start-up and every CLI command would pay (docs/BENCHMARKS.md, `import app`).
+if TYPE_CHECKING:  # the annotations only
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 LINE_AUDIENCE = "https://api.line.me/"
 MAX_ASSERTION_LIFETIME = 30 * 60  # LINE: exp at most 30 minutes after generation
@@ -287,6 +289,9 @@ def _load_pem(text: str, field_name: str) -> PrivateKey:
     if "ENCRYPTED" in text:
         raise InputError(field_name, MESSAGES["encrypted"])
     try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         loaded = serialization.load_pem_private_key(
             text.strip().encode(), password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError):
@@ -330,6 +335,8 @@ def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: st
         qi = pow(q, -1, p)
     elif (qi * q) % p != 1:
         raise damaged
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n))
     try:
         return numbers.private_key(unsafe_skip_rsa_key_validation=True)
@@ -533,6 +540,8 @@ def sign(header: dict, payload: dict, key: PrivateKey, now: int | None = None, *
         json.dumps([header, payload], ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise InputError("payload", N_("The header or payload holds a broken character (a lone UTF-16 surrogate): type the value again.")) from None
+    import jwt as pyjwt
+
     return pyjwt.encode(payload, key.key, algorithm="RS256", headers=header)
 
 
@@ -618,6 +627,8 @@ def decode_unverified(token: str, field_name: str = "client_assertion") -> tuple
         raise InputError(field_name, N_("This is not a JWT: a JWT has three parts separated by dots (header.payload.signature)."))
     if len(token) > MAX_DECODED_JWT:  # sizes before parsing: an assertion or token is under 2 KiB
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))
+    import jwt as pyjwt
+
     try:
         decoded = pyjwt.api_jws.decode_complete(token.strip(), options={"verify_signature": False})
         header, payload = decoded["header"], json.loads(decoded["payload"])
@@ -633,6 +644,9 @@ def verify_signature(token: str, public_key: dict | rsa.RSAPublicKey) -> bool:
 
     Only the signature: the claims are LINE's rules, checked by the caller.
     """
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     if isinstance(public_key, dict):
         try:
             n = _b64u_int(public_key.get("n"), "public_key", "n")
