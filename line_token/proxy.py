@@ -18,7 +18,7 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from . import display, inspect_web, line_client, signing, snippets
+from . import display, inspect_web, line_client, sandbox, signing, snippets
 from .errors import json_error, translate_error, wants_json
 from .forms import form_assertion, has_key_upload
 from .line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse, request_fields
@@ -299,9 +299,7 @@ class Result:
 
 def result_view(response: LineResponse, built: Call) -> Result:
     if response.target == "sandbox":
-        # What a person can call with curl: the sandbox's public address on this server.
-        from . import sandbox  # its own origin when SANDBOX_PORT/HOST is set
-
+        # What a person can call with curl: the sandbox's public address (its own origin when configured).
         display_url = sandbox.public_base_url() + response.path
     else:
         display_url = response.url

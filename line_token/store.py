@@ -76,7 +76,7 @@ KINDS = (V21, SHORT_LIVED, LONG_LIVED)
 
 # --------------------------------------------------------------------------- schema
 
-_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens", "bots")
+_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens", "bots", "events")
 _load_lock = threading.Lock()
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from . import display, line_client, proxy, signing
+from . import display, line_client, proxy, sandbox, signing
 from .errors import translate_error
 
 try:  # the CLI engineer's token inspector (branch cli); absent until that branch is merged
@@ -161,9 +161,7 @@ def try_token(token: str, target: str, app: Flask | None = None) -> Attempt:
 def public_base(target: str) -> str:
     """The base URL a person's own code calls: LINE's, or this server's /sandbox."""
     if target == "sandbox":
-        from .sandbox import public_base_url
-
-        return public_base_url()  # its own origin when one is configured (LINE's Node SDK needs that)
+        return sandbox.public_base_url()  # its own origin when one is configured (LINE's Node SDK needs that)
     return line_client.base_url("line")
 
 
