@@ -12,7 +12,7 @@ if not os.environ.get("SECRET_KEY"):
 # Heroku-style platforms give the port in $PORT.
 bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '5000')}"]
 # SANDBOX_PORT: the same server also listens there, and the app serves the sandbox at the root of that
-# origin (LINE's SDKs keep only a base URL's origin; see line_token/sandbox.py SandboxOrigin).
+# origin (LINE's SDKs keep only a base URL's origin; see line_token/sandbox/ SandboxOrigin).
 if (os.environ.get("SANDBOX_PORT") or "").strip():
     bind.append(f"{bind[0].rsplit(':', 1)[0]}:{os.environ['SANDBOX_PORT'].strip()}")
 
@@ -119,7 +119,7 @@ def pre_request(worker, req):
     sit in front of the client's next request; ``Connection: close`` (gunicorn drops the header
     when the app sets it, so it is set here) makes the client open a fresh connection instead.
     """
-    from line_token.security import MAX_BODY_BYTES  # already imported by the worker's app
+    from line_token.web.security import MAX_BODY_BYTES  # already imported by the worker's app
 
     for name, value in req.headers:  # gunicorn has checked them: one Content-Length, digits only
         if name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and int(value) > MAX_BODY_BYTES):

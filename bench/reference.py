@@ -13,7 +13,7 @@ security headers or error pages. Our sign row cannot be cheaper than this one.
 """
 from flask import Flask, jsonify, request
 
-from line_token import signing  # stdlib only at import; cryptography and PyJWT load on the first sign
+from line_token.core import signing  # stdlib only at import; cryptography and PyJWT load on the first sign
 
 app = Flask(__name__)
 

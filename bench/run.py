@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 import requests
 
-from line_token import signing
+from line_token.core import signing
 
 ROOT = Path(__file__).resolve().parent.parent
 

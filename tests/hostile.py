@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from line_token import signing
+from line_token.core import signing
 
 # m such that n = m * 2**1900 + 1 is a 2048-bit prime (found by a Miller-Rabin search; the test
 # checks Fermat's little theorem for base 2). With e = 3 and d = 3^-1 mod (n - 1) the key passes

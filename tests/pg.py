@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from line_token import store
+from line_token.sandbox import store
 from conftest import free_port
 
 INSTALL_HINT = ("PostgreSQL is not installed, so the PostgreSQL half of the sandbox tests cannot run. "

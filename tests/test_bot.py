@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from line_token import signing
-from line_token import store as store_module
-from line_token.line_client import ASSERTION_TYPE
+from line_token.core import signing
+from line_token.sandbox import store as store_module
+from line_token.core.line_client import ASSERTION_TYPE
 from pg import backend, postgres  # noqa: F401  (fixtures)
 
 # LINE's messages (docs/line-api.md §10), copied here: tests never read the notes.

@@ -16,7 +16,7 @@ from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
 from linebot.v3.messaging.exceptions import ApiException
 from linebot.v3.messaging.models import BotInfoResponse, MessageQuotaResponse, QuotaConsumptionResponse
 
-from line_token import signing
+from line_token.core import signing
 
 pytestmark = pytest.mark.server
 
@@ -137,7 +137,7 @@ def test_node_sdk_against_the_sandbox_mounted_at_the_root_of_an_origin(app, tmp_
 
 def sandbox_origin_on_this_branch() -> bool:
     """The sandbox at the root of its own origin (SANDBOX_PORT), which the Node SDK needs."""
-    sources = [ROOT / "gunicorn.conf.py", *(ROOT / "line_token").glob("*.py")]
+    sources = [ROOT / "gunicorn.conf.py", *(ROOT / "line_token").rglob("*.py")]
     # The setting read from the environment or config (quoted), not a mere mention in a message.
     return any(re.search(r"[\"']SANDBOX_PORT[\"']", path.read_text()) for path in sources)
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from line_token import signing
+from line_token.core import signing
 from browsing import (DESKTOP, KANA, PAGE_AUDIT_JS, PHONE, Watch, clipboard,
                      screenshot, tr)
 

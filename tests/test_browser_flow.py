@@ -24,7 +24,7 @@ import time
 import pytest
 import requests
 
-from line_token import signing
+from line_token.core import signing
 from browsing import DESKTOP, PHONE, ROOT, SHOTS, Watch, screenshot, tr
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from line_token import signing
+from line_token.core import signing
 from browsing import DESKTOP, PHONE, Watch, screenshot, tr
 from test_browser import LANGS, audit, context_for  # the browser fixture is in conftest
 

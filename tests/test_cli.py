@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk
 
-from line_token import signing
+from line_token.core import signing
 from conftest import CONSOLE_KID, FIXTURES, ROOT, free_port
 
 CHANNEL = "1234567890"
@@ -388,7 +388,7 @@ def line_token_cli(args: list[str], env: dict, stdin: str | None = None) -> subp
 
 
 def test_sandbox_long_lived_issue_gives_a_token_verify_v2_accepts(tmp_path):
-    from line_token import sandbox
+    from line_token.sandbox import routes as sandbox
 
     env = {**cli_env(tmp_path / "sandbox.sqlite3"), "LINE_API_TIMEOUT": "30"}
     created = line_token_cli(["sandbox", "channels", "create", "--json"], env)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from line_token import signing
+from line_token.core import signing
 import pytest
 
 from test_cli import (FIXTURES, assert_one_line_error, cli_env, finish, flask_cli,  # noqa: F401

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from line_token import signing
+from line_token.core import signing
 from conftest import ROOT, free_port
 
 TIMEOUT = 60

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from line_token import signing
+from line_token.core import signing
 from conftest import LiveServer
 from deploying import RedisServer, behind_tls_proxy
 from pg import postgres  # noqa: F401  (fixture)

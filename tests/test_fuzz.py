@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from line_token import signing
+from line_token.core import signing
 import hostile
 from conftest import RUN_REPORT, free_port
 

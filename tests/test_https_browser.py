@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from line_token import signing
+from line_token.core import signing
 from browsing import DESKTOP, Watch, screenshot, tr
 from deploying import behind_tls_proxy
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from line_token import i18n
+from line_token.web import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "translations" / "ja" / "LC_MESSAGES" / "messages.po"
@@ -223,7 +223,7 @@ def test_errors_and_explanations_are_japanese(client):
 # --------------------------------------------------------------------------- strict CSP, nothing off-machine
 
 
-TEMPLATES = sorted((ROOT / "templates").rglob("*.html"))
+TEMPLATES = sorted([*(ROOT / "templates").rglob("*.html"), *(ROOT / "line_token").rglob("*.html")])
 STATIC = sorted((ROOT / "static").glob("*.*"))
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from line_token import inspector, signing
+from line_token.core import inspector, signing
 
 NOW = 1_800_000_000
 CHANNEL = "1234567890"
@@ -91,7 +91,7 @@ def test_as_dict_is_json_for_a_page_or_a_script():
 def test_a_sandbox_stateless_token_is_recognised_not_judged_as_an_assertion(app):
     """The sandbox's stateless tokens are HS256 JWTs (docs/line-api.md §5.5): the inspector names them and
     their expiry, and lists none of the assertion's rules (no kid, aud, sub or token_exp is expected)."""
-    from line_token import sandbox
+    from line_token.sandbox import routes as sandbox
 
     with app.test_request_context():
         channel, _ = sandbox.create_channel("stateless")

@@ -11,9 +11,9 @@ import time
 import pytest
 import requests
 
-from line_token import display, line_client
-from line_token.line_client import LineAPIError
-from line_token.signing import InputError
+from line_token.core import display, line_client
+from line_token.core.line_client import LineAPIError
+from line_token.core.signing import InputError
 
 from conftest import BUSY_MACHINE_SLACK, free_port
 

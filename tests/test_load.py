@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from line_token import signing
+from line_token.core import signing
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ import json
 import pytest
 from markupsafe import escape
 
-from line_token import line_client, signing
+from line_token.core import line_client, signing
 
 CHANNEL = "1234567890"
 JSON_ROUTES = ["/oauth2/v2.1/jwt", "/oauth2/v2.1/token", "/oauth2/v2.1/tokens", "/oauth2/v3/token"]

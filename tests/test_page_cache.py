@@ -8,7 +8,7 @@ import json
 import re
 import time
 
-from line_token import page_cache
+from line_token.web import page_cache
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PAGES = ("/", "/oauth2/v2.1/keys", "/oauth2/v2.1/jwt")

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk
 
-from line_token import signing
+from line_token.core import signing
 
 CHANNEL = "1234567890"
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from line_token import signing
+from line_token.core import signing
 from conftest import BUSY_MACHINE_SLACK, free_port
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -416,7 +416,7 @@ def test_slow_upstream_is_504_within_the_timeout(app, client, slow_upstream):
 
 def test_line_api_error_outside_a_form_renders_an_error_page(app, client):
     """The app-wide handler: HTML for people, JSON for scripts, the same status."""
-    from line_token import line_client
+    from line_token.core import line_client
 
     @app.get("/_probe")
     def probe():

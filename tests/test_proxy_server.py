@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from line_token import signing
+from line_token.core import signing
 from conftest import BUSY_MACHINE_SLACK, free_port
 
 pytestmark = pytest.mark.server

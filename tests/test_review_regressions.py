@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from line_token import signing
-from line_token.signing import SigningError
+from line_token.core import signing
+from line_token.core.signing import SigningError
 
 CHANNEL = "1234567890"
 
@@ -97,7 +97,7 @@ def test_sandbox_unstorable_kid_and_channel_name(client, console_key):
 
 
 def test_unknown_charset_from_upstream_reads_as_utf8():
-    from line_token import line_client
+    from line_token.core import line_client
 
     assert line_client.parse_body(b'{"a": 1}', {"Content-Type": "application/json; charset=bogus"}) == {"a": 1}
 

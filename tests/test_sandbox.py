@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from line_token import signing
-from line_token import store as store_module
+from line_token.core import signing
+from line_token.sandbox import store as store_module
 from forge import forge
 from pg import backend, postgres  # noqa: F401  (fixtures)
 
@@ -639,7 +639,7 @@ def test_console_forms_need_csrf_but_line_endpoints_do_not(csrf_app, keypairs):
     assert issue(client, assertion(channel)).status_code == 200
     assert short_lived(client, channel).status_code == 200
     assert client.post("/sandbox/api/channels", json={}).status_code == 201
-    from line_token.sandbox import SCRIPT_ENDPOINTS  # the one list of Flask-WTF exemptions
+    from line_token.sandbox.routes import SCRIPT_ENDPOINTS  # the one list of Flask-WTF exemptions
 
     for endpoint in ("issue_v21", "revoke_v21", "issue_stateless", "issue_short_lived", "verify_short_lived",
                      "revoke_short_lived", "api_create_channel", "api_add_key", "api_issue_long_lived"):

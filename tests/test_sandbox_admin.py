@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from line_token import signing
+from line_token.core import signing
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 

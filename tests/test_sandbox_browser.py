@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from browsing import DESKTOP, Watch
-from line_token import signing
+from line_token.core import signing
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 

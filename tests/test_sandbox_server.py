@@ -13,7 +13,7 @@ from linebot.v3.oauth import ApiClient, ChannelAccessToken, Configuration
 from linebot.v3.oauth.exceptions import ApiException
 from linebot.v3.oauth.models import ErrorResponse
 
-from line_token import signing
+from line_token.core import signing
 from pg import backend, postgres  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.server

@@ -14,7 +14,7 @@ import requests
 from linebot.v3.oauth import ApiClient, ChannelAccessToken, Configuration
 
 from conftest import LiveServer, free_port
-from line_token import signing
+from line_token.core import signing
 
 pytestmark = pytest.mark.server
 

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from line_token import signing
+from line_token.core import signing
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MIB = 1024 * 1024
@@ -158,7 +158,7 @@ def csrf_client(tmp_path):
 
 
 def csrf_exempted(app, path: str) -> bool:
-    from line_token.sandbox import SCRIPT_ENDPOINTS
+    from line_token.sandbox.routes import SCRIPT_ENDPOINTS
 
     endpoint = app.url_map.bind("x").match(path, method="POST")[0]
     return app.view_functions[endpoint] in SCRIPT_ENDPOINTS
@@ -231,8 +231,8 @@ def test_the_sandbox_line_endpoints_take_forms_without_a_token(csrf_client):
 
 def test_csrf_exemptions_are_only_on_post_routes_scripts_use(csrf_client):
     """Flask-WTF's exemption list holds the sandbox's LINE endpoints and admin API, and nothing that takes only GET."""
-    from line_token.sandbox import SCRIPT_ENDPOINTS
-    from line_token.security import csrf
+    from line_token.sandbox.routes import SCRIPT_ENDPOINTS
+    from line_token.web.security import csrf
 
     app = csrf_client.application
     exempt_endpoints = {e for e, view in app.view_functions.items() if view in SCRIPT_ENDPOINTS}
@@ -362,7 +362,7 @@ def test_the_sqlite_counters_implement_the_pinned_limits_storage_api(tmp_path):
     (Flask-Limiter's swallow_errors would turn the TypeError into no rate limit at all)."""
     from limits.storage import Storage, storage_from_string
 
-    from line_token.security import _sqlite_storage_class
+    from line_token.web.security import _sqlite_storage_class
 
     cls = _sqlite_storage_class()
     assert issubclass(cls, Storage) and not cls.__abstractmethods__

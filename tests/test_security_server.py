@@ -29,7 +29,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from line_token import signing
+from line_token.core import signing
 from conftest import ROOT, LiveServer
 
 pytestmark = pytest.mark.server

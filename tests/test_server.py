@@ -11,7 +11,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from line_token import signing
+from line_token.core import signing
 
 pytestmark = pytest.mark.server
 CHANNEL = "1234567890"

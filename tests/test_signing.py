@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwcrypto import jwk
 
-from line_token import signing
-from line_token.signing import SigningError
+from line_token.core import signing
+from line_token.core.signing import SigningError
 
 NOW = 1_800_000_000
 CHANNEL = "1234567890"

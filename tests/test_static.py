@@ -46,7 +46,7 @@ def test_pages_name_hashed_files_that_are_cached_for_ever(tmp_path):
     assert svg.mimetype == "image/svg+xml" and "sandbox" in svg.headers["Content-Security-Policy"]
     # A changed file gets a new name, so a cached old copy is never used for the new page.
     digest = HASHED.search(f'href="{links["app.css"]}"').group(3)
-    from line_token.static_files import hashed_name
+    from line_token.web.static_files import hashed_name
 
     assert hashed_name("app.css", (ROOT / "static" / "app.css").read_bytes() + b"\n") != f"app.{digest}.css"
 

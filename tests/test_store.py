@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from line_token import store as store_module
+from line_token.sandbox import store as store_module
 from pg import backend, postgres  # noqa: F401  (fixtures)
-from line_token.store import SHORT_LIVED, V21, CapReached, ChannelNotFound, Store, TokenLimitReached
+from line_token.sandbox.store import SHORT_LIVED, V21, CapReached, ChannelNotFound, Store, TokenLimitReached
 
 NOW = 1_800_000_000
 JWK = {"kty": "RSA", "alg": "RS256", "use": "sig", "e": "AQAB", "n": "x" * 342}

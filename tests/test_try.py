@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from line_token import signing
+from line_token.core import signing
 
 FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
 MALFORMED = ("Authentication failed due to the following reason: The access token malformed. "

@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from line_token import display, inspector, signing
+from line_token.core import display, inspector, signing
 from conftest import free_port
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -238,7 +238,7 @@ def test_node_snippet_runs(start_server, console_key_text, tmp_path):
                                       "issue_v2", "verify_v2", "revoke_v2"])
 def test_every_endpoint_has_python_and_node_code_calling_a_real_sdk_method(endpoint):
     from linebot.v3.oauth import ChannelAccessToken
-    from line_token import line_client, snippets
+    from line_token.core import line_client, snippets
     fields = {"grant_type": "client_credentials", "client_assertion_type": URN, "client_assertion": "eyJ" + "a" * 40,
               "client_id": "1234567890", "client_secret": "s" * 32, "access_token": "t" * 40}
     names = snippets.METHODS[endpoint][2]

@@ -15,8 +15,10 @@ from typing import Any
 
 import click
 
-from . import INSTALLED, inspector, signing
-from .signing import N_
+from .. import INSTALLED
+
+from ..core import inspector, signing
+from ..core.signing import N_
 from .commands import (InputError, UpstreamError, _, bot_group, check_base_url, check_channel_id, cli_app, emit,
                        from_signing_error, human, jwt_command, keygen_command, output_options,
                        read_file, read_text_input, token_group, translate_template)
@@ -176,7 +178,7 @@ def admin_secret_option(func):
 
 def local_store():
     """The in-process sandbox's store (the CLI's app, made on first use)."""
-    from .sandbox import get_store
+    from ..sandbox.routes import get_store
 
     app = cli_app()
     if not app.config.get("SANDBOX_ENABLED", True):
@@ -202,7 +204,7 @@ def store_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from .store import CapReached, ChannelNotFound, StoreUnavailable
+        from ..sandbox.store import CapReached, ChannelNotFound, StoreUnavailable
 
         try:
             return func(*args, **kwargs)
@@ -261,7 +263,7 @@ def channels_create(name: str, base_url: str | None, as_json: bool, field_name: 
     if base_url is not None:
         answer = admin_call(base_url, "POST", "/api/channels", body={"name": name})
     else:
-        from .sandbox import create_channel
+        from ..sandbox.routes import create_channel
 
         local_store()
         try:
@@ -290,7 +292,7 @@ def channels_show(channel_id: str, channel_secret: str | None, base_url: str | N
     if base_url is not None:
         answer = admin_call(base_url, "GET", f"/api/channels/{channel_id}", auth=_auth(channel_id, channel_secret))
     else:
-        from .sandbox import channel_json
+        from ..sandbox.routes import channel_json
 
         answer = channel_json(local_channel(channel_id, channel_secret))
     if field_name == "keys" and isinstance(answer, dict):
@@ -353,7 +355,7 @@ def keys_add(channel_id: str, key_path: str, channel_secret: str | None, base_ur
         answer = admin_call(base_url, "POST", f"/api/channels/{channel_id}/keys",
                             auth=_auth(channel_id, channel_secret), body=jwk)
     else:
-        from .sandbox import register_key
+        from ..sandbox.routes import register_key
 
         local_channel(channel_id, channel_secret)
         answer = {"kid": register_key(channel_id, jwk).kid}
@@ -396,7 +398,7 @@ def long_lived_issue(channel_id: str, keep_old_hours: int, channel_secret: str |
         answer = admin_call(base_url, "POST", f"/api/channels/{channel_id}/long-lived",
                             auth=_auth(channel_id, channel_secret), body={"keep_old_hours": keep_old_hours})
     else:
-        from . import sandbox
+        from ..sandbox import routes as sandbox
 
         issue = getattr(sandbox, "issue_long_lived", None)  # the sandbox's long-lived tokens (issue 11/12)
         if issue is None:

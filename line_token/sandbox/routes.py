@@ -35,17 +35,17 @@ from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, rend
 from flask_babel import gettext, ngettext
 from werkzeug.datastructures import MIMEAccept
 
-from . import signing
-from .line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
+from ..core import signing
+from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, IN_PROCESS_MARK, SANDBOX_PREFIX, sandbox_enabled  # each defined once
 from . import store as store_module
-from .budget import BodyTooComplex
-from .errors import json_error, translate_error, wants_json
-from .security import csrf
-from .signing import SigningError
+from ..web.budget import BodyTooComplex
+from ..web.errors import json_error, translate_error, wants_json
+from ..web.security import csrf
+from ..core.signing import SigningError
 from .store import (LONG_LIVED, SHORT_LIVED, V21, CapReached, ChannelNotFound, RateLimited, Store, StoreUnavailable,
                     TokenLimitReached)
 
-bp = Blueprint("sandbox", __name__)
+bp = Blueprint("sandbox", __name__, template_folder="templates")  # sandbox/templates/sandbox/...
 
 V21_SCOPE = "profile chat_message.write"  # docs/line-api.md §9
 V2_SCOPE = "P CM"  # docs/line-api.md §9
@@ -1100,6 +1100,10 @@ class SandboxOrigin:
         self.host = host.lower() if host else None
 
     def is_sandbox(self, environ: dict) -> bool:
+        # An in-process call (SandboxAdapter) names the transport's own host and port (sandbox.internal:80),
+        # which must not be taken for SANDBOX_PORT=80 or 443: it goes to /sandbox/... of the app it was sent to.
+        if environ.get(IN_PROCESS_MARK):
+            return False
         if self.port and environ.get("SERVER_PORT") == self.port:
             return True
         if self.host:
@@ -1136,8 +1140,8 @@ def create_sandbox_app(main: Flask) -> Flask:
 
     It shares the tester's settings, store, templates and static files; no tester page is routed.
     """
-    from . import budget, i18n, security
-    from . import errors as errors_module
+    from ..web import budget, i18n, security
+    from ..web import errors as errors_module
 
     app = Flask(main.import_name, root_path=main.root_path, instance_path=main.instance_path)
     app.config.update(main.config)

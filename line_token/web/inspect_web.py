@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from . import inspector
+from ..core import inspector
 from .errors import _localise, json_error
-from .signing import Duration
+from ..core.signing import Duration
 
 bp = Blueprint("inspect", __name__)
 
@@ -50,7 +50,7 @@ def sandbox_kid(header: dict | None, payload: dict | None) -> dict | None:
     """On the sandbox: is the JWT's kid registered, to which channel, and does its iss channel exist."""
     if not current_app.config.get("SANDBOX_ENABLED", True) or not isinstance(header, dict):
         return None
-    from . import sandbox  # the store opens lazily; only the sandbox target needs it
+    from ..sandbox import routes as sandbox  # the store opens lazily; only the sandbox target needs it
     kid = header.get("kid")
     iss = payload.get("iss") if isinstance(payload, dict) else None
     info: dict[str, Any] = {"kid": kid if isinstance(kid, str) else None, "registered": False, "channel_id": None,

@@ -24,16 +24,20 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from . import display, line_client, proxy, sandbox, signing
+from ..core import display, line_client, signing
+
+from . import proxy
+
+from ..sandbox import routes as sandbox
 from .errors import translate_error
 
 try:  # the CLI engineer's token inspector (branch cli); absent until that branch is merged
-    from . import inspector
+    from ..core import inspector
 except ImportError:
     inspector = None
-from .line_client import LineAPIError, LineResponse
+from ..core.line_client import LineAPIError, LineResponse
 from .proxy import Source
-from .signing import N_, SigningError
+from ..core.signing import N_, SigningError
 
 bp = Blueprint("trying", __name__)
 

@@ -22,16 +22,14 @@ import io
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, has_request_context, request
-from werkzeug.test import EnvironBuilder, run_wsgi_app
-
-from . import security
+from .redact import redact_log_filter
 from .signing import N_, InputError
 
 # requests (and urllib3) are imported where they are used, on the first call to LINE or the
@@ -42,6 +40,10 @@ if TYPE_CHECKING:  # the annotations only
     from requests.structures import CaseInsensitiveDict
 
 log = logging.getLogger(__name__)
+
+# Set in the environ of every in-process sandbox request (SandboxAdapter): the sandbox's origin
+# router and the rate limiter tell an in-process call from a client's by it, never by host or port.
+IN_PROCESS_MARK = "line_client.in_process"
 
 ENDPOINTS: dict[str, tuple[str, str]] = {
     "issue_v21": ("POST", "/oauth2/v2.1/token"),
@@ -139,7 +141,7 @@ class LineResponse:
 class _Dispatch:
     """What the sandbox adapter needs to know about the call it serves."""
 
-    app: Flask
+    app: Any  # a WSGI app with .config and .wsgi_app (a Flask app)
     remote_addr: str
     public_base: str = ""  # the caller's own address (``http://host/``), for URLs the sandbox hands out
 
@@ -169,6 +171,7 @@ class SandboxAdapter:
         import requests
         from requests.structures import CaseInsensitiveDict
         from requests.utils import get_encoding_from_headers
+        from werkzeug.test import EnvironBuilder, run_wsgi_app
 
         dispatch = _dispatch.get()
         if dispatch is None:
@@ -183,7 +186,7 @@ class SandboxAdapter:
             environ_overrides={
                 "REMOTE_ADDR": dispatch.remote_addr,
                 # Lets the sandbox (or a rate limiter) tell an in-process call from a client's.
-                security.IN_PROCESS_MARK: True,
+                IN_PROCESS_MARK: True,
                 # Where the person's browser reaches this app (the sandbox's picture URLs).
                 "line_client.public_base": dispatch.public_base,
             })
@@ -258,6 +261,23 @@ def sandbox_session() -> requests.Session:
 # --------------------------------------------------------------------------- calling
 
 
+def _current_app() -> Any:
+    """Flask's current app, for callers that pass none. This module imports no Flask: if Flask is not
+    loaded, there is no app to find, and the caller must pass ``app``."""
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_app_context():
+        raise RuntimeError("line_client needs an app: pass app= outside a Flask app context")
+    return flask.current_app._get_current_object()
+
+
+def _caller() -> tuple[str, str]:
+    """The current request's client address and public base URL (``http://host/``), or defaults outside one."""
+    flask = sys.modules.get("flask")
+    if flask is None or not flask.has_request_context():
+        return "127.0.0.1", ""
+    return flask.request.remote_addr or "127.0.0.1", flask.request.host_url
+
+
 def request_fields(endpoint: str, **values: str | None) -> dict[str, str]:
     """LINE's request fields for ``endpoint`` (a key of ENDPOINTS), in LINE's order.
 
@@ -277,13 +297,13 @@ def request_fields(endpoint: str, **values: str | None) -> dict[str, str]:
     return {name: values.get(name) or FIELD_DEFAULTS.get(name, "") for name in names}
 
 
-def sandbox_enabled(app: Flask | None = None) -> bool:
+def sandbox_enabled(app: Any = None) -> bool:
     """The one SANDBOX_ENABLED check: off means every /sandbox URL is a 404 and no call goes there."""
-    app = app or current_app._get_current_object()
+    app = app or _current_app()
     return bool(app.config.get("SANDBOX_ENABLED", True))
 
 
-def check_target(target: str, app: Flask | None = None) -> str:
+def check_target(target: str, app: Any = None) -> str:
     """``target`` if it is one we can call; else InputError naming ``target``."""
     if target not in TARGETS:
         raise InputError("target", N_("target must be \"line\" or \"sandbox\"."))
@@ -293,16 +313,16 @@ def check_target(target: str, app: Flask | None = None) -> str:
     return target
 
 
-def base_url(target: str, app: Flask | None = None) -> str:
+def base_url(target: str, app: Any = None) -> str:
     """The base URL requests are sent to for ``target`` (raises InputError for a bad target)."""
-    app = app or current_app._get_current_object()
+    app = app or _current_app()
     check_target(target, app)
     if target == "line":
         return app.config["LINE_API_BASE_URL"].rstrip("/")
     return SANDBOX_BASE
 
 
-def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask | None = None,
+def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Any = None,
          bearer: str | None = None) -> LineResponse:
     """Send ``fields`` to LINE's ``endpoint`` (a key of ENDPOINTS) on ``target`` and return the answer.
 
@@ -312,7 +332,7 @@ def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask
     Raises InputError for a bad target, LineAPIError for a bad endpoint (400), an unreachable
     upstream (502), a timeout (504) or an oversized answer (502).
     """
-    app = app or current_app._get_current_object()
+    app = app or _current_app()
     if endpoint not in ENDPOINTS:
         raise LineAPIError("unknown_endpoint", N_("Unknown LINE endpoint."), 400, field="endpoint")
     method, path = ENDPOINTS[endpoint]
@@ -324,8 +344,7 @@ def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Flask
     if not 0 < timeout < 3600:  # a zero, negative or absurd setting would mean "wait forever" or "never wait"
         timeout = 10.0
     fields = {str(k): "" if v is None else str(v) for k, v in fields.items()}
-    remote_addr = (request.remote_addr or "127.0.0.1") if has_request_context() else "127.0.0.1"
-    public_base = request.host_url if has_request_context() else ""
+    remote_addr, public_base = _caller()
     dispatch = _Dispatch(app, remote_addr, public_base) if target == "sandbox" else None
     headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
 
@@ -479,8 +498,8 @@ def _map_request_error(error: requests.RequestException, target: str, timeout: f
         host=host, reason=reason)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Any) -> None:
     """Keep secrets out of urllib3's debug log; the session itself is per process, made on first use."""
     # urllib3 logs each request line at DEBUG, query string included: LINE's GET
     # endpoints carry the assertion or token there.
-    logging.getLogger("urllib3.connectionpool").addFilter(security.redact_log_filter)
+    logging.getLogger("urllib3.connectionpool").addFilter(redact_log_filter)

@@ -18,11 +18,15 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from . import display, inspect_web, line_client, sandbox, signing, snippets
+from ..core import display, line_client, signing, snippets
+
+from . import inspect_web
+
+from ..sandbox import routes as sandbox
 from .errors import json_error, translate_error, wants_json
 from .forms import form_assertion, has_key_upload
-from .line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse, request_fields
-from .signing import N_, InputError
+from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse, request_fields
+from ..core.signing import N_, InputError
 
 bp = Blueprint("proxy", __name__)
 

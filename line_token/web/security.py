@@ -44,6 +44,9 @@ from flask import Flask, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from ..core.line_client import IN_PROCESS_MARK
+from ..core.redact import redact_log_filter, strip_query
+
 
 class JsonAwareCSRFProtect(CSRFProtect):
     """Flask-WTF's check, except for a body sent as ``Content-Type: application/json``.
@@ -94,31 +97,6 @@ MAX_BODY_BYTES = 1024 * 1024
 # Requests the rate limit never counts: static files, and the proxy's in-process call
 # into the sandbox (line_client marks its environ), which is part of a request already counted.
 RATE_LIMIT_FREE_ENDPOINTS = ("static", "views.favicon")
-IN_PROCESS_MARK = "line_client.in_process"
-
-_QUERY = re.compile(r"\?[^\s\"]*")
-
-
-def strip_query(text: str) -> str:
-    """Remove query strings: LINE's GET endpoints carry JWTs and tokens in them."""
-    return _QUERY.sub("", text)
-
-
-def redact_log_filter(record: logging.LogRecord) -> bool:
-    """Logging filter for request-line logs (gunicorn's, the development server's): drop query strings.
-
-    The message is formatted first and then stripped, so a query that held a %s
-    placeholder cannot leave the arguments unmatched.
-    """
-    try:
-        message = record.getMessage()
-    except Exception:  # a broken log call: keep only its template
-        message = str(record.msg)
-    if "?" in message:
-        record.msg, record.args = strip_query(message), ()
-    return True
-
-
 # Loggers that write request lines: the development server's access log, and gunicorn's
 # error log, which names the request's URI (query included) when a request fails outside the app.
 REQUEST_LINE_LOGGERS = ("werkzeug", "gunicorn.error", "gunicorn.access")

@@ -25,8 +25,10 @@ from urllib.parse import urlsplit
 import click
 from flask import Flask, current_app, has_app_context
 
-from . import display, i18n, line_client, signing
-from .signing import N_, Duration, SigningError
+from ..core import display, line_client, signing
+
+from ..web import i18n
+from ..core.signing import N_, Duration, SigningError
 
 MAX_KEY_FILE = 64 * 1024  # a JWK or PEM is a few KiB; anything larger is the wrong file
 
@@ -269,7 +271,7 @@ def check_base_url(base_url: str) -> str:
 
 
 def user_data_dir() -> str:
-    from . import user_dir
+    from .. import user_dir
 
     return user_dir("XDG_DATA_HOME", ".local/share")
 
@@ -285,7 +287,7 @@ def cli_app() -> Flask:
         return current_app._get_current_object()
     from flask.cli import ScriptInfo
 
-    from . import create_app
+    from ..web.app import create_app
 
     info = click.get_current_context().find_object(ScriptInfo)
     if info is not None:  # flask --app app ...: that app, with the web app's own sandbox database
@@ -328,7 +330,7 @@ def resolve_target(target: str, base_url: str | None) -> tuple[Flask, str]:
     if target == "sandbox" and app.config.get("SANDBOX_ENABLED", True):
         # Import SQLAlchemy and open the database now, so LINE_API_TIMEOUT times the request itself
         # rather than this process's first database use (seconds on a busy machine).
-        from .store import StoreUnavailable
+        from ..sandbox.store import StoreUnavailable
 
         try:
             app.extensions["sandbox_store"].engine
@@ -741,7 +743,7 @@ BOT_FIELDS = {"info": ("userId", "basicId", "premiumId", "displayName", "picture
 
 def read_bot_token(value: str) -> str:
     """``--token`` (or stdin for ``-``) checked as the web form checks it."""
-    from . import proxy, trying
+    from ..web import proxy, trying
 
     text = read_text_input(value, "--token", _("channel access token (or - to read it from stdin)"))
     try:

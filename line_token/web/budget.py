@@ -25,7 +25,7 @@ from flask.wrappers import Request
 from werkzeug.exceptions import BadRequest
 from werkzeug.formparser import FormDataParser
 
-from . import signing
+from ..core import signing
 
 MAX_FORM_FIELDS = 64  # our biggest form (a proxy page in one-step mode) has 17 fields
 MAX_FORM_PARTS = 64  # the same for multipart bodies (werkzeug's MAX_FORM_PARTS; its default is 1,000)

@@ -23,7 +23,7 @@ from typing import Iterator
 
 import click
 
-from . import signing
+from ..core import signing
 from .commands import (ANSWER_FIELDS, KEY_HELP, InputError, UpstreamError, _, check_channel_id, check_secret,
                        emit, make_assertion, output_options, refused, request_fields, resolve_target,
                        secret_option, send, target_options, token_group)
@@ -36,7 +36,7 @@ LOCK_WAIT = 60.0  # seconds to wait for another rotate of the same user to finis
 
 
 def state_path() -> str:
-    from . import user_dir
+    from .. import user_dir
 
     return os.path.join(user_dir("XDG_STATE_HOME", ".local/state"), STATE_FILE)
 

@@ -11,12 +11,14 @@ from datetime import datetime, timezone
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from . import forms, line_client, signing
-from .display import pretty
+from . import forms
+
+from ..core import line_client, signing
+from ..core.display import pretty
 from .errors import json_error, translate_error
 from .forms import form_assertion, form_value
 from .page_cache import render_page
-from .signing import InputError
+from ..core.signing import InputError
 
 bp = Blueprint("views", __name__)
 

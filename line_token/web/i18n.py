@@ -110,7 +110,7 @@ def cli_translations(lang: str):
 
     if lang not in LANGUAGES or lang == "en":
         return gettext_module.NullTranslations()
-    from . import RESOURCE_ROOT
+    from .. import RESOURCE_ROOT
 
     po_path = os.path.join(RESOURCE_ROOT, "translations", lang, "LC_MESSAGES", "messages.po")
     mo_path = po_path[:-3] + ".mo"

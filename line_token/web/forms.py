@@ -10,8 +10,8 @@ from typing import Mapping
 
 from flask import request
 
-from . import signing
-from .signing import InputError
+from ..core import signing
+from ..core.signing import InputError
 
 MAX_UPLOAD = 64 * 1024  # a key file is a few KiB
 

@@ -11,8 +11,8 @@ from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .budget import BodyTooComplex
-from .line_client import SANDBOX_PREFIX
-from .signing import Duration, InputError
+from ..core.line_client import SANDBOX_PREFIX
+from ..core.signing import Duration, InputError
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""``line-token``: the command line."""

@@ -1,0 +1,4 @@
+"""``python -m line_token.cli``: the same as the ``line-token`` command."""
+from .main import main
+
+main()
