@@ -9,7 +9,6 @@ wheel carries them inside the package instead (see pyproject.toml), and
 from __future__ import annotations
 
 import os
-import secrets
 
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -388,18 +388,12 @@ def line_token_cli(args: list[str], env: dict, stdin: str | None = None) -> subp
 
 
 def test_sandbox_long_lived_issue_gives_a_token_verify_v2_accepts(tmp_path):
-    from line_token.sandbox import routes as sandbox
-
     env = {**cli_env(tmp_path / "sandbox.sqlite3"), "LINE_API_TIMEOUT": "30"}
     created = line_token_cli(["sandbox", "channels", "create", "--json"], env)
     assert created.returncode == 0, created.stderr
     channel = json.loads(created.stdout)
     env["LINE_CHANNEL_SECRET"] = channel["channel_secret"]
     issued = line_token_cli(["sandbox", "long-lived", "issue", channel["channel_id"], "--field", "access_token"], env)
-    if not hasattr(sandbox, "issue_long_lived"):
-        # This checkout's sandbox predates long-lived tokens: the command says so, on one line.
-        assert_one_line_error(issued, 1, "long-lived", "--base-url")
-        return
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.strip()
     verified = line_token_cli(["token", "verify-v2", "-", "--target", "sandbox", "--field", "client_id"], env,

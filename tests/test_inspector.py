@@ -91,11 +91,11 @@ def test_as_dict_is_json_for_a_page_or_a_script():
 def test_a_sandbox_stateless_token_is_recognised_not_judged_as_an_assertion(app):
     """The sandbox's stateless tokens are HS256 JWTs (docs/line-api.md §5.5): the inspector names them and
     their expiry, and lists none of the assertion's rules (no kid, aud, sub or token_exp is expected)."""
-    from line_token.sandbox import routes as sandbox
+    from line_token.sandbox.service import Sandbox
 
-    with app.test_request_context():
-        channel, _ = sandbox.create_channel("stateless")
-        token = sandbox.mint_stateless_token(channel.channel_id, now=1_700_000_000)
+    sandbox = Sandbox.open(app.config)
+    channel, _ = sandbox.create_channel("stateless")
+    token = sandbox.mint_stateless_token(channel.channel_id, now=1_700_000_000)
     found = inspector.inspect(token, now=1_700_000_000 + 60)
     assert found.kind == inspector.STATELESS_TOKEN
     assert found.payload["iss"] == channel.channel_id

@@ -362,9 +362,9 @@ def test_the_sqlite_counters_implement_the_pinned_limits_storage_api(tmp_path):
     (Flask-Limiter's swallow_errors would turn the TypeError into no rate limit at all)."""
     from limits.storage import Storage, storage_from_string
 
-    from line_token.web.security import _sqlite_storage_class
+    from line_token.web.security import sqlite_storage_class
 
-    cls = _sqlite_storage_class()
+    cls = sqlite_storage_class()
     assert issubclass(cls, Storage) and not cls.__abstractmethods__
     storage = storage_from_string("tester+sqlite://", path=str(tmp_path / "counters.sqlite3"))
     assert isinstance(storage, cls)

@@ -11,8 +11,6 @@ record, and is dropped after the longest token lifetime.
 """
 from __future__ import annotations
 
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -22,11 +20,11 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import click
+from filelock import FileLock, Timeout
 
 from ..core import signing
-from .commands import (ANSWER_FIELDS, KEY_HELP, InputError, UpstreamError, _, check_channel_id, check_secret,
-                       emit, make_assertion, output_options, refused, request_fields, resolve_target,
-                       secret_option, send, target_options, token_group)
+from .common import tr as _
+from .common import (ANSWER_FIELDS, InputError, KEY_HELP, UpstreamError, check_channel_id, check_secret, emit, make_assertion, output_options, refused, request_fields, resolve_target, secret_option, send, target_options)
 
 STATE_FILE = "issued-tokens.json"
 MAX_STATE_FILE = 1024 * 1024  # 100 entries per channel are ~40 KiB; a bigger file is not ours
@@ -51,26 +49,26 @@ def locked_state(path: str) -> Iterator[dict]:
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        lock_fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        lock = FileLock(path + ".lock", mode=0o600)
     except OSError as e:
         raise InputError("XDG_STATE_HOME", _("cannot write the token record in %(path)s: %(reason)s. Set "
                                              "XDG_STATE_HOME to a folder you can write.", path=folder,
                                              reason=e.strerror or str(e))) from None
     try:
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN) or time.monotonic() > deadline:
-                    raise UpstreamError(_("another line-token token rotate holds %(path)s; try again when it "
-                                          "has finished.", path=path)) from None
-                time.sleep(0.2)
+        # filelock: flock on POSIX, msvcrt's lock on Windows (fcntl does not exist there).
+        lock.acquire(timeout=LOCK_WAIT, poll_interval=0.2)
+    except Timeout:
+        raise UpstreamError(_("another line-token token rotate holds %(path)s; try again when it "
+                              "has finished.", path=path)) from None
+    except OSError as e:
+        raise InputError("XDG_STATE_HOME", _("cannot write the token record in %(path)s: %(reason)s. Set "
+                                             "XDG_STATE_HOME to a folder you can write.", path=folder,
+                                             reason=e.strerror or str(e))) from None
+    try:
         state = load(path)
         yield state
     finally:
-        os.close(lock_fd)  # releases the lock
+        lock.release()
 
 
 def load(path: str) -> dict:
@@ -127,7 +125,7 @@ def prune(entries: list[dict], now: int) -> list[dict]:
     return kept[:MAX_ENTRIES]
 
 
-@token_group.command("rotate")
+@click.command("rotate")
 @click.option("--channel-id", required=True, metavar="ID", help="The channel's numeric ID.")
 @click.option("--kid", metavar="KID", help="The registered key's kid. Default: the key's own kid.")
 @click.option("--key", "key_path", metavar="FILE", help=KEY_HELP)

@@ -181,7 +181,8 @@ class SandboxAdapter:
         if isinstance(body, str):
             body = body.encode("utf-8")
         builder = EnvironBuilder(
-            path=SANDBOX_PREFIX + parts.path, base_url=SANDBOX_BASE, query_string=parts.query,
+            # The tester mounts the sandbox at /sandbox; the sandbox's own app (SANDBOX_ONLY) at its root.
+            path=("" if dispatch.app.config.get("SANDBOX_ONLY") else SANDBOX_PREFIX) + parts.path, base_url=SANDBOX_BASE, query_string=parts.query,
             method=request.method, headers=dict(request.headers), data=body,
             environ_overrides={
                 "REMOTE_ADDR": dispatch.remote_addr,

@@ -19,28 +19,24 @@ State lives in :mod:`store`. ``SANDBOX_ENABLED=0`` makes every sandbox URL 404.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
 import math
 import os
 import re
-import secrets
 import time
 import uuid
 from typing import Any, NoReturn
 
 from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request, url_for)
 from flask_babel import gettext, ngettext
-from werkzeug.datastructures import MIMEAccept
 
 from ..core import signing
-from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, IN_PROCESS_MARK, SANDBOX_PREFIX, sandbox_enabled  # each defined once
+from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
 from . import store as store_module
-from ..web.budget import BodyTooComplex
-from ..web.errors import json_error, translate_error, wants_json
-from ..web.security import csrf
+from .service import (CHANNEL_ID, KID, LONG_LIVED_GRACE_HOURS, MAX_KEY_JSON, STATELESS_LIFETIME, UNSTORABLE,
+                      Sandbox)
+from .answers import json_error, translate_error, wants_json
+from .budget import BodyTooComplex
 from ..core.signing import SigningError
 from .store import (LONG_LIVED, SHORT_LIVED, V21, CapReached, ChannelNotFound, RateLimited, Store, StoreUnavailable,
                     TokenLimitReached)
@@ -49,24 +45,15 @@ bp = Blueprint("sandbox", __name__, template_folder="templates")  # sandbox/temp
 
 V21_SCOPE = "profile chat_message.write"  # docs/line-api.md §9
 V2_SCOPE = "P CM"  # docs/line-api.md §9
-STATELESS_LIFETIME = 15 * 60  # LINE docs: 900 s
 ASSERTION_EXP_SKEW = 60  # docs/line-api.md §9: 60 s of clock skew on "exp at most 30 min ahead"
 MAX_TOKEN_LENGTH = 2048
 
-# The header every v2.1 token carries, as in LINE's samples: {"alg":"HS256"}.
-V21_TOKEN_HEADER = "eyJhbGciOiJIUzI1NiJ9"
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 # Short- and long-lived tokens are base64 (172 characters from the sandbox, about as long at LINE).
 # A string of those characters at least MIN_V2_TOKEN_LENGTH long is token-shaped (unknown or
 # revoked: "access_token invalid"); anything else, e.g. "abc", is "in invalid format" (§5.7).
 _V2_TOKEN = re.compile(r"^[A-Za-z0-9+/=._~-]+$")
 MIN_V2_TOKEN_LENGTH = 32
-_CHANNEL_ID = re.compile(r"^[0-9]{10}$")
-# The sandbox assigns uuid4 kids; anything else cannot be registered, so it is not looked up
-# (a lone surrogate or NUL in a kid would otherwise reach the database driver).
-_KID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-# Control characters and lone surrogates can't be stored (NUL on PostgreSQL, surrogates in UTF-8).
-_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 # LINE's error strings (docs/line-api.md §3, §5, §9). Never translated: clients match on them.
 PARAMS_INVALID = "some parameters missed or invalid"
@@ -101,6 +88,11 @@ def message_error(message: str, status: int) -> NoReturn:
 def get_store() -> Store:
     """This app's store (one per app, created in init_app)."""
     return current_app.extensions["sandbox_store"]
+
+
+def service() -> Sandbox:
+    """This app's sandbox: the service layer over its store."""
+    return Sandbox(get_store())
 
 
 # --------------------------------------------------------------------------- parameters
@@ -167,7 +159,7 @@ def verify_assertion(assertion: str, now: int, check_token_exp: bool) -> tuple[s
     if header.get("typ") != "JWT":
         oauth_error("invalid_client", "Invalid typ")  # §9
     kid = header.get("kid")
-    key = get_store().find_key(kid) if isinstance(kid, str) and _KID.match(kid) else None
+    key = get_store().find_key(kid) if isinstance(kid, str) and KID.match(kid) else None
     if key is None:
         message_error(KEY_NOT_FOUND, 404)
     if payload.get("iss") != key.channel_id:
@@ -194,22 +186,6 @@ def _token_exp(payload: dict) -> int:
 
 
 # --------------------------------------------------------------------------- tokens
-
-
-def _b64url(data: bytes) -> str:
-    """Unpadded base64url, as JWS segments are written."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def mint_v21_token() -> tuple[str, str]:
-    """A new v2.1 access token (JWS-shaped, header {"alg":"HS256"}) and its 22-character key_id (§9)."""
-    token = f"{V21_TOKEN_HEADER}.{_b64url(secrets.token_bytes(96))}.{_b64url(secrets.token_bytes(32))}"
-    return token, _b64url(secrets.token_bytes(16))
-
-
-def mint_opaque_token() -> str:
-    """A short-lived or stateless token: opaque base64 of 172 characters, like LINE's samples."""
-    return base64.b64encode(secrets.token_bytes(128)).decode("ascii")
 
 
 def jws_problem(token: str) -> str | None:
@@ -248,7 +224,7 @@ def issue_v21():
     assertion = require_assertion_params(with_grant_type=True)
     now = int(time.time())
     key, token_exp = verify_assertion(assertion, now, check_token_exp=True)
-    token, key_id = mint_v21_token()
+    token, key_id = service().mint_v21_token()
     try:
         get_store().issue_token(key.channel_id, V21, token, token_exp, key_id=key_id, now=now)
     except TokenLimitReached:
@@ -285,7 +261,7 @@ def revoke_v21():
     """POST /oauth2/v2.1/revoke: revoke a v2.1 token with the channel secret (§5.4, §9)."""
     client_id, client_secret, token = required("client_id", "client_secret", "access_token")
     store = get_store()
-    if not _CHANNEL_ID.match(client_id) or not store.check_secret(client_id, client_secret):
+    if not CHANNEL_ID.match(client_id) or not store.check_secret(client_id, client_secret):
         oauth_error("invalid_client", "invalid client_secret")  # §9: wrong id or secret
     problem = jws_problem(token)
     if problem:
@@ -310,14 +286,14 @@ def issue_stateless():
         key, _ = verify_assertion(assertion, int(time.time()), check_token_exp=False)  # token_exp ignored (§9)
         channel_id = key.channel_id
     elif client_id and client_secret and not assertion:
-        if not _CHANNEL_ID.match(client_id) or not get_store().check_secret(client_id, client_secret):
+        if not CHANNEL_ID.match(client_id) or not get_store().check_secret(client_id, client_secret):
             oauth_error("invalid_request", "Invalid 'client_credentials'.")
         channel_id = client_id
     else:
         oauth_error("invalid_request", PARAMS_INVALID)
     # Stateless tokens are not stored: unlimited, never revocable, verifiable nowhere (§9).
     # They are signed JWTs, so the Messaging API endpoints below can still tell whose they are.
-    token = mint_stateless_token(channel_id)
+    token = service().mint_stateless_token(channel_id)
     if token is None:  # the channel was deleted mid-request
         oauth_error("invalid_request", "Invalid 'client_credentials'.")
     return jsonify({"token_type": "Bearer", "access_token": token, "expires_in": STATELESS_LIFETIME})
@@ -330,7 +306,7 @@ def issue_short_lived():
     if grant_type != GRANT_TYPE:
         oauth_error("invalid_request", PARAMS_INVALID)
     store = get_store()
-    if not _CHANNEL_ID.match(client_id) or store.get_channel(client_id) is None:
+    if not CHANNEL_ID.match(client_id) or store.get_channel(client_id) is None:
         oauth_error("invalid_request", PARAMS_WRONG_FORMAT)  # §5.6 live record: unknown or non-numeric ID
     per_second = current_app.config.get("SANDBOX_SHORT_LIVED_PER_SECOND") or 0
     if per_second > 0:  # LINE: 370 requests per second per channel, then 429 (§5.6, §6); off by default
@@ -343,7 +319,7 @@ def issue_short_lived():
             return response
     if not store.check_secret(client_id, client_secret):
         oauth_error("invalid_client", "invalid client_secret")
-    token = mint_opaque_token()
+    token = service().mint_opaque_token()
     try:
         store.issue_token(client_id, SHORT_LIVED, token, store_module.SHORT_LIVED_LIFETIME)
     except ChannelNotFound:  # deleted between the two calls
@@ -377,9 +353,6 @@ def revoke_short_lived():
 # --------------------------------------------------------------------------- admin API (JSON)
 
 # Public JWK members LINE uses; anything else is dropped before the key is stored (issue 11).
-PUBLIC_JWK_MEMBERS = ("kty", "n", "e", "alg", "use", "key_ops")
-MAX_KEY_JSON = 8 * 1024  # a 2048-bit public JWK is about 450 bytes
-LONG_LIVED_GRACE_HOURS = tuple(range(0, 25))  # reissue: the old token stays valid 0-24 h
 AUTH_REALM = 'Basic realm="LINE token tester sandbox: user = channel ID, password = channel secret", charset="UTF-8"'
 
 
@@ -451,76 +424,10 @@ def client_ip() -> str:
 
 def channel_or_404(channel_id: str) -> store_module.Channel:
     """The channel, or a 404 for an unknown or malformed ID."""
-    channel = get_store().get_channel(channel_id) if _CHANNEL_ID.match(channel_id) else None
+    channel = get_store().get_channel(channel_id) if CHANNEL_ID.match(channel_id) else None
     if channel is None:
         raise ChannelNotFound(channel_id)
     return channel
-
-
-def channel_json(channel: store_module.Channel) -> dict:
-    """A channel with its keys and valid tokens (never token values or the secret)."""
-    store = get_store()
-    now = int(time.time())
-    return {
-        "channel_id": channel.channel_id,
-        "name": channel.name,
-        "created_at": channel.created_at,
-        "keys": [{"kid": k.kid, "created_at": k.created_at, "public_key": k.jwk}
-                 for k in store.list_keys(channel.channel_id)],
-        "tokens": [{"type": t.kind, "key_id": t.key_id, "issued_at": t.issued_at, "expires_at": t.expires_at,
-                    "expires_in": t.expires_in(now)} for t in store.valid_tokens(channel.channel_id, now=now)],
-    }
-
-
-def create_channel(name: Any, client: str | None = None, per_hour: int = 0) -> tuple[store_module.Channel, str]:
-    """Check the name and create a channel. Raises SigningError naming ``name``, CapReached or RateLimited.
-
-    ``client``/``per_hour``: the per-client creation limit (the CLI passes neither: no limit).
-    """
-    if name is None:
-        name = ""
-    if not isinstance(name, str) or len(name) > store_module.MAX_NAME_LENGTH or _UNSTORABLE.search(name):
-        raise SigningError("name", signing.N_("name must be text of at most %(max)d characters, without control characters."),
-                           max=store_module.MAX_NAME_LENGTH)
-    return get_store().create_channel(name.strip(), client=client, per_hour=per_hour)
-
-
-def register_key(channel_id: str, data: Any) -> store_module.Key:
-    """Check a public JWK with the console's rules and register it. Raises SigningError or CapReached.
-
-    ``data`` is the JWK (dict) or its JSON text; text over 8 KiB is refused before parsing, and only
-    the members LINE uses are stored (issue 11).
-    """
-    if isinstance(data, str) and len(data.encode("utf-8", "surrogatepass")) > MAX_KEY_JSON:
-        raise SigningError("public_key", signing.N_(
-            "The public key is larger than %(max)d KiB: paste only the public JWK (kty, n, e, alg, use)."), max=8)
-    try:
-        jwk = signing.check_public_jwk(data, "public_key")
-    except RecursionError:  # absurdly nested JSON text
-        raise SigningError("public_key", signing.N_("The public key must be a JSON object (a JWK).")) from None
-    jwk = {name: jwk[name] for name in PUBLIC_JWK_MEMBERS if name in jwk}
-    return get_store().add_key(channel_id, jwk)
-
-
-def delete_key(channel_id: str, kid: str) -> bool:
-    """Remove a registered key from the channel; False if the channel has no such key."""
-    return bool(_KID.match(kid)) and get_store().delete_key(channel_id, kid)
-
-
-def issue_long_lived(channel_id: str, keep_old_hours: int = 0) -> tuple[str, int | None]:
-    """Issue the channel's long-lived token; the current one stays valid ``keep_old_hours`` (0-24).
-
-    Returns the new token and when the previous one stops working (None if there was none).
-    Raises SigningError naming ``keep_old_hours``, or ChannelNotFound.
-    """
-    if isinstance(keep_old_hours, bool) or not isinstance(keep_old_hours, int) \
-            or keep_old_hours not in LONG_LIVED_GRACE_HOURS:
-        raise SigningError("keep_old_hours", signing.N_(
-            "keep_old_hours must be a whole number of hours from 0 to 24: how long the current long-lived "
-            "token stays valid after the new one is issued."))
-    token = mint_opaque_token()
-    _, previous_until = get_store().issue_long_lived(channel_id, token, keep_old_hours * 3600)
-    return token, previous_until
 
 
 def key_error_json(e: SigningError):
@@ -550,7 +457,7 @@ def api_create_channel():
     require_json()
     try:
         body = json_body(optional=True)
-        channel, secret = create_channel(body.get("name"), client_ip(), channels_per_hour())
+        channel, secret = service().create_channel(body.get("name"), client_ip(), channels_per_hour())
     except _BadBody as e:
         return admin_error("invalid_request", str(e), 400, field="body")
     except SigningError as e:
@@ -575,7 +482,7 @@ def api_add_key(channel_id: str):
             "The public key is larger than %(max)d KiB: send only the public JWK (kty, n, e, alg, use).", max=8),
             400, field="public_key")
     try:
-        key = register_key(channel.channel_id, json_body(optional=False))
+        key = service().register_key(channel.channel_id, json_body(optional=False))
     except _BadBody as e:
         return admin_error("invalid_request", str(e), 400, field="public_key")
     except SigningError as e:
@@ -589,7 +496,7 @@ def api_add_key(channel_id: str):
 def api_delete_key(channel_id: str, kid: str):
     """Remove a registered key: 204; 404 when the channel has no such key."""
     channel = require_channel_secret(channel_id)
-    if not delete_key(channel.channel_id, kid):
+    if not service().delete_key(channel.channel_id, kid):
         return admin_error("not_found", gettext("Channel %(id)s has no public key with the kid %(kid)s.",
                                                 id=channel.channel_id, kid=kid[:40]), 404)
     return Response(status=204)
@@ -598,7 +505,7 @@ def api_delete_key(channel_id: str, kid: str):
 @bp.get("/api/channels/<channel_id>")
 def api_get_channel(channel_id: str):
     """The channel, its keys and its valid tokens (key_id, type, expiry; never values)."""
-    return jsonify(channel_json(require_channel_secret(channel_id)))
+    return jsonify(service().channel_json(require_channel_secret(channel_id)))
 
 
 @bp.delete("/api/channels/<channel_id>")
@@ -624,7 +531,7 @@ def api_issue_long_lived(channel_id: str):
     channel = require_channel_secret(channel_id)
     try:
         body = json_body(optional=True)
-        token, previous_until = issue_long_lived(channel.channel_id, body.get("keep_old_hours", 0))
+        token, previous_until = service().issue_long_lived(channel.channel_id, body.get("keep_old_hours", 0))
     except _BadBody as e:
         return admin_error("invalid_request", str(e), 400)
     except SigningError as e:
@@ -695,7 +602,7 @@ def form_channel() -> tuple[store_module.Channel | None, str, Any]:
     if not channel_id:
         return None, secret, render_console(None, 400, values, {"channel_id": gettext(
             "Enter the channel ID: the 10 digits shown when the channel was created.")})
-    channel = get_store().get_channel(channel_id) if _CHANNEL_ID.match(channel_id) else None
+    channel = get_store().get_channel(channel_id) if CHANNEL_ID.match(channel_id) else None
     if channel is None:
         return None, secret, render_console(None, 404, values, {"channel_id": gettext(
             "No sandbox channel has the ID %(id)s. Check the ID, or create a channel below.", id=channel_id[:20])})
@@ -728,7 +635,7 @@ def console_create_channel():
     """Form: create a channel and show its ID and secret."""
     values = {"name": request.form.get("name", "")}
     try:
-        channel, secret = create_channel(values["name"], client_ip(), channels_per_hour())
+        channel, secret = service().create_channel(values["name"], client_ip(), channels_per_hour())
     except SigningError as e:
         return render_console(None, 400, values, {"name": translate_error(e)})
     except CapReached:
@@ -748,7 +655,7 @@ def console_add_key():
         return refusal
     values = {"public_key": request.form.get("public_key", "")}
     try:
-        key = register_key(channel.channel_id, values["public_key"])
+        key = service().register_key(channel.channel_id, values["public_key"])
     except SigningError as e:
         return render_console(channel, 400, values, {"public_key": translate_error(e)}, secret=secret)
     except CapReached:
@@ -763,7 +670,7 @@ def console_delete_key():
     if refusal:
         return refusal
     kid = (request.form.get("kid") or "").strip()
-    if not delete_key(channel.channel_id, kid):
+    if not service().delete_key(channel.channel_id, kid):
         return render_console(channel, 404, errors={"kid": gettext(
             "Channel %(id)s has no public key with the kid %(kid)s.", id=channel.channel_id, kid=kid[:40])},
             secret=secret)
@@ -779,7 +686,7 @@ def console_issue_long_lived():
     raw = (request.form.get("keep_old_hours") or "0").strip()
     try:
         hours = int(raw) if raw.isdigit() and len(raw) <= 2 else -1
-        token, previous_until = issue_long_lived(channel.channel_id, hours)
+        token, previous_until = service().issue_long_lived(channel.channel_id, hours)
     except SigningError as e:
         return render_console(channel, 400, {"keep_old_hours": raw}, {"keep_old_hours": translate_error(e)},
                               secret=secret)
@@ -820,7 +727,6 @@ AUTH_FAILED = "Authentication failed. Confirm that the access token in the autho
 AUTH_MALFORMED = ("Authentication failed due to the following reason: The access token malformed. "
                   "Confirm that the access token in the authorization header is valid.")
 # A stateless token's JWS header: {"alg":"HS256","typ":"JWT"}.
-STATELESS_TOKEN_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 _USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 
 
@@ -835,43 +741,6 @@ def auth_error(message: str) -> NoReturn:
 @bp.errorhandler(BotAuthError)
 def bot_auth_error(e: BotAuthError):
     return messaging_answer(e.body, e.status)
-
-
-def mint_stateless_token(channel_id: str, now: int | None = None) -> str | None:
-    """A stateless token for ``channel_id``: a JWT (HS256 with a per-channel key), never stored.
-
-    Claims: iss (the channel ID), iat, exp (15 minutes on) and a random jti. None if
-    the channel is gone.
-    """
-    key = get_store().stateless_key(channel_id)
-    if key is None:
-        return None
-    now = int(time.time()) if now is None else now
-    claims = {"iss": channel_id, "iat": now, "exp": now + STATELESS_LIFETIME, "jti": secrets.token_hex(16)}
-    signing_input = f"{STATELESS_TOKEN_HEADER}.{_b64url(json.dumps(claims, separators=(',', ':')).encode())}"
-    signature = hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64url(signature)}"
-
-
-def stateless_channel(token: str, now: int) -> str | None:
-    """The channel of a valid, unexpired stateless token issued here, else None."""
-    parts = token.split(".")
-    # Ours carry four short claims (~110 characters): anything much longer is not one, and is not parsed.
-    if len(parts) != 3 or parts[0] != STATELESS_TOKEN_HEADER or len(parts[1]) > 512:
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, TypeError, RecursionError):  # binascii.Error and JSONDecodeError are ValueErrors
-        return None
-    channel_id = claims.get("iss") if isinstance(claims, dict) else None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    if not isinstance(channel_id, str) or not _CHANNEL_ID.match(channel_id) or not isinstance(exp, int) or exp <= now:
-        return None
-    key = get_store().stateless_key(channel_id)
-    if key is None:
-        return None
-    expected = _b64url(hmac.new(key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest())
-    return channel_id if hmac.compare_digest(expected, parts[2]) else None
 
 
 def bearer_channel() -> str:
@@ -889,7 +758,7 @@ def bearer_channel() -> str:
         if record.expires_in(now) > 0:
             return record.channel_id
         auth_error(AUTH_FAILED)
-    channel_id = stateless_channel(token, now)
+    channel_id = service().stateless_channel(token, now)
     if channel_id is None:
         auth_error(AUTH_FAILED)
     return channel_id
@@ -985,7 +854,7 @@ def bot_picture(user_id: str):
 def check_bot_form(form) -> tuple[str, str, str]:
     """The console's bot form as (display name, chat mode, read mode); SigningError names the field."""
     name = form.get("display_name", "")
-    if len(name) > store_module.MAX_NAME_LENGTH or _UNSTORABLE.search(name):
+    if len(name) > store_module.MAX_NAME_LENGTH or UNSTORABLE.search(name):
         raise SigningError("display_name", signing.N_(
             "The bot's name must be text of at most %(max)d characters, without control characters."),
             max=store_module.MAX_NAME_LENGTH)
@@ -1086,38 +955,6 @@ def public_base_url() -> str:
     return request.host_url.rstrip("/") + "/sandbox"
 
 
-class SandboxOrigin:
-    """WSGI middleware: requests for the sandbox's own origin go to the sandbox-only app.
-
-    A request is the sandbox's when it arrived on SANDBOX_PORT (the listening socket's port, which
-    gunicorn puts in SERVER_PORT whatever the Host header says) or its Host names SANDBOX_HOST.
-    Everything else goes to the tester app unchanged, where /sandbox/... keeps working.
-    """
-
-    def __init__(self, main, sandbox, port: str | None = None, host: str | None = None):
-        self.main, self.sandbox = main, sandbox
-        self.port = str(port) if port else None
-        self.host = host.lower() if host else None
-
-    def is_sandbox(self, environ: dict) -> bool:
-        # An in-process call (SandboxAdapter) names the transport's own host and port (sandbox.internal:80),
-        # which must not be taken for SANDBOX_PORT=80 or 443: it goes to /sandbox/... of the app it was sent to.
-        if environ.get(IN_PROCESS_MARK):
-            return False
-        if self.port and environ.get("SERVER_PORT") == self.port:
-            return True
-        if self.host:
-            host = (environ.get("HTTP_HOST") or "").lower()
-            name = host.rsplit(":", 1)[0] if ":" in host and not host.endswith("]") else host
-            return name == self.host
-        return False
-
-    def __call__(self, environ, start_response):
-        if self.is_sandbox(environ):
-            return self.sandbox(environ, start_response)
-        return self.main(environ, start_response)
-
-
 def _env_int(name: str, default: int) -> int:
     value = (os.environ.get(name) or "").strip()
     try:
@@ -1135,62 +972,12 @@ def configure(app: Flask) -> None:
     app.config.setdefault("SANDBOX_HOST", (os.environ.get("SANDBOX_HOST") or "").strip().lower())
 
 
-def create_sandbox_app(main: Flask) -> Flask:
-    """The sandbox alone at the root of its own origin: LINE's paths, /api/channels…, the console at /.
-
-    It shares the tester's settings, store, templates and static files; no tester page is routed.
-    """
-    from ..web import budget, i18n, security
-    from ..web import errors as errors_module
-
-    app = Flask(main.import_name, root_path=main.root_path, instance_path=main.instance_path)
-    app.config.update(main.config)
-    app.config["SANDBOX_ONLY"] = True
-    budget.init_app(app)  # the same cost checks as the main origin: sizes before parsing
-    i18n.init_app(app)
-    security.init_app(app)
-    errors_module.init_app(app)
-    app.extensions["sandbox_store"] = main.extensions["sandbox_store"]
-    app.register_blueprint(bp)
-    for name, template_filter in main.jinja_env.filters.items():  # the tester's filters (isoformat …)
-        app.jinja_env.filters.setdefault(name, template_filter)
-
-    @app.context_processor
-    def helpers():
-        def has_endpoint(name: str) -> bool:
-            return name in app.view_functions
-
-        return {"has_endpoint": has_endpoint}
-
-    # base.html links the tester's pages; here they are not routed, so such links lead to the console.
-    app.url_build_error_handlers.append(lambda error, endpoint, values: url_for("sandbox.console"))
-
-    @app.before_request
-    def scripts_get_json():
-        """Every error outside the console is JSON here (404, 405, 413, 503 …): SDKs and scripts read them.
-
-        The app's error handlers choose JSON by the request (errors.wants_json); at this origin's root
-        LINE's paths are not under /sandbox/, so tell them through the request's Accept.
-        """
-        if not (request.path == "/" or request.path.startswith(("/console", "/static", "/lang"))):
-            request.__dict__["accept_mimetypes"] = MIMEAccept([("application/json", 1)])
-
-    @app.after_request
-    def every_answer_has_a_request_id(response: Response) -> Response:
-        response.headers.setdefault("X-Line-Request-Id", str(uuid.uuid4()))
-        return response
-
-    return app
-
-
 # The views scripts post to (SDK clients, curl, the tests), not our pages' forms: LINE's endpoints take
 # form-encoded bodies as api.line.me does, and the admin API is for scripts. No cookie carries authority
-# there, so CSRF has nothing to protect. The one list of Flask-WTF exemptions; GET routes need none.
+# there, so CSRF has nothing to protect. The one list of Flask-WTF exemptions (the app that mounts the sandbox exempts them); GET routes need none.
 SCRIPT_ENDPOINTS = (issue_v21, revoke_v21, issue_stateless, issue_short_lived, verify_short_lived,
                     revoke_short_lived, api_create_channel, api_add_key, api_delete_key, api_delete_channel,
                     api_revoke_all, api_issue_long_lived)
-for _view in SCRIPT_ENDPOINTS:
-    csrf.exempt(_view)
 
 
 def init_app(app: Flask) -> None:
@@ -1199,17 +986,3 @@ def init_app(app: Flask) -> None:
     configure(app)
     app.extensions["sandbox_store"] = store_module.open_store(app.config)
     app.register_blueprint(bp, url_prefix=SANDBOX_PREFIX)
-
-
-def mount_origin(app: Flask) -> None:
-    """Route the sandbox's own origin (SANDBOX_PORT / SANDBOX_HOST) to the sandbox-only app.
-
-    Called last in create_app, so this middleware sits outside the app's own (ProxyFix, body limits).
-    """
-    if not app.config.get("SANDBOX_ENABLED", True):
-        return
-    port, host = app.config.get("SANDBOX_PORT"), app.config.get("SANDBOX_HOST")
-    if port or host:
-        sandbox_app = create_sandbox_app(app)
-        app.extensions["sandbox_app"] = sandbox_app
-        app.wsgi_app = SandboxOrigin(app.wsgi_app, sandbox_app.wsgi_app, port, host)

@@ -8,23 +8,12 @@ from flask import Flask
 
 from .. import INSTALLED, PROJECT_ROOT, RESOURCE_ROOT, user_dir
 from ..sandbox import routes as sandbox
+from ..cli import flask_commands
 from ..core import line_client
-from ..cli import commands
-from . import budget, errors, i18n, inspect_web, page_cache, proxy, security, static_files, trying, views
-
-
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() not in ("0", "false", "no", "off")
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
+from ..core.settings import env_flag, line_settings
+from . import sandbox_origin
+from ..sandbox import budget  # the body bounds, shared with the sandbox's own origin
+from . import errors, i18n, inspect_web, page_cache, proxy, security, static_files, trying, views
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -37,15 +26,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         # A random per-boot fallback: sessions are only used for the CSRF token,
         # so a restart merely asks the user to resubmit a form.
         SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_hex(32),
-        LINE_API_BASE_URL=os.environ.get("LINE_API_BASE_URL", "https://api.line.me").rstrip("/"),
-        LINE_API_TIMEOUT=_env_float("LINE_API_TIMEOUT", 10.0),
-        SANDBOX_ENABLED=_env_flag("SANDBOX_ENABLED", True),
-        SANDBOX_DATABASE=os.environ.get("SANDBOX_DATABASE") or "",
-        DATABASE_URL=os.environ.get("DATABASE_URL") or "",
+        **line_settings(),  # LINE_API_BASE_URL, LINE_API_TIMEOUT, SANDBOX_ENABLED, SANDBOX_DATABASE, DATABASE_URL
         STATIC_BUILD_DIR=os.environ.get("STATIC_BUILD_DIR") or "",  # hashed + compressed static files (static_files.py)
         RATE_LIMIT=os.environ.get("RATE_LIMIT") or "",
         REDIS_URL=os.environ.get("REDIS_URL") or "",  # rate-limit counters shared by all instances
-        TRUST_PROXY=_env_flag("TRUST_PROXY", False),
+        TRUST_PROXY=env_flag("TRUST_PROXY", False),
         MAX_CONTENT_LENGTH=security.MAX_BODY_BYTES,  # 1 MiB: a key and a JWT fit many times over
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
         MAX_FORM_PARTS=budget.MAX_FORM_PARTS,  # multipart parts; urlencoded fields are counted in budget.py
@@ -71,8 +56,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     trying.init_app(app)
     inspect_web.init_app(app)
     sandbox.init_app(app)
-    commands.init_app(app)
+    for view in sandbox.SCRIPT_ENDPOINTS:  # LINE's endpoints and the admin API are for scripts: no CSRF token
+        security.csrf.exempt(view)
+    flask_commands.init_app(app)  # keygen, jwt, token, bot on `flask --app app`
     page_cache.init_app(app)  # after security: it wraps Flask-WTF's csrf_token template global
-    sandbox.mount_origin(app)  # last: SANDBOX_PORT / SANDBOX_HOST serve the sandbox at the root of its origin
+    sandbox_origin.mount_origin(app)  # last: SANDBOX_PORT / SANDBOX_HOST serve the sandbox at the root of its origin
     return app
 

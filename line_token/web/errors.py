@@ -6,51 +6,17 @@ import logging
 import time
 import traceback
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .budget import BodyTooComplex
-from ..core.line_client import SANDBOX_PREFIX
-from ..core.signing import Duration, InputError
+from ..core.signing import InputError
+from ..sandbox.answers import json_error, localise, translate_error, wants_json  # one definition each
+from ..sandbox.budget import BodyTooComplex
+
+__all__ = ["json_error", "localise", "translate_error", "wants_json", "init_app", "rate_limit_message"]
 
 log = logging.getLogger(__name__)
-
-
-def wants_json() -> bool:
-    """JSON for scripts (JSON bodies, the sandbox's LINE endpoints and admin API), HTML for people."""
-    if request.is_json:
-        return True
-    path = request.path
-    sandbox = SANDBOX_PREFIX + "/"
-    if path.startswith(sandbox) and path != sandbox and not path.startswith(sandbox + "console"):
-        return True
-    best = request.accept_mimetypes.best
-    return best == "application/json"
-
-
-def translate_error(err: InputError) -> str:
-    """The InputError's message in the user's language."""
-    template = gettext(err.template)
-    params = {name: _localise(value) for name, value in err.params.items()}
-    try:
-        return template % params if params else template
-    except (KeyError, ValueError, TypeError):
-        return str(err)
-
-
-def _localise(value):
-    """A message parameter in the user's language (durations carry their unit)."""
-    if isinstance(value, Duration):
-        template, number = value.parts()
-        return gettext(template, n=number)
-    return value
-
-
-def json_error(code: str, description: str, status: int, **extra):
-    body = {"error": code, "error_description": description}
-    body.update(extra)
-    return jsonify(body), status
 
 
 def rate_limit_message(e: HTTPException) -> str:

@@ -24,7 +24,8 @@ from flask_babel import Babel, get_locale
 from jinja2 import pass_context
 from markupsafe import Markup
 
-LANGUAGES = {"ja": "日本語", "en": "English"}
+from ..core.catalogs import LANGUAGES, cli_translations, language_from_env  # noqa: F401  (i18n.* as before)
+
 LANG_COOKIE = "lang"
 DOMAIN = "messages"
 
@@ -82,55 +83,6 @@ def _template_callables(translations, translations_lang: str) -> dict:
         return rv % variables
 
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext, "lang": translations_lang}
-
-
-def language_from_env(environ=os.environ) -> str:
-    """The command line's language: ``ja`` when the POSIX locale variables say Japanese, else ``en``.
-
-    Checked in POSIX order (LC_ALL, LC_MESSAGES, LANG); LANGUAGE, GNU's list of preferences,
-    comes first when set, as gettext does.
-    """
-    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        value = (environ.get(name) or "").strip()
-        if value:
-            first = value.split(":")[0].lower()
-            if name == "LANGUAGE" and first in ("", "c", "posix"):
-                continue
-            return "ja" if first.startswith("ja") else "en"
-    return "en"
-
-
-def cli_translations(lang: str):
-    """A gettext translations object for the command line: the web pages' own catalog.
-
-    Reads the compiled ``.mo`` when it is at least as new as the ``.po``, else compiles the
-    ``.po`` in memory; never writes (an installed package may sit in a read-only folder).
-    """
-    import gettext as gettext_module
-
-    if lang not in LANGUAGES or lang == "en":
-        return gettext_module.NullTranslations()
-    from .. import RESOURCE_ROOT
-
-    po_path = os.path.join(RESOURCE_ROOT, "translations", lang, "LC_MESSAGES", "messages.po")
-    mo_path = po_path[:-3] + ".mo"
-    try:
-        if os.path.exists(mo_path) and os.path.getmtime(mo_path) >= os.path.getmtime(po_path):
-            with open(mo_path, "rb") as f:
-                return gettext_module.GNUTranslations(f)
-        import io
-
-        from babel.messages.mofile import write_mo
-        from babel.messages.pofile import read_po
-
-        with open(po_path, "rb") as f:
-            catalog = read_po(f, locale=lang)
-        buffer = io.BytesIO()
-        write_mo(buffer, catalog)
-        buffer.seek(0)
-        return gettext_module.GNUTranslations(buffer)
-    except OSError:
-        return gettext_module.NullTranslations()
 
 
 def init_app(app: Flask) -> None:

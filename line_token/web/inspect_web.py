@@ -16,7 +16,8 @@ from flask import Blueprint, Flask, current_app, jsonify, render_template, reque
 from flask_babel import gettext
 
 from ..core import inspector
-from .errors import _localise, json_error
+from ..sandbox import routes
+from .errors import json_error, localise
 from ..core.signing import Duration
 
 bp = Blueprint("inspect", __name__)
@@ -34,7 +35,7 @@ KIND_LABELS = {
 
 def _translate(template: str, params: dict) -> str:
     text = gettext(template)
-    localised = {k: _localise(v) for k, v in params.items()}
+    localised = {k: localise(v) for k, v in params.items()}
     try:
         return text % localised if localised else text
     except (KeyError, ValueError, TypeError):
@@ -43,25 +44,24 @@ def _translate(template: str, params: dict) -> str:
 
 def duration_text(seconds: int) -> str:
     """A length of time in the user's language, e.g. "12 min"."""
-    return str(_localise(Duration(abs(int(seconds)))))
+    return str(localise(Duration(abs(int(seconds)))))
 
 
 def sandbox_kid(header: dict | None, payload: dict | None) -> dict | None:
     """On the sandbox: is the JWT's kid registered, to which channel, and does its iss channel exist."""
     if not current_app.config.get("SANDBOX_ENABLED", True) or not isinstance(header, dict):
         return None
-    from ..sandbox import routes as sandbox  # the store opens lazily; only the sandbox target needs it
     kid = header.get("kid")
     iss = payload.get("iss") if isinstance(payload, dict) else None
     info: dict[str, Any] = {"kid": kid if isinstance(kid, str) else None, "registered": False, "channel_id": None,
                             "iss": iss if isinstance(iss, str) else None, "iss_channel_exists": None}
     try:
-        store = sandbox.get_store()
-        key = store.find_key(kid) if isinstance(kid, str) and 0 < len(kid) <= 200 else None
-        if key is not None:
-            info.update(registered=True, channel_id=key.channel_id)
+        sandbox = routes.service()  # the store opens lazily, on this first use
+        owner = sandbox.key_owner(kid)
+        if owner is not None:
+            info.update(registered=True, channel_id=owner)
         if isinstance(iss, str) and iss.isdigit() and len(iss) <= 20:
-            info["iss_channel_exists"] = store.get_channel(iss) is not None
+            info["iss_channel_exists"] = sandbox.get_channel(iss) is not None
     except Exception:  # the store down: say nothing rather than fail the page
         current_app.logger.warning("inspector: sandbox store unavailable")
         return None

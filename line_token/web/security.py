@@ -35,7 +35,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -45,7 +44,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..core.line_client import IN_PROCESS_MARK
-from ..core.redact import redact_log_filter, strip_query
+from ..core.redact import redact_log_filter
 
 
 class JsonAwareCSRFProtect(CSRFProtect):
@@ -105,7 +104,7 @@ REQUEST_LINE_LOGGERS = ("werkzeug", "gunicorn.error", "gunicorn.access")
 # --------------------------------------------------------------------------- rate limit storage
 
 
-def _sqlite_storage_class():
+def sqlite_storage_class():
     """A ``limits`` storage (fixed windows) in one SQLite file, shared by processes.
 
     Built on first use so that ``limits`` is imported only when RATE_LIMIT is set.
@@ -214,7 +213,7 @@ def init_rate_limit(app: Flask, limit: str) -> None:
             # Heroku Redis's TLS endpoint has a self-signed certificate; Heroku's docs say to skip verification.
             options["ssl_cert_reqs"] = None
     else:
-        _sqlite_storage_class()  # registers the tester+sqlite:// scheme
+        sqlite_storage_class()  # registers the tester+sqlite:// scheme
         storage_uri, options = "tester+sqlite://", {"path": rate_limit_database(app)}
     # swallow_errors: a storage outage serves requests unlimited rather than not at all. It would also hide
     # a change in limits' Storage API (requirements.txt pins its major version);

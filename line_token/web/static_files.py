@@ -98,8 +98,10 @@ def build(static_dir: str, out_dir: str | None) -> tuple[dict[str, str], dict[st
 
 def build_with_fallback(app: Flask, static_dir: str) -> tuple[dict[str, str], dict[str, str], str | None]:
     """The configured folder, else a private one under the temporary directory, else none."""
+    # os.getuid exists on POSIX only; on Windows the temporary directory is the user's own already.
+    uid = os.getuid() if hasattr(os, "getuid") else None
     candidates = [app.config.get("STATIC_BUILD_DIR") or os.path.join(app.instance_path, "static"),
-                  os.path.join(tempfile.gettempdir(), f"line-token-static-{os.getuid()}")]
+                  os.path.join(tempfile.gettempdir(), f"line-token-static-{uid if uid is not None else 'user'}")]
     for out_dir in candidates:
         try:
             os.makedirs(out_dir, mode=0o700, exist_ok=True)
@@ -107,7 +109,7 @@ def build_with_fallback(app: Flask, static_dir: str) -> tuple[dict[str, str], di
                 # A shared temporary directory: use the folder only if it is ours and private, so no
                 # other user of the machine can have put files there for us to serve.
                 info = os.stat(out_dir)
-                if info.st_uid != os.getuid() or info.st_mode & 0o077:
+                if uid is not None and (info.st_uid != uid or info.st_mode & 0o077):
                     raise OSError(f"{out_dir} is not private to this user")
             manifest, served = build(static_dir, out_dir)
             return manifest, served, out_dir
