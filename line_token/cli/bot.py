@@ -6,6 +6,7 @@ import json
 import click
 
 from ..core import display
+from ..core.fields import Source, read_token
 from ..core.signing import N_, SigningError
 from .common import tr as _
 from .common import (InputError, emit, from_signing_error, read_text_input, send, target_options)
@@ -24,11 +25,9 @@ BOT_FIELDS = {"info": ("userId", "basicId", "premiumId", "displayName", "picture
 
 def read_bot_token(value: str) -> str:
     """``--token`` (or stdin for ``-``) checked as the web form checks it."""
-    from ..web import proxy, trying
-
     text = read_text_input(value, "--token", _("channel access token (or - to read it from stdin)"))
     try:
-        return trying.read_token(proxy.Source({"access_token": text}, True))
+        return read_token(Source({"access_token": text}, True))
     except SigningError as e:
         raise from_signing_error(e, "--token") from None
 

@@ -4,7 +4,7 @@ The tester (line_token.web.errors) uses these same functions for its own pages.
 """
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from flask_babel import gettext
 
 from ..core.line_client import SANDBOX_PREFIX
@@ -16,6 +16,8 @@ def wants_json() -> bool:
     if request.is_json:
         return True
     path = request.path
+    if current_app.config.get("SANDBOX_ONLY") and not (path == "/" or path.startswith(("/console", "/static", "/lang"))):
+        return True  # the sandbox's own origin: LINE's paths and the admin API answer scripts and SDKs
     sandbox = SANDBOX_PREFIX + "/"
     if path.startswith(sandbox) and path != sandbox and not path.startswith(sandbox + "console"):
         return True

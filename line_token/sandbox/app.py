@@ -7,17 +7,22 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from datetime import datetime, timezone
+
 from flask import Flask
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
+from .. import RESOURCE_ROOT
 from . import budget, routes
 from . import store as store_module
 
 
 def create_app(config: dict[str, Any]) -> Flask:
     """The sandbox alone. ``config`` must name its database (SANDBOX_DATABASE or DATABASE_URL)."""
-    app = Flask(__name__)
+    # The project's shared resources: static/ (the console's CSS and scripts), templates/ (its macros and error
+    # page) and translations/ — files, not the tester's code.
+    app = Flask(__name__, root_path=RESOURCE_ROOT)
     app.config.from_mapping(SECRET_KEY=secrets.token_hex(32), SANDBOX_ENABLED=True, SANDBOX_DATABASE="",
                             DATABASE_URL="", BABEL_DEFAULT_LOCALE="en", WTF_CSRF_TIME_LIMIT=None)
     app.config.update(config)
@@ -30,4 +35,18 @@ def create_app(config: dict[str, Any]) -> Flask:
     routes.configure(app)
     app.extensions["sandbox_store"] = store_module.open_store(app.config)
     app.register_blueprint(routes.bp)
+    app.add_template_filter(isoformat)
+
+    @app.context_processor
+    def helpers():
+        return {"has_endpoint": lambda name: name in app.view_functions}
+
     return app
+
+
+def isoformat(epoch) -> str:
+    """An epoch second as ISO 8601 UTC (the console's times), "" when it is not one."""
+    try:
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""

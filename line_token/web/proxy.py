@@ -10,7 +10,6 @@ All requests go through :mod:`line_client`, for both targets.
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -26,50 +25,16 @@ from ..sandbox import routes as sandbox
 from .errors import json_error, translate_error, wants_json
 from .forms import form_assertion, has_key_upload
 from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse, request_fields
+from ..core.fields import Source
 from ..core.signing import N_, InputError
 
 bp = Blueprint("proxy", __name__)
 
-MAX_FIELD = 16 * 1024  # a JWT or token is under 2 KiB; more is a paste gone wrong
 ONE_STEP_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes")
 MAX_V21_TOKENS = 30  # LINE: a channel holds at most 30 valid v2.1 tokens
-_WHITESPACE = re.compile(r"\s+")
 
 
 # --------------------------------------------------------------------------- reading input
-
-
-class Source:
-    """The posted fields, from a form or a JSON object, read with field-naming errors."""
-
-    def __init__(self, data: Any, is_json: bool):
-        self.data = data
-        self.is_json = is_json
-
-    def has(self, name: str) -> bool:
-        value = self.data.get(name)
-        return value is not None and value != ""
-
-    def text(self, name: str, default: str = "", *, missing: str | None = None, compact: bool = False) -> str:
-        """The field as stripped text; ``missing``, when given, makes it required: the message if it is absent.
-
-        ``compact`` drops all whitespace: tokens and JWTs never hold any, and a
-        pasted one is often wrapped over lines.
-        """
-        value = self.data.get(name)
-        if value is None:
-            value = ""
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise InputError(name, N_("%(field)s must be text."), field=name)
-        value = str(value)
-        if len(value) > MAX_FIELD:
-            raise InputError(name, N_("%(field)s is too long: paste only the value asked for."), field=name)
-        value = _WHITESPACE.sub("", value) if compact else value.strip()
-        if not value:
-            if missing:
-                raise InputError(name, missing)
-            return default
-        return value
 
 
 def _source() -> Source:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Flask, Response, request, url_for
-from werkzeug.datastructures import MIMEAccept
+from flask import Flask, Response
 
 from ..sandbox import budget
 from ..sandbox.origin import SandboxOrigin
@@ -40,19 +39,6 @@ def create_sandbox_app(main: Flask) -> Flask:
             return name in app.view_functions
 
         return {"has_endpoint": has_endpoint}
-
-    # base.html links the tester's pages; here they are not routed, so such links lead to the console.
-    app.url_build_error_handlers.append(lambda error, endpoint, values: url_for("sandbox.console"))
-
-    @app.before_request
-    def scripts_get_json():
-        """Every error outside the console is JSON here (404, 405, 413, 503 …): SDKs and scripts read them.
-
-        The app's error handlers choose JSON by the request (errors.wants_json); at this origin's root
-        LINE's paths are not under /sandbox/, so tell them through the request's Accept.
-        """
-        if not (request.path == "/" or request.path.startswith(("/console", "/static", "/lang"))):
-            request.__dict__["accept_mimetypes"] = MIMEAccept([("application/json", 1)])
 
     @app.after_request
     def every_answer_has_a_request_id(response: Response) -> Response:

@@ -39,12 +39,14 @@ import sqlite3
 import threading
 import time
 
-from flask import Flask, has_request_context, request
+from flask import Flask, has_request_context, render_template, request
+from flask_babel import gettext
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..core.line_client import IN_PROCESS_MARK
 from ..core.redact import redact_log_filter
+from .errors import json_error, wants_json
 
 
 class JsonAwareCSRFProtect(CSRFProtect):
@@ -294,11 +296,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(e: CSRFError):
-        from flask import render_template
-        from flask_babel import gettext
-
-        from .errors import json_error, wants_json
-
         message = gettext("This form has expired or was sent from another site. Reload the page and send it again.")
         if wants_json():
             return json_error("invalid_csrf_token", message, 400)

@@ -17,7 +17,6 @@ are what the CLI's ``bot`` commands use too.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,40 +35,22 @@ try:  # the CLI engineer's token inspector (branch cli); absent until that branc
 except ImportError:
     inspector = None
 from ..core.line_client import LineAPIError, LineResponse
-from .proxy import Source
-from ..core.signing import N_, SigningError
+from ..core.fields import read_token
+from ..core.signing import SigningError
 
 bp = Blueprint("trying", __name__)
 
-CALLS = ("bot_info", "quota", "quota_consumption")
-MAX_TOKEN = 4096  # LINE's tokens are under 2 KiB (v2.1 about 200 characters, stateless about 500)
-# What an HTTP header can carry: printable ASCII without spaces (a wrapped paste loses its breaks first).
-_HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
-_BEARER_PREFIX = re.compile(r"^\s*bearer\s+\S", re.IGNORECASE)
 # The Messaging API's SDK method names, for the snippets.
 PYTHON_METHODS = {"bot_info": "get_bot_info", "quota": "get_message_quota",
                   "quota_consumption": "get_message_quota_consumption"}
 NODE_METHODS = {"bot_info": "getBotInfo", "quota": "getMessageQuota",
                 "quota_consumption": "getMessageQuotaConsumption"}
 
+CALLS = ("bot_info", "quota", "quota_consumption")
+
+
 
 # --------------------------------------------------------------------------- reading the token
-
-
-def read_token(src: Source) -> str:
-    """The pasted token (whitespace removed), or a SigningError naming ``access_token``."""
-    token = src.text("access_token", missing=N_("Paste the channel access token to try (any type: v2.1, "
-                                                 "stateless, short-lived or long-lived)."), compact=True)
-    raw = src.data.get("access_token")
-    if isinstance(raw, str) and _BEARER_PREFIX.match(raw) and len(token) > 6:
-        token = token[6:]  # "Bearer eyJ…" pasted whole: the word is ours to add
-    if len(token) > MAX_TOKEN:
-        raise SigningError("access_token", N_("This is longer than any channel access token (at most %(max)d "
-                                              "characters here): paste only the token."), max=MAX_TOKEN)
-    if not _HEADER_SAFE.match(token):
-        raise SigningError("access_token", N_("A channel access token holds only letters, digits and a few "
-                                              "symbols: copy it again from where it was issued."))
-    return token
 
 
 @dataclass
