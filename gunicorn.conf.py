@@ -84,10 +84,9 @@ def _gevent_worker():
 
     Deadlines: the stock worker waits up to ``keepalive`` (95 s) for a request's head and for ever for its body,
     so 2 x 200 connections sending nothing, or a byte every few seconds, took every slot and GET / timed out for
-    everyone. Here the client socket the request parser reads from is a ``DeadlineSocket``: each recv() waits
-    only until the current deadline (HEAD_TIMEOUT from the connection's start or a kept-alive request's first
-    byte; BODY_TIMEOUT from the head's end), so the connection's slot is freed within the deadline however the
-    bytes are spread out. A kept-alive connection between requests waits up to ``keepalive`` for the next one's
+    everyone. Here the client socket the request parser reads from is a ``DeadlineSocket``: its reads end at the
+    current deadline (HEAD_TIMEOUT from the connection's start or a kept-alive request's first byte; BODY_TIMEOUT
+    from the head's end), so the connection's slot is freed within the deadline however the bytes are spread out. A kept-alive connection between requests waits up to ``keepalive`` for the next one's
     first byte, as before (above the router's idle timeout, so it never reuses a connection we closed).
 
     Graceful stop: the stock worker stops accepting, then waits for every open connection to end, up to
@@ -99,7 +98,6 @@ def _gevent_worker():
     """
     import _socket
     import socket
-    import time
 
     import gevent
     from gunicorn import util
@@ -110,49 +108,66 @@ def _gevent_worker():
         raises it inside the app, Flask's error handlers (which would answer 500) let it through to the worker."""
 
     class DeadlineSocket:
-        """The client socket, with recv() bounded by the current request's deadline (see _gevent_worker)."""
+        """The client socket, its reads bounded by the current deadline (see _gevent_worker).
 
-        __slots__ = ("sock", "deadline", "idle", "received")
+        One timer per deadline (not one per read: a byte-a-second client costs no more than under the stock
+        worker). When it fires while the connection waits for bytes, TooSlow is thrown into the waiting read,
+        as gevent.Timeout does; while the app is busy (a request waiting on LINE), it only marks the deadline
+        passed, so an answer being made is never cut off and only a later read is refused.
+        """
+
+        __slots__ = ("sock", "greenlet", "timer", "waiting", "late", "idle", "received")
 
         def __init__(self, sock):
             self.sock = sock
-            self.deadline = time.monotonic() + HEAD_TIMEOUT
-            self.idle = None  # between kept-alive requests: seconds to wait for the next one's first byte
+            self.greenlet = gevent.getcurrent()
+            self.timer = None
+            self.waiting = False  # inside recv()
+            self.idle = False  # kept alive between requests: the head deadline starts at the next first byte
             self.received = False  # whether any byte of the current request has arrived
+            self.arm(HEAD_TIMEOUT)
 
         def __getattr__(self, name):  # sendall, close, fileno, _sock, ... are the socket's own
             return getattr(self.sock, name)
 
+        def arm(self, seconds):
+            self.disarm()
+            self.late = False
+            self.timer = gevent.get_hub().loop.timer(seconds)
+            self.timer.start(self.expire)
+
+        def disarm(self):
+            if self.timer is not None:
+                self.timer.close()
+                self.timer = None
+
+        def expire(self):
+            self.late = True
+            if self.waiting:
+                self.greenlet.throw(TooSlow())
+
         def expect_body(self):
-            self.deadline, self.idle, self.received = time.monotonic() + BODY_TIMEOUT, None, True
+            self.received, self.idle = True, False
+            self.arm(BODY_TIMEOUT)
 
         def expect_next_request(self, idle):
-            self.idle, self.received = idle, False
+            self.received, self.idle = False, True
+            self.arm(idle)
 
         def recv(self, size, *flags):
-            if self.idle is not None:  # kept alive: the next request may start whenever it likes, up to keepalive
-                wait, self.idle = self.idle, None
-                data = self._recv(size, flags, wait)
-                self.deadline = time.monotonic() + HEAD_TIMEOUT
-            else:
-                data = self._recv(size, flags, self.deadline - time.monotonic())
-            if data is None:  # the deadline passed
-                if not self.received:
-                    return b""  # nothing sent: close as if the client had, without a word
+            if self.late:
                 raise TooSlow()
-            self.received = self.received or bool(data)
-            return data
-
-        def _recv(self, size, flags, wait):
-            if wait <= 0:
-                return None
-            self.sock.settimeout(wait)
+            self.waiting = True
             try:
-                return self.sock.recv(size, *flags)
-            except socket.timeout:
-                return None
+                data = self.sock.recv(size, *flags)
             finally:
-                self.sock.settimeout(None)
+                self.waiting = False
+            if data:
+                self.received = True
+                if self.idle:  # the next request has begun: its head has HEAD_TIMEOUT from here
+                    self.idle = False
+                    self.arm(HEAD_TIMEOUT)
+            return data
 
     class Worker(GeventWorker):
         def init_process(self):
@@ -169,6 +184,7 @@ def _gevent_worker():
             try:
                 super().handle(listener, client, addr)
             finally:
+                client.disarm()
                 self.connections.pop(client, None)
 
         def handle_request(self, listener_name, req, sock, addr):
@@ -186,6 +202,8 @@ def _gevent_worker():
         def handle_error(self, req, client, addr, exc):
             if not isinstance(exc, TooSlow):
                 return super().handle_error(req, client, addr, exc)
+            if not client.received:
+                return  # it never asked for anything (or idled past keepalive): close without a word
             what = "body" if req is not None else "headers"
             limit = BODY_TIMEOUT if req is not None else HEAD_TIMEOUT
             self.log.info("408: %s sent its request %s too slowly (over %g s)", (addr or ("",))[0], what, limit)
