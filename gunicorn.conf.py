@@ -86,8 +86,9 @@ def _gevent_worker():
     so 2 x 200 connections sending nothing, or a byte every few seconds, took every slot and GET / timed out for
     everyone. Here the client socket the request parser reads from is a ``DeadlineSocket``: its reads end at the
     current deadline (HEAD_TIMEOUT from the connection's start or a kept-alive request's first byte; BODY_TIMEOUT
-    from the head's end), so the connection's slot is freed within the deadline however the bytes are spread out. A kept-alive connection between requests waits up to ``keepalive`` for the next one's
-    first byte, as before (above the router's idle timeout, so it never reuses a connection we closed).
+    from the head's end), so the connection's slot is freed within the deadline however the bytes are spread out.
+    A kept-alive connection between requests waits up to ``keepalive`` for the next one's first byte, as before
+    (above the router's idle timeout, so it never reuses a connection we closed).
 
     Graceful stop: the stock worker stops accepting, then waits for every open connection to end, up to
     graceful_timeout: a client (or router) holding an idle keep-alive connection made each
