@@ -190,7 +190,9 @@ def test_4000_idle_and_trickling_connections_do_not_starve_get(start_server):
         ramp_deadline = time.monotonic() + 60
         while holder.established() < HELD and time.monotonic() < ramp_deadline:
             holder.run(until=time.monotonic() + 0.5)
-        assert holder.established() >= 0.9 * HELD, (holder.established(), holder.failed_connects)
+        if holder.established() < 0.9 * HELD:  # the server neither took them nor could the kernel queue them all
+            pytest.fail(f"only {holder.established()} of {HELD} connections could be opened; meanwhile GET / took "
+                        f"{get_home(server.url, bound + BUSY_MACHINE_SLACK):.1f} s (inf: no answer)")
         holder.run(until=time.monotonic() + HOLD_FOR)
     finally:
         stop.set()
