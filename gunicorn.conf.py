@@ -1,5 +1,6 @@
 """Gunicorn settings for a small dyno (and the tests and benchmark, which start
 the server exactly as the Procfile does). https://docs.gunicorn.org/en/stable/settings.html"""
+import contextlib
 import os
 import secrets
 
@@ -25,15 +26,71 @@ if (os.environ.get("SANDBOX_PORT") or "").strip():
 # LINE, PostgreSQL (psycopg 3 waits gevent-friendly) and the slow clients costs nothing.
 # WEB_CONCURRENCY is the platform's hint for the process count.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# worker_class: gunicorn's "gevent" worker, through the subclass below (which changes only how it stops).
-# Connections one worker holds at once (slow ones included); beyond that the kernel queues them.
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "200"))
+# worker_class: gunicorn's "gevent" worker, through the subclass below (deadlines per connection, a quick stop).
+# Connections one worker holds at once (slow ones included); beyond that the kernel queues them (listen backlog).
+# An idle or trickling connection costs a worker about 10 KiB (docs/deploy.md has the measured figure), so 2,500
+# per worker is ~25 MiB: 2 workers hold 5,000 on a 512 MB dyno.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "2500"))
+
+
+def _seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment; a typo fails the start with the variable's name."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise SystemExit(f"{name}={raw!r}: give a number of seconds above 0, e.g. {name}={default:g}")
+    return value
+
+
+# Deadlines every connection has, so that nobody holds one by sending slowly or not at all (slowloris):
+# the request line and headers within HEAD_TIMEOUT of the connection's start (or, on a kept-alive connection,
+# of the next request's first byte), the body within BODY_TIMEOUT of the headers' end. Past a deadline the
+# connection is closed: silently if the client had sent nothing, with a 408 otherwise.
+HEAD_TIMEOUT = _seconds("GUNICORN_HEAD_TIMEOUT", 10)
+BODY_TIMEOUT = _seconds("GUNICORN_BODY_TIMEOUT", 20)
+
+
+def _raise_open_files_limit(wanted: int) -> tuple[int | None, int | None]:
+    """Raise this process's soft RLIMIT_NOFILE (inherited by the workers) towards ``wanted``, up to the hard
+    limit: each connection is a file descriptor, and a soft limit of 1,024 (a common default) would cap a worker
+    below worker_connections. Returns (soft, hard) after the change; (None, None) where there is no such limit."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return None, None
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        infinity = resource.RLIM_INFINITY
+        if soft != infinity and soft < wanted:
+            target = wanted if hard == infinity else min(wanted, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        return soft, hard
+    except (ValueError, OSError):
+        return None, None
+
+
+# Room for every connection plus the worker's own files (listeners, log, databases, the static files it serves).
+OPEN_FILES = _raise_open_files_limit(worker_connections + 256)
 
 
 def _gevent_worker():
-    """gunicorn's gevent worker, except that a graceful stop ends idle kept-alive connections.
+    """gunicorn's gevent worker, with deadlines for a request's head and body, and a quick graceful stop.
 
-    The stock worker stops accepting, then waits for every open connection to end, up to
+    Deadlines: the stock worker waits up to ``keepalive`` (95 s) for a request's head and for ever for its body,
+    so 2 x 200 connections sending nothing, or a byte every few seconds, took every slot and GET / timed out for
+    everyone. Here the client socket the request parser reads from is a ``DeadlineSocket``: its reads end at the
+    current deadline (HEAD_TIMEOUT from the connection's start or a kept-alive request's first byte; BODY_TIMEOUT
+    from the head's end), so the connection's slot is freed within the deadline however the bytes are spread out.
+    A kept-alive connection between requests waits up to ``keepalive`` for the next one's first byte, as before
+    (above the router's idle timeout, so it never reuses a connection we closed).
+
+    Graceful stop: the stock worker stops accepting, then waits for every open connection to end, up to
     graceful_timeout: a client (or router) holding an idle keep-alive connection made each
     restart take the full 20 s. Here, on SIGTERM, connections waiting for their next request
     are shut down at once (as gthread and nginx do): the waiting read sees the end of the
@@ -44,22 +101,96 @@ def _gevent_worker():
     import socket
 
     import gevent
+    from gunicorn import util
     from gunicorn.workers.ggevent import GeventWorker
+
+    class TooSlow(BaseException):
+        """A request's head or body missed its deadline. A BaseException, like gevent.Timeout: when a body read
+        raises it inside the app, Flask's error handlers (which would answer 500) let it through to the worker."""
+
+    class DeadlineSocket:
+        """The client socket, its reads bounded by the current deadline (see _gevent_worker).
+
+        One timer per deadline (not one per read: a byte-a-second client costs no more than under the stock
+        worker). When it fires while the connection waits for bytes, TooSlow is thrown into the waiting read,
+        as gevent.Timeout does; while the app is busy (a request waiting on LINE), it only marks the deadline
+        passed, so an answer being made is never cut off and only a later read is refused.
+        """
+
+        __slots__ = ("sock", "greenlet", "timer", "waiting", "late", "idle", "received")
+
+        def __init__(self, sock):
+            self.sock = sock
+            self.greenlet = gevent.getcurrent()
+            self.timer = None
+            self.waiting = False  # inside recv()
+            self.idle = False  # kept alive between requests: the head deadline starts at the next first byte
+            self.received = False  # whether any byte of the current request has arrived
+            self.arm(HEAD_TIMEOUT)
+
+        def __getattr__(self, name):  # sendall, close, fileno, _sock, ... are the socket's own
+            return getattr(self.sock, name)
+
+        def arm(self, seconds):
+            self.disarm()
+            self.late = False
+            self.timer = gevent.get_hub().loop.timer(seconds)
+            self.timer.start(self.expire)
+
+        def disarm(self):
+            if self.timer is not None:
+                self.timer.close()
+                self.timer = None
+
+        def expire(self):
+            self.late = True
+            if self.waiting:
+                self.greenlet.throw(TooSlow())
+
+        def expect_body(self):
+            self.received, self.idle = True, False
+            self.arm(BODY_TIMEOUT)
+
+        def expect_next_request(self, idle):
+            self.received, self.idle = False, True
+            self.arm(idle)
+
+        def recv(self, size, *flags):
+            if self.late:
+                raise TooSlow()
+            self.waiting = True
+            try:
+                data = self.sock.recv(size, *flags)
+            finally:
+                self.waiting = False
+            if data:
+                self.received = True
+                if self.idle:  # the next request has begun: its head has HEAD_TIMEOUT from here
+                    self.idle = False
+                    self.arm(HEAD_TIMEOUT)
+            return data
 
     class Worker(GeventWorker):
         def init_process(self):
             self.connections = {}  # client socket -> True while it serves a request
             super().init_process()
 
+        def timeout_ctx(self):
+            # The stock worker's gevent.Timeout(keepalive) around each head: the DeadlineSocket bounds it now.
+            return contextlib.nullcontext()
+
         def handle(self, listener, client, addr):
+            client = DeadlineSocket(client)
             self.connections[client] = False
             try:
                 super().handle(listener, client, addr)
             finally:
+                client.disarm()
                 self.connections.pop(client, None)
 
         def handle_request(self, listener_name, req, sock, addr):
             self.connections[sock] = True
+            sock.expect_body()
             try:
                 super().handle_request(listener_name, req, sock, addr)
             finally:
@@ -67,6 +198,21 @@ def _gevent_worker():
                     self.connections[sock] = False
             if not self.alive:  # stopping: answered, so close rather than wait for a next request
                 raise StopIteration()
+            sock.expect_next_request(self.cfg.keepalive)
+
+        def handle_error(self, req, client, addr, exc):
+            if not isinstance(exc, TooSlow):
+                return super().handle_error(req, client, addr, exc)
+            if not client.received:
+                return  # it never asked for anything (or idled past keepalive): close without a word
+            what = "body" if req is not None else "headers"
+            limit = BODY_TIMEOUT if req is not None else HEAD_TIMEOUT
+            self.log.info("408: %s sent its request %s too slowly (over %g s)", (addr or ("",))[0], what, limit)
+            try:
+                util.write_error(client, 408, "Request Timeout",
+                                 f"The request's {what} did not arrive within {limit:g} seconds.")
+            except Exception:
+                pass
 
         def handle_exit(self, sig, frame):
             super().handle_exit(sig, frame)
@@ -154,3 +300,25 @@ def worker_exit(server, worker):
     # (no callback left to fire) keeps the log clean. logging.shutdown() is what atexit would call anyway.
     logging.shutdown()
     del logging._handlerList[:]
+
+
+def on_starting(server):
+    """Say how many connections fit, and warn where the file-descriptor limit or the kernel's listen queue is
+    smaller than the settings assume (both are silent otherwise: accept() fails with EMFILE, or the kernel
+    caps the backlog at net.core.somaxconn)."""
+    cfg = server.cfg
+    soft, hard = OPEN_FILES
+    server.log.info("Connections: %d workers x %d; request head within %g s, body within %g s; "
+                    "open files allowed per process: %s", cfg.workers, cfg.worker_connections, HEAD_TIMEOUT,
+                    BODY_TIMEOUT, soft if soft is not None else "no limit")
+    if soft is not None and soft != -1 and soft < cfg.worker_connections + 64:
+        server.log.warning("The open-file limit (%d, hard limit %d) is below GUNICORN_WORKER_CONNECTIONS (%d): "
+                           "a worker cannot accept that many connections. Raise the limit (ulimit -n) or lower "
+                           "GUNICORN_WORKER_CONNECTIONS.", soft, hard, cfg.worker_connections)
+    try:
+        with open("/proc/sys/net/core/somaxconn") as f:  # Linux only
+            somaxconn = int(f.read())
+    except (OSError, ValueError):
+        return
+    if somaxconn < cfg.backlog:
+        server.log.info("Listen backlog: %d asked, the kernel allows %d (net.core.somaxconn)", cfg.backlog, somaxconn)

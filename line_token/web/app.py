@@ -29,6 +29,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         **line_settings(),  # LINE_API_BASE_URL, LINE_API_TIMEOUT, SANDBOX_ENABLED, SANDBOX_DATABASE, DATABASE_URL
         STATIC_BUILD_DIR=os.environ.get("STATIC_BUILD_DIR") or "",  # hashed + compressed static files (static_files.py)
         RATE_LIMIT=os.environ.get("RATE_LIMIT") or "",
+        # Server-side key generations (60-180 ms of CPU each) per client, a budget of its own; empty: no limit.
+        KEYGEN_RATE_LIMIT=os.environ.get("KEYGEN_RATE_LIMIT", "10/minute").strip(),
         REDIS_URL=os.environ.get("REDIS_URL") or "",  # rate-limit counters shared by all instances
         TRUST_PROXY=env_flag("TRUST_PROXY", False),
         MAX_CONTENT_LENGTH=security.MAX_BODY_BYTES,  # 1 MiB: a key and a JWT fit many times over

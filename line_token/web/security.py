@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -204,9 +205,8 @@ def client_address() -> str:
     return request.remote_addr or "127.0.0.1"
 
 
-def init_rate_limit(app: Flask, limit: str) -> None:
-    from flask_limiter import Limiter
-
+def rate_limit_storage(app: Flask) -> tuple[str, dict]:
+    """The ``limits`` storage URI and options for this app's counters: Redis with REDIS_URL, else the SQLite file."""
     redis_url = app.config.get("REDIS_URL")
     if redis_url:
         # Several instances (dynos): one budget for all, in Redis (Flask-Limiter's own storage).
@@ -214,9 +214,49 @@ def init_rate_limit(app: Flask, limit: str) -> None:
         if redis_url.startswith("rediss://"):
             # Heroku Redis's TLS endpoint has a self-signed certificate; Heroku's docs say to skip verification.
             options["ssl_cert_reqs"] = None
-    else:
-        sqlite_storage_class()  # registers the tester+sqlite:// scheme
-        storage_uri, options = "tester+sqlite://", {"path": rate_limit_database(app)}
+        return storage_uri, options
+    sqlite_storage_class()  # registers the tester+sqlite:// scheme
+    return "tester+sqlite://", {"path": rate_limit_database(app)}
+
+
+# One limit in the syntax of ``limits`` (what Flask-Limiter takes): "10/minute", "100 per hour", "5/2 minutes".
+RATE_LIMIT_SYNTAX = re.compile(r"\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day|month|year)s?\s*", re.I)
+
+
+def keygen_wait() -> tuple[int, str] | None:
+    """Count one server-side key generation against this client's KEYGEN_RATE_LIMIT (its own budget, kept beside
+    RATE_LIMIT's counters whether or not RATE_LIMIT is set). Over it: (seconds to wait, the limit as
+    "10 per 1 minute"); else None."""
+    from flask import current_app
+
+    app = current_app
+    limit = app.config.get("KEYGEN_RATE_LIMIT")
+    if not limit:
+        return None
+    counter = app.extensions.get("keygen_rate_limit")
+    if counter is None:
+        from limits import parse
+        from limits.storage import storage_from_string
+        from limits.strategies import FixedWindowRateLimiter
+
+        storage_uri, options = rate_limit_storage(app)
+        counter = app.extensions["keygen_rate_limit"] = (
+            FixedWindowRateLimiter(storage_from_string(storage_uri, **options)), parse(limit))
+    strategy, item = counter
+    try:
+        if strategy.hit(item, "tester", "keygen", client_address()):
+            return None
+        reset_at, _ = strategy.get_window_stats(item, "tester", "keygen", client_address())
+    except Exception:  # the counter store is unreachable: serve, as RATE_LIMIT does (swallow_errors)
+        logging.getLogger(__name__).warning("key generation rate limit store unusable")
+        return None
+    return max(1, int(reset_at - time.time()) + 1), str(item)
+
+
+def init_rate_limit(app: Flask, limit: str) -> None:
+    from flask_limiter import Limiter
+
+    storage_uri, options = rate_limit_storage(app)
     # swallow_errors: a storage outage serves requests unlimited rather than not at all. It would also hide
     # a change in limits' Storage API (requirements.txt pins its major version);
     # tests/test_security.py::test_the_sixth_request_gets_429_with_retry_after proves the counting is live.
@@ -324,3 +364,7 @@ def init_app(app: Flask) -> None:
     limit = app.config.get("RATE_LIMIT")
     if limit:
         init_rate_limit(app, limit)
+    keygen_limit = app.config.get("KEYGEN_RATE_LIMIT") or ""
+    if keygen_limit and not RATE_LIMIT_SYNTAX.fullmatch(keygen_limit):
+        raise RuntimeError(f"KEYGEN_RATE_LIMIT={keygen_limit!r}: give one limit such as 10/minute, 100/hour or "
+                           "5 per minute; empty turns it off")
