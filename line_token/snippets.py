@@ -87,12 +87,25 @@ def node(endpoint: str, url: str, fields: dict[str, str], secrets: bool) -> str:
     ]) + "\n"
 
 
+def env_quote(value: str) -> str | None:
+    """``value`` single-quoted for a POSIX shell's ``.`` and for dotenv readers; None if it can't be a line.
+
+    Inside single quotes a shell expands nothing (``$(…)``, backticks, ``$VAR`` stay text); a quote is
+    written ``'\\''``. A line break or other control character would end the line or hide text, and no
+    token holds one: such a value gets no ``.env`` line at all.
+    """
+    if any(ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 for c in value):
+        return None
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
 def env_line(body: Any, secrets: bool) -> str | None:
+    """``LINE_CHANNEL_ACCESS_TOKEN='…'`` for the token in LINE's answer (quoted: the answer is not ours)."""
     token = body.get("access_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         return None
-    shown = token if secrets else mask(token).replace("…", "...")
-    return f"LINE_CHANNEL_ACCESS_TOKEN={shown}\n"
+    quoted = env_quote(token if secrets else mask(token).replace("…", "..."))
+    return None if quoted is None or env_quote(token) is None else f"LINE_CHANNEL_ACCESS_TOKEN={quoted}\n"
 
 
 def for_request(endpoint: str, url: str, fields: dict[str, str], body: Any) -> dict | None:

@@ -177,7 +177,7 @@ def test_snippets_mask_secrets_and_the_python_one_runs(start_server, console_key
     assert jwt not in masked and jwt[:4] + "..." + jwt[-4:] in masked and jwt in full
     assert jwt not in snippet(page, "node-masked") and jwt in snippet(page, "node-full")
     token = re.search(r'<pre id="access-token"[^>]*>(.*?)</pre>', page, re.S).group(1)
-    assert snippet(page, "env-full").strip() == f"LINE_CHANNEL_ACCESS_TOKEN={token}"
+    assert snippet(page, "env-full").strip() == f"LINE_CHANNEL_ACCESS_TOKEN='{token}'"
     assert token not in snippet(page, "env-masked")
     script = tmp_path / "issue.py"
     script.write_text(full)
