@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .signing import (CLOCK_SKEW, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME, MAX_TOKEN_EXP, Duration, N_,
-                      is_channel_id)
+from .signing import (CLOCK_SKEW, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME, MAX_JSON_DEPTH, MAX_TOKEN_EXP, Duration,
+                      N_, is_channel_id, json_depth)
 
 MAX_INPUT = 8 * 1024  # an assertion is under 1 KiB and a token under 2 KiB; more is not one of them
 MAX_SEGMENT = 4 * 1024  # a JWT header or payload LINE would read is far smaller
@@ -79,10 +79,23 @@ class InspectError(ValueError):
         super().__init__(template % params if params else template)
 
 
-def _b64u_json(segment: str) -> Any:
+class TooComplex(InspectError):
+    """A header or payload nested deeper than any JWT: refused before it is parsed or shown."""
+
+
+def _b64u_json(segment: str, part: str) -> Any:
+    """A JWT segment's JSON; TooComplex if it nests deeper than MAX_JSON_DEPTH (checked before parsing)."""
     if len(segment) > MAX_SEGMENT or not _B64URL.match(segment):
         raise ValueError("not base64url")
-    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    depth = json_depth(raw)  # at most MAX_SEGMENT bytes: a short loop
+    if depth > MAX_JSON_DEPTH:
+        template = (N_("The header nests JSON %(depth)s levels deep; a JWT LINE issues or takes nests 1 or 2, and "
+                       "this inspector reads at most %(limit)s. This is not a JWT for LINE.") if part == "header" else
+                    N_("The payload nests JSON %(depth)s levels deep; a JWT LINE issues or takes nests 1 or 2, and "
+                       "this inspector reads at most %(limit)s. This is not a JWT for LINE."))
+        raise TooComplex(template, depth=f"{depth:,}", limit=MAX_JSON_DEPTH)
+    return json.loads(raw)
 
 
 def _number(value: Any) -> int | None:
@@ -117,14 +130,18 @@ def inspect(text: str, now: int | None = None) -> Inspection:
         raise InspectError(N_("This is neither a JWT (three parts separated by dots) nor an access token: "
                               "copy the whole value again."))
     try:
-        header = _b64u_json(parts[0])
+        header = _b64u_json(parts[0], "header")
+    except TooComplex:
+        raise
     except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise InspectError(N_("The first part (the header) is not base64url-encoded JSON: copy the whole JWT "
                               "again.")) from None
     if not isinstance(header, dict):
         raise InspectError(N_("The header is not a JSON object: copy the whole JWT again."))
     try:
-        payload = _b64u_json(parts[1])
+        payload = _b64u_json(parts[1], "payload")
+    except TooComplex:
+        raise
     except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         payload = None
     if not isinstance(payload, dict):

@@ -112,6 +112,8 @@ TOO_MANY_VALUES = N_("%(field)s holds %(count)s values; no key, header or payloa
 
 
 _JSON_STRING = {str: re.compile(r'"(?:[^"\\]++|\\.)*+"'), bytes: re.compile(rb'"(?:[^"\\]++|\\.)*+"')}
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+MAX_JSON_DEPTH = 32  # how deep JSON shown on a page may nest: LINE's answers and JWTs nest 1 to 3 levels
 
 
 def _json_structure(text: str | bytes) -> tuple[int, int]:
@@ -141,6 +143,25 @@ def check_json_shape(text: str | bytes, field_name: str) -> None:
     if separators > MAX_JSON_SEPARATORS:  # "," and ":": one per value, about
         raise InputError(field_name, TOO_MANY_VALUES, field=field_name, count=f"{separators:,}",
                            limit=f"{MAX_JSON_SEPARATORS:,}")
+
+
+def json_depth(text: str | bytes) -> int:
+    """How deeply ``text``'s brackets nest, brackets inside strings aside (the JSON need not be valid).
+
+    Linear: one regex pass strips the strings, one drops all but brackets; the loop then runs over
+    brackets only, so call it after counting them (:func:`check_json_shape`) on big texts.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING[str].sub('""', text))
+    depth = deepest = 0
+    for ch in brackets:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def parse_json_value(value: Any, field_name: str, *, allow_python: bool = True) -> Any:

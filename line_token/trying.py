@@ -65,6 +65,13 @@ def read_token(src: Source) -> str:
     if not _HEADER_SAFE.match(token):
         raise SigningError("access_token", N_("A channel access token holds only letters, digits and a few "
                                               "symbols: copy it again from where it was issued."))
+    if inspector is not None and token.count(".") == 2:
+        try:  # a JWT-shaped token is decoded for the page: one nested too deeply is no token (issue 23.3)
+            inspector.inspect(token)
+        except inspector.TooComplex as e:
+            raise SigningError("access_token", e.template, **e.params) from None
+        except inspector.InspectError:
+            pass
     return token
 
 
@@ -210,6 +217,8 @@ def handle(endpoint: str):
         response = line_client.call(endpoint, {}, target, bearer=token)  # LineAPIError → 502/504
         envelope: dict[str, Any] = {"response_status_code": response.status_code, "response_body": response.body,
                                     "token_works": response.ok}
+        if response.body_note:  # an over-complex answer, kept as text and cut (line_client.parse_body)
+            envelope["response_body_note"] = gettext(response.body_note[0], **response.body_note[1])
         reason = display.bearer_reason(response.status_code, response.body)
         if reason:
             envelope["reason"] = reason
