@@ -26,6 +26,9 @@ from .signing import (CLOCK_SKEW, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME, MAX_JSO
 
 MAX_INPUT = 8 * 1024  # an assertion is under 1 KiB and a token under 2 KiB; more is not one of them
 MAX_SEGMENT = 4 * 1024  # a JWT header or payload LINE would read is far smaller
+MIN_OPAQUE_TOKEN = 32  # LINE's opaque tokens are 172 characters; the sandbox's "token-shaped" starts at 32 (line-api.md §5.7)
+_LINE_BREAK = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+_BEARER = re.compile(r"^bearer\s+(?=\S)", re.IGNORECASE)
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=._~-]+$")
 
@@ -111,6 +114,29 @@ def _number(value: Any) -> int | None:
     return None
 
 
+def normalise(text: str) -> str:
+    """What a person pasted, as the inspector reads it (the page, its JSON and the CLI alike).
+
+    Surrounding whitespace and a leading "Bearer " go; so do line breaks (a wrapped paste) with the
+    indentation around them. Spaces inside a line stay: no JWT or token holds one.
+    """
+    text = text.strip() if isinstance(text, str) else text
+    if isinstance(text, str):
+        text = _LINE_BREAK.sub("", _BEARER.sub("", text))
+    return text
+
+
+NOT_A_TOKEN_CHARS = N_("This is not a JWT (three base64url parts separated by dots: eyJ….eyJ….…) and not a token "
+                       "shape LINE issues: it holds spaces or characters no token has (tokens are letters, digits "
+                       "and + / = _ - . ~ only). Copy the whole JWT or token again.")
+NOT_A_TOKEN_SHORT = N_("This is not a JWT (three base64url parts separated by dots: eyJ….eyJ….…) and not a token "
+                       "shape LINE issues: it is %(length)s characters long, and a token LINE issues has at "
+                       "least %(min)s (a short-lived token has 172). Copy the whole JWT or token again.")
+NOT_A_TOKEN_PARTS = N_("This is not a JWT: it has %(parts)s parts separated by dots, and a JWT has 3 "
+                       "(header.payload.signature). Nor is it a token shape LINE issues. Copy the whole JWT or "
+                       "token again.")
+
+
 def inspect(text: str, now: int | None = None) -> Inspection:
     """Decode ``text`` (a JWT assertion or an access token) and list the LINE rules it breaks.
 
@@ -122,13 +148,16 @@ def inspect(text: str, now: int | None = None) -> Inspection:
     if len(text) > MAX_INPUT:
         raise InspectError(N_("It is %(size)s characters long; a JWT assertion or access token is under 8,192."),
                            size=f"{len(text):,}")
-    text = text.strip()
+    text = normalise(text)
     parts = text.split(".")
     if len(parts) != 3:
-        if _BASE64.match(text) and len(parts) == 1:
-            return Inspection(kind=OPAQUE_TOKEN)
-        raise InspectError(N_("This is neither a JWT (three parts separated by dots) nor an access token: "
-                              "copy the whole value again."))
+        if not _BASE64.match(text):
+            raise InspectError(NOT_A_TOKEN_CHARS)
+        if len(text) < MIN_OPAQUE_TOKEN:
+            raise InspectError(NOT_A_TOKEN_SHORT, length=f"{len(text):,}", min=MIN_OPAQUE_TOKEN)
+        if len(parts) != 1:
+            raise InspectError(NOT_A_TOKEN_PARTS, parts=len(parts))
+        return Inspection(kind=OPAQUE_TOKEN)
     try:
         header = _b64u_json(parts[0], "header")
     except TooComplex:

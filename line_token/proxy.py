@@ -325,7 +325,10 @@ def result_view(response: LineResponse, built: Call) -> Result:
             kid = (inspection.get("header") or {}).get("kid")
             named = gettext("The JWT's kid is %(kid)s.", kid=kid) if isinstance(kid, str) and kid else None
             sandbox_note = (inspection.get("sandbox") or {}).get("message")
-            explanation = " ".join(x for x in (explanation, named, sandbox_note) if x)
+            # On the sandbox, what it knows of the kid replaces LINE's generic advice (which names LINE's
+            # console): one explanation, not the same one twice.
+            explanation = (display.join_sentences(named, sandbox_note) if sandbox_note else
+                           display.join_sentences(explanation, named))
         elif precise:
             explanation = precise
     slots = None
