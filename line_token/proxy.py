@@ -331,17 +331,19 @@ def result_view(response: LineResponse, built: Call) -> Result:
                            display.join_sentences(explanation, named))
         elif precise:
             explanation = precise
+    code = snippets.for_request(built.endpoint, display_url, response.fields, response.body)
     slots = None
     if response.ok and built.endpoint == "issue_v21" and assertion:
         slots = slots_in_use(assertion, response.target)
     return Result(
         response=response, display_url=display_url, fields_masked=display.masked(response.fields),
         body_text=body_text, explanation=explanation,
-        curl_masked=display.curl_command(response.method, display_url, response.fields),
+        # By default secret-free: the secrets come from the environment (snippets.env_note says which).
+        curl_masked=code["curl"][0] if code else display.curl_command(response.method, display_url, response.fields),
         curl_full=display.curl_command(response.method, display_url, response.fields, include_secrets=True),
         has_secrets=any(k in display.SECRET_FIELDS and v for k, v in response.fields.items()),
         signed_assertion=built.signed_assertion, now=int(time.time()), inspection=inspection, slots=slots,
-        snippets=snippets.for_request(built.endpoint, display_url, response.fields, response.body))
+        snippets=code)
 
 
 def slots_in_use(assertion: str, target: str) -> int | None:
