@@ -89,13 +89,6 @@ def env_note(names: list[str]) -> tuple[str, dict[str, str]] | None:
     return N_("Set %(names)s in your environment and the code below runs as copied."), {"names": shown}
 
 
-def _value(fields: dict[str, str], name: str, secrets: bool) -> str | None:
-    value = fields.get(name)
-    if value is None or value == "":
-        return None
-    return value
-
-
 def _base_url(endpoint: str, url: str) -> str:
     path = ENDPOINTS[endpoint][1]
     return url[: -len(path)] if url.endswith(path) else url
@@ -152,13 +145,18 @@ def _python_assertion(claims: dict[str, Any]) -> list[str]:
     ]
 
 
-def _python_arg(fields: dict[str, str], name: str, secrets: bool, claims: dict[str, Any] | None) -> str | None:
-    value = _value(fields, name, secrets)
-    if value is None or secrets or name not in SECRET_FIELDS:
-        return None if value is None else json.dumps(value)
-    if name == "client_assertion":
-        return "client_assertion()" if claims else f'os.environ["{ENV_ASSERTION}"]'
-    return f'os.environ["{ENV_FOR[name]}"]'
+def _arg(fields: dict[str, str], name: str, secrets: bool, claims: dict[str, Any] | None, lang: str) -> str | None:
+    """A call's argument as ``lang`` ("python" or "node") code: the value as sent, or (default) where the
+    environment holds the secret."""
+    value = fields.get(name) or None
+    if value is None:
+        return None
+    if secrets or name not in SECRET_FIELDS:
+        return json.dumps(value)
+    if name == "client_assertion" and claims:
+        return "client_assertion()" if lang == "python" else "clientAssertion()"
+    variable = ENV_ASSERTION if name == "client_assertion" else ENV_FOR[name]
+    return f'os.environ["{variable}"]' if lang == "python" else f"process.env.{variable}"
 
 
 def python(endpoint: str, url: str, fields: dict[str, str], secrets: bool) -> str:
@@ -183,7 +181,7 @@ def python(endpoint: str, url: str, fields: dict[str, str], secrets: bool) -> st
     ]
     if base != LINE_BASE:
         lines.append(f"    api.line_base_path = {json.dumps(base)}  # this app's sandbox, not LINE")
-    args = [(n, _python_arg(fields, n, secrets, claims)) for n in names]
+    args = [(n, _arg(fields, n, secrets, claims, "python")) for n in names]
     call = ", ".join(f"{n}={v}" for n, v in args if v is not None)
     if endpoint in ("revoke_v21", "revoke_v2"):
         lines += [f"    api.{py_method}({call})", '    print("revoked (LINE answers the same for an unknown token)")']
@@ -216,20 +214,11 @@ def _node_assertion(claims: dict[str, Any]) -> list[str]:
     ]
 
 
-def _node_arg(fields: dict[str, str], name: str, secrets: bool, claims: dict[str, Any] | None) -> str | None:
-    value = _value(fields, name, secrets)
-    if value is None or secrets or name not in SECRET_FIELDS:
-        return None if value is None else json.dumps(value)
-    if name == "client_assertion":
-        return "clientAssertion()" if claims else f"process.env.{ENV_ASSERTION}"
-    return f"process.env.{ENV_FOR[name]}"
-
-
 def node(endpoint: str, url: str, fields: dict[str, str], secrets: bool) -> str:
     _, js_method, names = METHODS[endpoint]
     base = _base_url(endpoint, url)
     claims = None if secrets or not fields.get("client_assertion") else _claims(fields)
-    args = [_node_arg(fields, n, secrets, claims) for n in names]
+    args = [_arg(fields, n, secrets, claims, "node") for n in names]
     while args and args[-1] is None:
         args.pop()
     options = f"{{ baseURL: {json.dumps(base)} }}" if base != LINE_BASE else ""

@@ -174,6 +174,17 @@ def named_field(response: requests.Response, field: str) -> bool:
     return f'id="{field}-error"' in response.text  # the message beside the field (templates/_macros.html)
 
 
+def assert_within_budget(server, results: list[tuple[str, str, int, float, int]], title: str) -> None:
+    """Print each (name, path, status, CPU s, RSS kB) and fail on any over the budget or a traceback."""
+    print("\n" + title)
+    for name, path, status, cpu, rss_kb in results:
+        print(f"  {status} {cpu * 1000:5.0f} ms {rss_kb / 1024:5.1f} MB  {path:22} {name}")
+    over = [(name, path, f"{cpu * 1000:.0f} ms", f"{rss_kb / 1024:.1f} MB") for name, path, _, cpu, rss_kb in results
+            if cpu > CPU_BUDGET_S or rss_kb > RSS_BUDGET_KB]
+    assert not over, over
+    assert server.proc.poll() is None and "Traceback" not in server.log()
+
+
 def test_every_hostile_input_stays_within_the_budget(server, console_key):
     worker = Worker(worker_pid(server.proc.pid))
     session, token = csrf_session(server)
@@ -190,13 +201,7 @@ def test_every_hostile_input_stays_within_the_budget(server, console_key):
         assert 400 <= response.status_code < 500, (name, path, response.status_code, response.text[:300])
         assert named_field(response, field), (name, path, field, response.text[:500])
         assert "Traceback" not in response.text
-    print("\nper-request cost (min of 3): CPU ms, peak RSS growth MB")
-    for name, path, status, cpu, rss_kb in results:
-        print(f"  {status} {cpu * 1000:5.0f} ms {rss_kb / 1024:5.1f} MB  {path:22} {name}")
-    over = [(name, path, f"{cpu * 1000:.0f} ms", f"{rss_kb / 1024:.1f} MB") for name, path, _, cpu, rss_kb in results
-            if cpu > CPU_BUDGET_S or rss_kb > RSS_BUDGET_KB]
-    assert not over, over
-    assert server.proc.poll() is None and "Traceback" not in server.log()
+    assert_within_budget(server, results, "per-request cost (min of 3): CPU ms, peak RSS growth MB")
 
 
 def test_a_hostile_upstreams_answers_stay_within_the_budget(server):
@@ -224,13 +229,7 @@ def test_a_hostile_upstreams_answers_stay_within_the_budget(server):
                     assert "not read as JSON" in response.json()["response_body_note"]
                 else:
                     assert f'id="{note}"' in response.text and "not read as JSON" in response.text
-    print("\nper-request cost of a hostile answer (min of 3): CPU ms, peak RSS growth MB")
-    for name, path, status, cpu, rss_kb in results:
-        print(f"  {status} {cpu * 1000:5.0f} ms {rss_kb / 1024:5.1f} MB  {path:22} {name}")
-    over = [(name, path, f"{cpu * 1000:.0f} ms", f"{rss_kb / 1024:.1f} MB") for name, path, _, cpu, rss_kb in results
-            if cpu > CPU_BUDGET_S or rss_kb > RSS_BUDGET_KB]
-    assert not over, over
-    assert server.proc.poll() is None and "Traceback" not in server.log()
+    assert_within_budget(server, results, "per-request cost of a hostile answer (min of 3): CPU ms, peak RSS growth MB")
 
 
 def test_the_crafted_key_is_what_the_issue_describes():
