@@ -5,7 +5,7 @@
   try { T = JSON.parse(document.getElementById("i18n").textContent); } catch (e) { T = {}; }
   function t(key, fallback) { return T[key] || fallback || key; }
   var STORE = "lineTester.";
-  window.LineTester = { t: t, store: STORE };
+  window.LineTester = { t: t, store: STORE, duration: countdownText };
 
   function b64urlFromBytes(bytes) {
     var s = "";
@@ -149,15 +149,27 @@
   }
 
   document.addEventListener("linetester:render-times", renderTimes);
-  // The inspector's expiry counts down (h:mm:ss) while the page is open.
+  // The inspector's expiry counts down while the page is open, in whole units of the page's language
+  // ("11 min 15 s", "11分15秒"; a clock-like "11:15" reads as a time of day): data-units holds the
+  // templates for d, h, min, s and the joiner, from the same catalog as the server's durations.
+  var SIZES = [86400, 3600, 60, 1];
+  function countdownText(s, units) {
+    for (var i = 0; i < SIZES.length; i++) {
+      if (s < SIZES[i] && i < SIZES.length - 1) continue;
+      var text = units[i].replace("%(n)s", Math.floor(s / SIZES[i]));
+      var second = i < SIZES.length - 1 ? Math.floor(s % SIZES[i] / SIZES[i + 1]) : 0;
+      if (second) text = units[4].replace("%(first)s", text).replace("%(second)s", units[i + 1].replace("%(n)s", second));
+      return text;
+    }
+  }
   function tickCountdowns() {
     var now = Math.floor(Date.now() / 1000);
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
       var left = Number(el.getAttribute("data-countdown")) - now;
       if (isNaN(left)) return;
-      var s = Math.abs(left), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
-      var text = (h ? h + ":" + ("0" + m).slice(-2) : String(m)) + ":" + ("0" + sec).slice(-2);
-      el.textContent = el.getAttribute(left > 0 ? "data-future" : "data-past").replace("{t}", text);
+      var units = ["%(n)s d", "%(n)s h", "%(n)s min", "%(n)s s", "%(first)s %(second)s"];
+      try { units = JSON.parse(el.getAttribute("data-units")) || units; } catch (e) { /* keep English */ }
+      el.textContent = el.getAttribute(left > 0 ? "data-future" : "data-past").replace("{t}", countdownText(Math.abs(left), units));
     });
   }
   setInterval(tickCountdowns, 1000);

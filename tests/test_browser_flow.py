@@ -123,7 +123,7 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         page.check("#curl-include-secrets")
         expect(page.locator("#python-full")).to_be_visible()
         token = page.inner_text("#access-token").strip()
-        assert page.inner_text("#env-full").strip() == f"LINE_CHANNEL_ACCESS_TOKEN={token}"
+        assert page.inner_text("#env-full").strip() == f"LINE_CHANNEL_ACCESS_TOKEN='{token}'"
         assert token not in page.inner_text("#env-masked")
         assert kid_count(base, ch, key) == 1
         screenshot(page, f"{tag}-token-result")

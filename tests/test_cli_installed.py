@@ -243,8 +243,8 @@ def test_inspect_names_each_broken_rule_and_by_how_much(installed, home):
                "exp": now + 2 * 3600, "token_exp": signing.MAX_TOKEN_EXP + 86400}
     key = signing.load_private_key(signing.generate_key_pair()[0])
     jwt = signing.sign(header, payload, key, validate=False)
-    for lang, words in (("en", ["1.5 h more than the 30 minutes", "1 d more than the 30 days", "trailing slash"]),
-                        ("ja", ["30分を1.5時間超えて", "30日（2,592,000秒）を1日超えて", "末尾のスラッシュ"])):
+    for lang, words in (("en", ["1 h 30 min more than the 30 minutes", "1 d more than the 30 days", "trailing slash"]),
+                        ("ja", ["30分を1時間30分超えて", "30日（2,592,000秒）を1日超えて", "末尾のスラッシュ"])):
         env = {"LANG": "ja_JP.UTF-8"} if lang == "ja" else {}
         result = run(installed, home, "inspect", "-", "--json", stdin=jwt, **env)
         assert result.returncode == 1, result.stderr  # rules are broken
