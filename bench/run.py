@@ -64,8 +64,8 @@ TARGETS_PRISM = {"verify": 2.0, "issue": 1.0}
 PRISM_DIR = ROOT / "bench" / "prism"
 PRISM_SCRIPT = PRISM_DIR / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
 OPENAPI_DOCUMENT = ROOT / "line_token" / "openapi.json"
-# Prism at its quickest: log only errors (its default, "info", writes several lines per request).
-PRISM_ARGS = ("--verboseLevel", "error")
+# Prism at its quickest by default: log only errors (its own default, "info", writes several lines per request).
+PRISM_LOG_LEVEL = "error"
 
 
 # --------------------------------------------------------------------------- the server
@@ -177,8 +177,8 @@ class Prism:
     children), ``worker_rss_mb()``, ``stop()``. One node process: that is how Prism runs.
     """
 
-    def __init__(self, tmp: Path):
-        self.name = "prism"
+    def __init__(self, tmp: Path, log_level: str = PRISM_LOG_LEVEL):
+        self.name, self.log_level = "prism", log_level
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / "prism.log"
@@ -188,7 +188,7 @@ class Prism:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [shutil.which("node"), str(PRISM_SCRIPT), "mock", "--host", "127.0.0.1", "--port", str(self.port),
-                 *PRISM_ARGS, str(OPENAPI_DOCUMENT)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                 "--verboseLevel", self.log_level, str(OPENAPI_DOCUMENT)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -734,14 +734,14 @@ def report_prism(by_key: dict, concurrencies: list[int], c8: int, prism: dict | 
     print()
     if version:
         print(f"Ahead of Prism (issue 21): the sandbox's own origin (gunicorn with the Procfile's config, SANDBOX_PORT) "
-              f"and Prism {version} (`prism mock {' '.join(PRISM_ARGS)}`, one node process) mocking "
+              f"and Prism {version} (`prism mock --verboseLevel {prism['log_level']}`, one node process) mocking "
               "line_token/openapi.json: the same requests in the same rounds. ours ÷ Prism = the median over the "
               "rounds of each round's req/s ratio.")
     else:
         print(f"Ahead of Prism (issue 21): SKIPPED the Prism rows: {prism['skipped']}.")
     ratios = {}
-    out = ["| request | conc | ours req/s | Prism req/s | ours ÷ Prism | ours CPU ms/req | Prism CPU ms/req |",
-           "|---|--:|--:|--:|--:|--:|--:|"]
+    out = ["| request | conc | ours req/s | Prism req/s | ours ÷ Prism | ours CPU ms/req | Prism CPU ms/req "
+           "| ours ÷ Prism by CPU |", "|---|--:|--:|--:|--:|--:|--:|--:|"]
     for kind in ("verify", "issue"):
         ours, other = by_key.get(f"origin_{kind}"), by_key.get(f"prism_{kind}")
         if not ours or not other:
@@ -749,8 +749,9 @@ def report_prism(by_key: dict, concurrencies: list[int], c8: int, prism: dict | 
         for c in concurrencies:
             o, p = ours.results[c], other.results[c]
             ratios[f"{kind}@{c}"] = r = rps_ratio(o, p)
+            by_cpu = p["server_cpu_ms"] / o["server_cpu_ms"] if o["server_cpu_ms"] else float("nan")
             out.append(f"| {kind} | {c} | {o['rps']:.0f} | {p['rps']:.0f} | {r:.2f} | {o['server_cpu_ms']:.2f} "
-                       f"| {p['server_cpu_ms']:.2f} |")
+                       f"| {p['server_cpu_ms']:.2f} | {by_cpu:.2f} |")
     if ratios:
         print("\n".join(out))
     print("What each answers to garbage:")
@@ -787,6 +788,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated (default 1,8,32)")
     parser.add_argument("--rows", help="only rows whose name starts with one of these, comma-separated "
                         "(e.g. sign,issue; the reference rows and the page view are always measured: they are the units)")
+    parser.add_argument("--prism-log", default="error", choices=("error", "warn", "info"),
+                        help="Prism's --verboseLevel (default error: Prism at its quickest; info is Prism's own default)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     count = args.requests or (40 if args.smoke else 2000)
@@ -821,10 +824,11 @@ def main(argv: list[str] | None = None) -> int:
                 notes.append(f"SKIPPED the Prism rows: {why_not}.")
                 print(f"bench: SKIPPED the Prism rows: {why_not}", file=sys.stderr)
             else:
-                prism = Prism(tmp).start()
+                prism = Prism(tmp, args.prism_log).start()
             rows = build_rows(server, reference, private, public, notes)
             rows += build_origin_rows(origin, prism, private, public, notes)
-            extra["prism"] = {"version": prism_version() if prism else None, "skipped": why_not, "garbage": {
+            extra["prism"] = {"version": prism_version() if prism else None, "skipped": why_not,
+                              "log_level": args.prism_log, "garbage": {
                 "ours": garbage_answers(f"http://127.0.0.1:{sandbox_port}"),
                 "prism": garbage_answers(prism.url) if prism else None}}
             if args.rows:
