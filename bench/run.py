@@ -77,6 +77,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_answering(server, path: str, seconds: float, what: str) -> None:
+    """Return once ``server`` (a just-started Server or Prism) answers ``path``; exit the bench if it dies or
+    stays silent (stopping it first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise SystemExit(f"bench: {what} exited with {server.proc.returncode}; see {server.log_path}")
+        with contextlib.suppress(requests.RequestException):
+            requests.get(server.url + path, timeout=1)
+            return
+        time.sleep(0.1)
+    server.stop()
+    raise SystemExit(f"bench: {what} did not answer within {seconds:.0f} s")
+
+
 class Server:
     """gunicorn started as the Procfile does, on a free loopback port (as tests/conftest.py's LiveServer)."""
 
@@ -100,15 +115,8 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", self.app],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"bench: the server exited with {self.proc.returncode}; see {self.log_path}")
-            with contextlib.suppress(requests.RequestException):
-                requests.get(self.url + "/", timeout=1)
-                return self
-            time.sleep(0.1)
-        raise SystemExit("bench: the server did not answer within 30 s")
+        wait_until_answering(self, "/", 30, "the server")
+        return self
 
     def worker_class(self) -> str:
         """The worker class gunicorn.conf.py chose, as gunicorn logged it at start."""
@@ -189,16 +197,8 @@ class Prism:
             self.proc = subprocess.Popen(
                 [shutil.which("node"), str(PRISM_SCRIPT), "mock", "--host", "127.0.0.1", "--port", str(self.port),
                  "--verboseLevel", self.log_level, str(OPENAPI_DOCUMENT)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"bench: Prism exited with {self.proc.returncode}; see {self.log_path}")
-            with contextlib.suppress(requests.RequestException):
-                requests.get(self.url + "/v2/bot/message/quota/consumption", timeout=1)
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise SystemExit("bench: Prism did not answer within 60 s")
+        wait_until_answering(self, "/v2/bot/message/quota/consumption", 60, "Prism")
+        return self
 
     def workers(self) -> list[int]:
         pid = self.proc.pid
