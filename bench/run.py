@@ -44,6 +44,7 @@ from urllib.parse import quote, urlencode
 import requests
 
 from line_token import signing
+from line_token.sandbox import OPENAPI_DOCUMENT  # the sandbox's OpenAPI document, which Prism mocks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +64,6 @@ TARGET_IMPORT_OVER_FLASK_S = 0.1  # `import app` <= `import flask` + 0.1 s
 TARGETS_PRISM = {"verify": 2.0, "issue": 1.0}
 PRISM_DIR = ROOT / "bench" / "prism"
 PRISM_SCRIPT = PRISM_DIR / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
-OPENAPI_DOCUMENT = ROOT / "line_token" / "openapi.json"
 # Prism at its quickest by default: log only errors (its own default, "info", writes several lines per request).
 PRISM_LOG_LEVEL = "error"
 

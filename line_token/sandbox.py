@@ -985,13 +985,14 @@ def bot_picture(user_id: str):
 
 # --------------------------------------------------------------------------- the OpenAPI document (issue 21 item 7)
 
-OPENAPI_DOCUMENT = "openapi.json"  # beside this module: package data, in the wheel too (pyproject.toml)
+# Beside this module: package data, in the wheel too (pyproject.toml). tests/test_openapi.py and the bench read it here.
+OPENAPI_DOCUMENT = os.path.join(os.path.dirname(__file__), "openapi.json")
 
 
 @functools.cache
 def _openapi_document() -> dict:
     """The OpenAPI 3.1 document of what the sandbox answers (written from docs/line-api.md), read once."""
-    with open(os.path.join(os.path.dirname(__file__), OPENAPI_DOCUMENT), encoding="utf-8") as f:
+    with open(OPENAPI_DOCUMENT, encoding="utf-8") as f:
         return json.load(f)
 
 

@@ -21,8 +21,9 @@ from referencing.jsonschema import DRAFT202012
 from conftest import LiveServer, free_port
 from forge import forge
 from line_token import signing
+from line_token.sandbox import OPENAPI_DOCUMENT
 
-DOCUMENT_PATH = Path(__file__).resolve().parent.parent / "line_token" / "openapi.json"
+DOCUMENT_PATH = Path(OPENAPI_DOCUMENT)
 DOCUMENT_URI = "urn:line-token:sandbox-openapi"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # Paths of the sandbox Blueprint that are ours, not LINE's: the console, its admin API, the bot's picture.
