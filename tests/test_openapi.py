@@ -175,7 +175,8 @@ def test_served_on_the_sandbox_origin_and_under_the_tester_prefix(servers, docum
     for base in (servers["origin"], servers["prefix"]):
         r = requests.get(base + "/openapi.json", timeout=30)
         assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
-        assert r.headers["X-Line-Request-Id"]
+        assert r.headers["X-Line-Request-Id"] and r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Access-Control-Allow-Origin"] == "*"  # public, no secret: viewers elsewhere may load it
         served = r.json()
         # The same document, with this sandbox first among the servers (the address SDKs should use:
         # its own origin, which the tester's /sandbox pages show too), then LINE.
