@@ -325,6 +325,9 @@ def result_view(response: LineResponse, built: Call) -> Result:
             explanation = " ".join(x for x in (explanation, named, sandbox_note) if x)
         elif precise:
             explanation = precise
+            if (inspection.get("expires_in") or 0) > 0 and any(
+                    p.get("field") == "payload.exp" for p in inspection.get("problems") or []):
+                explanation = f"{precise} {gettext(EXP_TOO_FAR_FIX)}"
     slots = None
     if response.ok and built.endpoint == "issue_v21" and assertion:
         slots = slots_in_use(assertion, response.target)
@@ -336,6 +339,12 @@ def result_view(response: LineResponse, built: Call) -> Result:
         has_secrets=any(k in display.SECRET_FIELDS and v for k, v in response.fields.items()),
         signed_assertion=built.signed_assertion, now=int(time.time()), inspection=inspection, slots=slots,
         snippets=snippets.for_request(built.endpoint, display_url, response.fields, response.body))
+
+
+# How to fix an exp too far ahead, after the inspector said by how much.
+EXP_TOO_FAR_FIX = N_("Sign a new JWT that expires at most 30 minutes from now: on the JWT page (or in the one-step "
+                     "fields) set \"JWT lifetime in minutes (exp)\" to 30 or less; if you set exp yourself, use the "
+                     "current UNIX time plus at most 1800. If it already is, check that this computer's clock is right.")
 
 
 def slots_in_use(assertion: str, target: str) -> int | None:

@@ -6,6 +6,25 @@
   function t(key, fallback) { return T[key] || fallback || key; }
   var STORE = "lineTester.";
   window.LineTester = { t: t, store: STORE };
+  // Scripts run: CSS masks secrets only where a Show button can reveal them (see app.css).
+  document.documentElement.classList.add("js");
+
+  // Buttons that need scripts (Copy, Show…) start hidden, so a page without JavaScript offers none that do nothing.
+  function showScriptButtons() {
+    document.querySelectorAll(".needs-js[hidden]").forEach(function (el) { el.hidden = false; });
+  }
+
+  /* Keyboard and screen-reader users land on what an action produced: the list of what to fix, or the
+     result's heading (focusable with tabindex=-1), scrolled into view. */
+  function focusResult(target) {
+    if (!target) return;
+    var heading = target.matches(".error-summary, #upstream-error") ? target :
+      target.querySelector("h2, h1, h3") || target;
+    if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: true });
+    target.scrollIntoView({ block: "start" });
+  }
+  window.LineTester.focusResult = focusResult;
 
   function b64urlFromBytes(bytes) {
     var s = "";
@@ -90,6 +109,7 @@
         document.getElementById("browser-private").textContent = JSON.stringify(priv, null, 2);
         document.getElementById("browser-public").textContent = JSON.stringify(pub, null, 2);
         document.getElementById("browser-keys").hidden = false;
+        focusResult(document.getElementById("browser-keys"));
         // Kept for this tab only, so the next steps can fill themselves in. Never sent anywhere.
         sessionStorage.setItem(STORE + "privateJwk", JSON.stringify(priv));
         sessionStorage.setItem(STORE + "publicJwk", JSON.stringify(pub));
@@ -172,12 +192,25 @@
   function focusOutcome() {
     var summary = document.querySelector(".error-summary");
     if (summary) { summary.focus(); return; }
-    var result = document.querySelector("section.result:not([hidden])");
-    if (!result) return;
-    if (!result.hasAttribute("tabindex")) result.setAttribute("tabindex", "-1");
-    result.focus({ preventScroll: true });
-    result.scrollIntoView({ block: "start" });
+    focusResult(document.querySelector("section.result:not([hidden])"));
   }
+
+  // A chosen key file is read here and kept like a pasted key: in the field (so Back and Forward keep it)
+  // and in this tab's sessionStorage (so the next page fills itself). Nothing is sent until the form is.
+  var MAX_KEY_FILE = 64 * 1024;  // the server's limit for a key file (forms.MAX_UPLOAD)
+  document.addEventListener("change", function (ev) {
+    var input = ev.target;
+    if (!input || input.id !== "private_key_file" || !input.files || !input.files[0]) return;
+    var field = input.form && input.form.querySelector("textarea#private_key");
+    var file = input.files[0];
+    if (!field || file.size > MAX_KEY_FILE || !file.text) return;  // too big: the server names the problem
+    file.text().then(function (text) {
+      field.value = text;
+      input.value = "";  // the key now travels as the pasted one does
+      try { sessionStorage.setItem(STORE + "privateJwk", text); } catch (e) { /* storage off */ }
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  });
 
   // Sandbox console: deleting a channel asks first (its keys and tokens go with it).
   document.addEventListener("submit", function (ev) {
@@ -215,6 +248,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    showScriptButtons();
     setupLanguageKeepsChannel();
     setupSecretOutputs();
     renderTimes();
@@ -225,6 +259,7 @@
   });
   // A result rendered in place (static/flow.js): the same set-up for the new content.
   document.addEventListener("linetester:rendered", function () {
+    showScriptButtons();
     setupSecretOutputs();
     renderTimes();
     setupCarry();

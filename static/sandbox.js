@@ -52,6 +52,7 @@
     if (kid) {
       setSession("kid", kid);
       setSession("channelId", dataOf("#registered-key", "data-channel-id"));
+      setSession("kidChannel." + kid, dataOf("#registered-key", "data-channel-id"));  // jwt.js checks the pair
       setSession("target", "sandbox");
     }
     var deleted = dataOf("[data-deleted-channel]", "data-deleted-channel");
