@@ -90,8 +90,9 @@
   // Key pair page: generate in the browser with WebCrypto; the private key stays here.
   function setupKeygen() {
     var section = document.getElementById("browser-keygen");
-    if (!section) return;
+    if (!section || section.ltBound) return;  // once per page, again after an in-place answer
     if (!(window.crypto && crypto.subtle)) { return; }
+    section.ltBound = true;  // a property: a restored snapshot's copy is bound again
     section.hidden = false;
     var button = document.getElementById("generate-in-browser");
     var status = document.getElementById("keygen-status");
@@ -115,6 +116,7 @@
         sessionStorage.setItem(STORE + "publicJwk", JSON.stringify(pub));
         status.textContent = t("generated");
         button.disabled = false;
+        if (window.LineTester.keepHere) window.LineTester.keepHere();  // reload, Back and Forward keep the pair
       }).catch(function (err) {
         status.textContent = t("no_webcrypto") + " (" + err + ")";
         button.disabled = false;
@@ -260,6 +262,7 @@
   // A result rendered in place (static/flow.js): the same set-up for the new content.
   document.addEventListener("linetester:rendered", function () {
     showScriptButtons();
+    setupKeygen();
     setupSecretOutputs();
     renderTimes();
     setupCarry();

@@ -20,7 +20,7 @@
   var MAX_WALLET = 100;  // tokens remembered in this tab
   var CARRY = STORE + "carryEntry";  // the entry to show again after a language switch (this tab only)
   var SECRET = STORE + "secret.";    // channel secrets typed in this tab, per target and channel
-  var INPLACE = /^\/(oauth2\/v2\.1\/(token|tokens|verify|revoke)|oauth2\/v3\/token|v2\/oauth\/(accessToken|verify|revoke)|v2\/bot\/info|inspect)$/;
+  var INPLACE = /^\/(oauth2\/v2\.1\/(keys|jwt|token|tokens|verify|revoke)|oauth2\/v3\/token|v2\/oauth\/(accessToken|verify|revoke)|v2\/bot\/info|inspect)$/;
   var T = {};
   try { T = JSON.parse(document.getElementById("i18n").textContent); } catch (e) { T = {}; }
   function t(key, fallback) { return T[key] || fallback || key; }
@@ -110,14 +110,14 @@
     var body = new FormData(form);
     if (submitter && submitter.name) body.append(submitter.name, submitter.value);
     var buttons = form.querySelectorAll("button[type=submit], button:not([type])");
-    buttons.forEach(function (b) { b.disabled = true; });
-    // This entry first: Back returns to it as it is now, typed values included.
+    // This entry first: Back returns to it as it is now, typed values included (buttons not yet disabled).
     if (!(history.state && history.state.lt)) {
       var here = newId();
       if (saveEntry(here, snapshot())) history.replaceState({ lt: here }, "");
     } else {
       saveEntry(history.state.lt, snapshot());
     }
+    buttons.forEach(function (b) { b.disabled = true; });
     return fetch(action.pathname, {
       method: "POST", body: body, credentials: "same-origin", headers: { Accept: "text/html" }
     }).then(function (response) {
@@ -156,6 +156,15 @@
     ev.preventDefault();
     submitInPlace(form, ev.submitter);
   });
+
+  /* A result made in the page itself (a key pair, a JWT signed here): keep it in this entry, so reload, Back and
+     Forward show it again. */
+  window.LineTester = window.LineTester || {};
+  window.LineTester.keepHere = function () {
+    var id = history.state && history.state.lt;
+    if (!id) id = newId();
+    if (saveEntry(id, snapshot())) history.replaceState({ lt: id }, "");
+  };
 
   function loadEntry(id) {
     try { return JSON.parse(load(ENTRY + id) || "null"); } catch (e) { return null; }

@@ -202,10 +202,12 @@
     window.LineTester.focusResult(section);  // keyboard users land on the result's heading
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  /* Set up the form; again after an answer shown in place (static/flow.js), whose form is a new element. */
+  function init() {
     var form = document.getElementById("jwt-form");
     var messagesEl = document.getElementById("jwt-messages");
-    if (!form || !messagesEl || !(window.crypto && crypto.subtle)) return;
+    if (!form || !messagesEl || !(window.crypto && crypto.subtle) || form.ltBound) return;
+    form.ltBound = true;  // a property, not an attribute: a restored snapshot's copy is bound again
     var M = JSON.parse(messagesEl.textContent);
     var where = document.getElementById("sign-where");
     var button = document.getElementById("sign-button");
@@ -231,10 +233,18 @@
       ev.preventDefault();
       clearErrors(form);
       button.disabled = true;
-      signInBrowser(form, M).then(showResult, function (err) {
+      signInBrowser(form, M).then(function (result) {
+        showResult(result);
+        button.disabled = false;
+        // This entry keeps the JWT: reload, Back and Forward show it again (this tab only, as flow.js does).
+        if (window.LineTester.keepHere) window.LineTester.keepHere();
+      }, function (err) {
         if (err instanceof Refusal) showError(form, err.field, err.message);
         else showError(form, "private_key", M.not_object + " (" + err + ")");
       }).then(function () { button.disabled = false; });
     });
-  });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();  // loaded by static/flow.js after an answer shown in place
+  document.addEventListener("linetester:rendered", init);
 })();

@@ -25,7 +25,8 @@ import requests
 from line_token import signing
 from browsing import DESKTOP, PHONE, Watch, screenshot, tr
 from conftest import free_port
-from test_browser_flow import LOCALES, kid_count, new_channel
+from test_browser import context_for  # noqa: F401 (a fixture: a fresh profile per language)
+from test_browser_flow import kid_count, new_channel
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -37,22 +38,6 @@ def key(console_key) -> signing.PrivateKey:
     return signing.load_private_key(console_key)
 
 
-@pytest.fixture
-def open_context(browser):
-    """Factory: a fresh browser profile (its own sessionStorage) in ``lang`` at ``viewport``."""
-    contexts = []
-
-    def _make(lang: str = "en", viewport: dict = DESKTOP, javascript: bool = True):
-        context = browser.new_context(locale=LOCALES[lang], viewport=viewport, java_script_enabled=javascript)
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        return context
-
-    yield _make
-    for context in contexts:
-        context.close()
-
-
 def open_console_channel(page, base: str, ch: dict) -> None:
     """Open the channel in this tab's sandbox console, as its owner does: the tab then holds its secret."""
     from playwright.sync_api import expect
@@ -62,6 +47,16 @@ def open_console_channel(page, base: str, ch: dict) -> None:
     page.fill('#open-channel-form input[name="channel_secret"]', ch["channel_secret"])
     page.click("#open-channel-form button[type=submit]")
     expect(page.locator("#open-channel")).to_have_attribute("data-channel-id", ch["channel_id"])
+
+
+def start(context_for, base: str, key, lang: str, viewport: dict = DESKTOP, console: bool = False):
+    """A new sandbox channel with the console key, and a fresh tab (opened on it in the console if asked)."""
+    ch = new_channel(base, key)
+    page = context_for(lang, viewport).new_page()
+    watch = Watch(page, base)
+    if console:
+        open_console_channel(page, base, ch)
+    return ch, page, watch
 
 
 def issue_in_tab(page, base: str, ch: dict, key_text: str, lang: str) -> str:
@@ -86,14 +81,11 @@ def posts_to(watch: Watch, path: str) -> int:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_revoke_verify_and_try_forms_take_what_the_tab_holds(open_context, live_server, key, console_key_text, lang):
+def test_revoke_verify_and_try_forms_take_what_the_tab_holds(context_for, live_server, key, console_key_text, lang):
     from playwright.sync_api import expect
 
     base = live_server.url
-    ch = new_channel(base, key)
-    page = open_context(lang).new_page()
-    watch = Watch(page, base)
-    open_console_channel(page, base, ch)
+    ch, page, watch = start(context_for, base, key, lang, console=True)
     token = issue_in_tab(page, base, ch, console_key_text, lang)
 
     # Try it, then "Revoke this token…": channel ID and secret are already there.
@@ -137,14 +129,12 @@ def test_revoke_verify_and_try_forms_take_what_the_tab_holds(open_context, live_
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_back_forward_reload_and_language_keep_results(open_context, live_server, key, console_key_text, lang):
+def test_back_forward_reload_and_language_keep_results(context_for, live_server, key, console_key_text, lang):
     from playwright.sync_api import expect
 
     base = live_server.url
     other = "ja" if lang == "en" else "en"
-    ch = new_channel(base, key)
-    page = open_context(lang).new_page()
-    watch = Watch(page, base)
+    ch, page, watch = start(context_for, base, key, lang)
     token = issue_in_tab(page, base, ch, console_key_text, lang)
     page.get_by_role("button", name=tr(lang, "Try it"), exact=True).click()
     expect(page.locator("#result-title")).to_have_text(tr(lang, "The token works"))
@@ -185,18 +175,63 @@ def test_back_forward_reload_and_language_keep_results(open_context, live_server
     watch.assert_clean()
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_key_pair_and_jwt_results_survive_reload_back_and_forward(context_for, live_server, key, console_key_text,
+                                                                  lang):
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    ch, page, watch = start(context_for, base, key, lang)
+    # A key pair made in the browser: reload keeps it on the page.
+    page.goto(base + "/oauth2/v2.1/keys")
+    page.click("#generate-in-browser")
+    expect(page.locator("#browser-keys")).to_be_visible(timeout=30_000)
+    private = page.inner_text("#browser-private")
+    page.reload()
+    expect(page.locator("#browser-keys")).to_be_visible()
+    assert page.inner_text("#browser-private") == private
+    page.click("#generate-in-browser")  # the restored page still works
+    expect(page.locator("#keygen-status")).to_have_text(
+        tr(lang, "Done. Copy and keep the private key now: it is not saved anywhere."), timeout=30_000)
+
+    # A JWT signed in the browser, then one signed on the server (a post, answered in place).
+    page.goto(base + "/oauth2/v2.1/jwt")
+    page.fill("#channel_id", ch["channel_id"])
+    page.fill("#kid", ch["kid"])
+    page.fill("#private_key", console_key_text)
+    page.click("#sign-button")
+    expect(page.locator("#browser-result")).to_be_visible()
+    browser_jwt = page.inner_text("#browser-jwt-token").strip()
+    page.reload()
+    expect(page.locator("#browser-result")).to_be_visible()
+    assert page.inner_text("#browser-jwt-token").strip() == browser_jwt
+    page.check('input[name="sign_in"][value="server"]')
+    page.click("#sign-button")
+    expect(page.locator("#jwt-result")).to_be_visible()
+    server_jwt = page.inner_text("#jwt-token").strip()
+    assert page.url == base + "/oauth2/v2.1/jwt"
+    signs = posts_to(watch, "/oauth2/v2.1/jwt")
+    page.go_back()
+    expect(page.locator("#browser-result")).to_be_visible()
+    assert page.inner_text("#browser-jwt-token").strip() == browser_jwt
+    page.go_forward()
+    expect(page.locator("#jwt-result")).to_be_visible()
+    assert page.inner_text("#jwt-token").strip() == server_jwt
+    page.reload()
+    assert page.inner_text("#jwt-token").strip() == server_jwt
+    assert posts_to(watch, "/oauth2/v2.1/jwt") == signs == 1
+    watch.assert_clean()
+
+
 # --------------------------------------------------------------------------- 3. revoking from the tab's list
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_wallet_revoke_asks_once_and_updates_the_page(open_context, live_server, key, console_key_text, lang):
+def test_wallet_revoke_asks_once_and_updates_the_page(context_for, live_server, key, console_key_text, lang):
     from playwright.sync_api import expect
 
     base = live_server.url
-    ch = new_channel(base, key)
-    page = open_context(lang).new_page()
-    watch = Watch(page, base)
-    open_console_channel(page, base, ch)
+    ch, page, watch = start(context_for, base, key, lang, console=True)
     token = issue_in_tab(page, base, ch, console_key_text, lang)
     expect(page.locator("#slots")).to_contain_text(
         tr(lang, "%(count)s of 30 v2.1 slots in use on this channel.", count=1))
@@ -239,7 +274,7 @@ def test_wallet_revoke_asks_once_and_updates_the_page(open_context, live_server,
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_have_key_unreachable_line_points_at_send_to_and_the_key_file_stays(
-        open_context, start_server, key, console_key_text, tmp_path, lang):
+        context_for, start_server, key, console_key_text, tmp_path, lang):
     from playwright.sync_api import expect
 
     closed = free_port()  # nothing listens there: "LINE" refuses the connection at once
@@ -247,7 +282,7 @@ def test_have_key_unreachable_line_points_at_send_to_and_the_key_file_stays(
     base = server.url
     key_file = tmp_path / "console-key.json"
     key_file.write_text(console_key_text)
-    page = open_context(lang).new_page()
+    page = context_for(lang).new_page()
     watch = Watch(page, base)
     page.goto(base + "/")
     page.click("#have-key a.button.primary")
@@ -278,11 +313,11 @@ def test_have_key_unreachable_line_points_at_send_to_and_the_key_file_stays(
 
 
 def test_without_javascript_secret_readable_no_dead_buttons_target_and_jwt_carried(
-        open_context, live_server, key, console_key_text):
+        context_for, live_server, key, console_key_text):
     from playwright.sync_api import expect
 
     base = live_server.url
-    page = open_context("en", javascript=False).new_page()
+    page = context_for("en", javascript=False).new_page()
     page.goto(base + "/sandbox/")
     page.click("#create-channel button[type=submit]")
     channel_id = page.inner_text("#new-channel-id").strip()
@@ -339,7 +374,7 @@ def _step_numbers(page) -> list[int]:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_phone_tables_stack_menu_folds_steps_without_gaps(open_context, live_server, key, lang):
+def test_phone_tables_stack_menu_folds_steps_without_gaps(context_for, live_server, key, lang):
     from playwright.sync_api import expect
 
     base = live_server.url
@@ -349,7 +384,7 @@ def test_phone_tables_stack_menu_folds_steps_without_gaps(open_context, live_ser
         "grant_type": "client_credentials", "client_assertion": jwt,
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}).json()["access_token"]
 
-    page = open_context(lang, PHONE).new_page()
+    page = context_for(lang, PHONE).new_page()
     watch = Watch(page, base)
     page.goto(base + "/v2/bot/info")
     # The steps: behind one "Menu" button, the header one row of buttons, not four rows of links.
@@ -384,10 +419,10 @@ def test_phone_tables_stack_menu_folds_steps_without_gaps(open_context, live_ser
     watch.assert_clean()
 
 
-def test_phone_menu_opens_without_javascript(open_context, live_server):
+def test_phone_menu_opens_without_javascript(context_for, live_server):
     from playwright.sync_api import expect
 
-    page = open_context("en", PHONE, javascript=False).new_page()
+    page = context_for("en", PHONE, javascript=False).new_page()
     page.goto(live_server.url + "/")
     links = page.locator("#nav-menu a")
     expect(links.first).to_be_hidden()
@@ -401,11 +436,11 @@ def test_phone_menu_opens_without_javascript(open_context, live_server):
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_focus_lands_on_each_result_heading_and_create_comes_first(open_context, live_server, key, lang):
+def test_focus_lands_on_each_result_heading_and_create_comes_first(context_for, live_server, key, lang):
     from playwright.sync_api import expect
 
     base = live_server.url
-    page = open_context(lang).new_page()
+    page = context_for(lang).new_page()
     watch = Watch(page, base)
     page.goto(base + "/oauth2/v2.1/keys")
     page.focus("#generate-in-browser")
@@ -443,14 +478,11 @@ def test_focus_lands_on_each_result_heading_and_create_comes_first(open_context,
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_sandbox_errors_offer_the_fix(open_context, live_server, key, console_key_text, lang):
+def test_sandbox_errors_offer_the_fix(context_for, live_server, key, console_key_text, lang):
     from playwright.sync_api import expect
 
     base = live_server.url
-    ch = new_channel(base, key)
-    page = open_context(lang).new_page()
-    watch = Watch(page, base)
-    open_console_channel(page, base, ch)
+    ch, page, watch = start(context_for, base, key, lang, console=True)
 
     # A JWT whose exp is an hour ahead: what is wrong, and how to fix it.
     now = int(time.time())
