@@ -226,15 +226,15 @@
 
   // Switching language on the sandbox console keeps the open channel: remember it across the switch
   // (this tab only) and open it again on arrival.
+  document.addEventListener("click", function (ev) {  // delegated: the header is replaced by in-place answers
+    var a = ev.target.closest && ev.target.closest(".lang a");
+    var open = document.getElementById("open-channel");
+    if (a && open && open.getAttribute("data-channel-id")) {
+      try { sessionStorage.setItem(STORE + "reopenChannel", open.getAttribute("data-channel-id")); } catch (e) { /* off */ }
+    }
+  });
   function setupLanguageKeepsChannel() {
     var open = document.getElementById("open-channel");
-    document.querySelectorAll(".lang a").forEach(function (a) {
-      a.addEventListener("click", function () {
-        if (open && open.getAttribute("data-channel-id")) {
-          try { sessionStorage.setItem(STORE + "reopenChannel", open.getAttribute("data-channel-id")); } catch (e) { /* off */ }
-        }
-      });
-    });
     var reopen = null;
     try { reopen = sessionStorage.getItem(STORE + "reopenChannel"); sessionStorage.removeItem(STORE + "reopenChannel"); } catch (e) { reopen = null; }
     var form = document.querySelector("#open-channel-form form");

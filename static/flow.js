@@ -21,6 +21,14 @@
   var CARRY = STORE + "carryEntry";  // the entry to show again after a language switch (this tab only)
   var SECRET = STORE + "secret.";    // channel secrets typed in this tab, per target and channel
   var INPLACE = /^\/(oauth2\/v2\.1\/(keys|jwt|token|tokens|verify|revoke)|oauth2\/v3\/token|v2\/oauth\/(accessToken|verify|revoke)|v2\/bot\/info|inspect)$/;
+  // The sandbox console's forms post to /sandbox/console/…, which have no page of their own: their answers are
+  // shown in place under the console's address, so a reload there (a GET) finds the saved answer.
+  var CONSOLE = /^(\/sandbox)\/console\/(open|channels|keys|keys\/delete|long-lived|revoke|delete|bot)$/;
+  function addressFor(path) {
+    if (INPLACE.test(path)) return path;
+    var m = CONSOLE.exec(path);
+    return m ? m[1] + "/" : null;
+  }
   var T = {};
   try { T = JSON.parse(document.getElementById("i18n").textContent); } catch (e) { T = {}; }
   function t(key, fallback) { return T[key] || fallback || key; }
@@ -105,7 +113,7 @@
     });
   }
 
-  function submitInPlace(form, submitter) {
+  function submitInPlace(form, submitter, address) {
     var action = new URL(form.getAttribute("action") || location.pathname, location.href);
     var body = new FormData(form);
     if (submitter && submitter.name) body.append(submitter.name, submitter.value);
@@ -131,8 +139,8 @@
       var header = doc.querySelector("header.site");
       show(main.innerHTML, doc.title, true, header ? header.innerHTML : "");
       var snap = snapshot();
-      snap.path = action.pathname;  // the address the entry gets (pushState below), not the one it leaves
-      if (saveEntry(id, snap)) history.pushState({ lt: id }, "", action.pathname);
+      snap.path = address;  // the address the entry gets (pushState below), not the one it leaves
+      if (saveEntry(id, snap)) history.pushState({ lt: id }, "", address);
     }).catch(function () {
       // Could not answer in place (offline, storage off…): post the form the ordinary way.
       buttons.forEach(function (b) { b.disabled = false; });
@@ -151,10 +159,11 @@
     rememberSecret(form);
     if (ev.defaultPrevented || form.getAttribute("data-native") || (form.method || "").toLowerCase() !== "post") return;
     var action = new URL(form.getAttribute("action") || location.pathname, location.href);
-    if (action.origin !== location.origin || !INPLACE.test(action.pathname)) return;
+    var address = action.origin === location.origin ? addressFor(action.pathname) : null;
+    if (!address) return;
     if (!window.fetch || !window.DOMParser || !window.history || !history.pushState) return;
     ev.preventDefault();
-    submitInPlace(form, ev.submitter);
+    submitInPlace(form, ev.submitter, address);
   });
 
   /* A result made in the page itself (a key pair, a JWT signed here): keep it in this entry, so reload, Back and
@@ -193,7 +202,7 @@
     var old = loadEntry(carry.id);
     if (!old) return;
     var parsed = new DOMParser().parseFromString("<div>" + old.html + "</div>", "text/html");
-    var result = parsed.querySelector("section.result");
+    var result = parsed.querySelector("section.result:not([hidden])");
     var main = document.getElementById("main");
     if (!result || main.querySelector("section.result:not([hidden])")) return;
     var note = document.createElement("p");
@@ -201,8 +210,13 @@
     note.id = "restored-note";
     note.textContent = t("restored", "Shown as it was answered before the language switch; nothing was sent again.");
     result.insertBefore(note, result.firstElementChild ? result.firstElementChild.nextSibling : null);
-    var before = main.querySelector(".lead");
-    main.insertBefore(document.importNode(result, true), before ? before.nextSibling : main.firstChild);
+    var copy = document.importNode(result, true);
+    var same = result.id ? document.getElementById(result.id) : null;  // e.g. the JWT page's hidden browser result
+    if (same && main.contains(same)) same.replaceWith(copy);
+    else {
+      var before = main.querySelector(".lead");
+      main.insertBefore(copy, before ? before.nextSibling : main.firstChild);
+    }
     var here = newId();
     if (saveEntry(here, snapshot())) history.replaceState({ lt: here }, "");
     document.dispatchEvent(new CustomEvent("linetester:rendered"));
@@ -211,7 +225,8 @@
   document.addEventListener("click", function (ev) {
     var a = ev.target.closest && ev.target.closest(".lang a");
     var id = history.state && history.state.lt;
-    if (!a || !id) return;
+    // The console reopens its channel itself across the switch (static/app.js).
+    if (!a || !id || location.pathname === "/sandbox/") return;
     saveEntry(id, snapshot());
     store(CARRY, JSON.stringify({ id: id, path: location.pathname }));
   });

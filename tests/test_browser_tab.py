@@ -223,6 +223,37 @@ def test_key_pair_and_jwt_results_survive_reload_back_and_forward(context_for, l
     watch.assert_clean()
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_console_answers_survive_back_forward_and_reload(context_for, live_server, key, lang):
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    page = context_for(lang).new_page()
+    watch = Watch(page, base)
+    page.goto(base + "/sandbox/")
+    page.click("#create-channel button[type=submit]")
+    expect(page.locator("#created-channel h2")).to_be_focused()
+    channel_id = page.inner_text("#new-channel-id").strip()
+    page.fill("#public_key", json.dumps(signing.public_jwk(key)))
+    page.click("#register-key-form button[type=submit]")
+    kid = page.inner_text("#new-kid").strip()
+    assert page.url == base + "/sandbox/"  # the console's address, never a form's, nothing in a query
+    page.go_back()
+    expect(page.locator("#created-channel")).to_have_attribute("data-channel-id", channel_id)
+    page.go_forward()
+    expect(page.locator("#new-kid")).to_have_text(kid)
+    page.reload()
+    expect(page.locator("#new-kid")).to_have_text(kid)
+    expect(page.locator("#open-channel")).to_have_attribute("data-channel-id", channel_id)
+    # One channel made, one key registered: Back, Forward and reload sent nothing again.
+    assert posts_to(watch, "/sandbox/console/channels") == 1
+    assert posts_to(watch, "/sandbox/console/keys") == 1
+    secret = page.input_value("#channel_secret")
+    keys = requests.get(f"{base}/sandbox/api/channels/{channel_id}", auth=(channel_id, secret), timeout=30).json()
+    assert [k["kid"] for k in keys["keys"]] == [kid]
+    watch.assert_clean()
+
+
 # --------------------------------------------------------------------------- 3. revoking from the tab's list
 
 
