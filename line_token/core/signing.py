@@ -451,7 +451,8 @@ def pem_to_jwk(pem: str, field_name: str = "pem") -> tuple[dict, dict]:
 # --------------------------------------------------------------------------- JWT
 
 
-_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() also takes "²" and "١", which int() refuses
+CHANNEL_ID_PATTERN = "[0-9]{1,18}"  # also handed to static/jwt.js, so the browser checks the same rule
+_DIGITS = re.compile(CHANNEL_ID_PATTERN)  # ASCII only: str.isdigit() also takes "²" and "١", which int() refuses
 
 
 def whole_number(value: Any, field_name: str, default: int | None = None,

@@ -300,6 +300,9 @@ def result_view(response: LineResponse, built: Call) -> Result:
                            display.join_sentences(explanation, named))
         elif precise:
             explanation = precise
+            if (inspection.get("expires_in") or 0) > 0 and any(
+                    p.get("field") == "payload.exp" for p in inspection.get("problems") or []):
+                explanation = display.join_sentences(precise, gettext(EXP_TOO_FAR_FIX))
     code = snippets.for_request(built.endpoint, display_url, response.fields, response.body)
     slots = None
     if response.ok and built.endpoint == "issue_v21" and assertion:
@@ -313,6 +316,12 @@ def result_view(response: LineResponse, built: Call) -> Result:
         has_secrets=any(k in display.SECRET_FIELDS and v for k, v in response.fields.items()),
         signed_assertion=built.signed_assertion, now=int(time.time()), inspection=inspection, slots=slots,
         snippets=code)
+
+
+# How to fix an exp too far ahead, after the inspector said by how much.
+EXP_TOO_FAR_FIX = N_("Sign a new JWT that expires at most 30 minutes from now: on the JWT page (or in the one-step "
+                     "fields) set \"JWT lifetime in minutes (exp)\" to 30 or less; if you set exp yourself, use the "
+                     "current UNIX time plus at most 1800. If it already is, check that this computer's clock is right.")
 
 
 def slots_in_use(assertion: str, target: str) -> int | None:
