@@ -22,7 +22,7 @@ import time
 import pytest
 import requests
 
-from line_token import signing
+from line_token.core import signing
 from browsing import DESKTOP, PHONE, Watch, screenshot, tr
 from conftest import free_port
 from test_browser import context_for  # noqa: F401 (a fixture: a fresh profile per language)
