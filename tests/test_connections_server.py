@@ -193,7 +193,7 @@ def test_4000_idle_and_trickling_connections_do_not_starve_get(start_server):
             held = holder.established()
             if held < 0.9 * HELD:
                 continue  # still ramping up (or replacing a burst of closed ones)
-            samples.append((get_home(server.url, bound + BUSY_MACHINE_SLACK), held))
+            samples.append((get_home(server.url, 30), held))
             for pid in workers:
                 memory_peak[pid] = max(memory_peak[pid], rss_kb(pid))
 
@@ -211,7 +211,7 @@ def test_4000_idle_and_trickling_connections_do_not_starve_get(start_server):
         waited = cpu_wait(workers) - waited_before
     finally:
         stop.set()
-        sampler.join(timeout=bound + 2 * BUSY_MACHINE_SLACK)
+        sampler.join(timeout=40)
         holder.close_all()
 
     timings = [t for t, _ in samples]
