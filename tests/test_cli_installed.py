@@ -279,7 +279,7 @@ def test_the_installed_package_serves_the_pages_too(installed, home):
     """The wheel carries templates/, static/, translations/ and the sandbox's OpenAPI document: create_app()
     works outside the checkout, and keeps its sandbox file in the user's data folder rather than in site-packages."""
     script = (
-        "import json\n"  # not the app's JSON provider: it bounds request bodies, and the document is larger
+        "import json\n"
         "from line_token import create_app, INSTALLED\n"
         "app = create_app({'TESTING': True})\n"
         "c = app.test_client()\n"
