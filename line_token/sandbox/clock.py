@@ -20,8 +20,6 @@ MAX_OFFSET_SECONDS = 10 * 365 * 24 * 60 * 60  # ten years ahead at most, in all
 
 def check_advance(value: Any) -> int:
     """``advance_seconds`` as a whole number from 1 to ten years; SigningError naming it otherwise."""
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 12:
-        value = int(value.strip())  # the console's form sends text
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_OFFSET_SECONDS:
         raise SigningError("advance_seconds", signing.N_(
             "advance_seconds must be a whole number of seconds from 1 to %(max)d (ten years): how far the "

@@ -42,8 +42,8 @@ def mask_fields(fields: Iterable[tuple[str, str]], authorization: str | None = N
     """
     kept: dict[str, str] = {}
     dropped = 0
-    for name, value in fields:
-        if len(kept) >= MAX_FIELDS:
+    for index, (name, value) in enumerate(fields):
+        if index >= MAX_FIELDS:
             dropped += 1
             continue
         clean = _NAME.sub("?", str(name)[:MAX_NAME]) or "?"

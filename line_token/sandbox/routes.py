@@ -1172,7 +1172,7 @@ def console_advance_clock():
         return refusal
     raw = request.form.get("advance_seconds", "")
     try:
-        clock_module.advance(get_store(), channel.channel_id, raw.strip())
+        clock_module.advance(get_store(), channel.channel_id, _form_number("advance_seconds"))
     except SigningError as e:
         return render_console(channel, 400, {"advance_seconds": raw}, {e.field: translate_error(e)}, secret=secret)
     return render_console(channel, secret=secret, notice=gettext("The channel's clock moved forward."))
