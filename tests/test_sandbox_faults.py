@@ -428,3 +428,57 @@ def test_the_console_shows_faults_clock_and_log_in_japanese(client, keypair):
     assert 'data-offset="0"' in r.get_data(as_text=True)
     r = client.post(f"{P}/console/faults/clear", data=form)
     assert 'id="pending-faults"' not in r.get_data(as_text=True)
+
+
+# --------------------------------------------------------------------------- both backends, and older databases
+
+
+from pg import backend, postgres  # noqa: E402,F401  (fixtures)
+
+
+def test_faults_clock_and_log_on_both_backends(backend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from line_token import create_app
+    from line_token.sandbox import clock as clock_module
+
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test", **backend})
+    client = app.test_client()
+    store = app.extensions["sandbox_store"]
+    chan = Chan(client)
+    chan.fault(path="/v2/oauth/verify", status=503, count=10)
+    # Twenty takers at once, each on its own connection: exactly ten get the fault.
+    with ThreadPoolExecutor(10) as pool:
+        taken = list(pool.map(lambda _: faults_module.take_fault(store, chan.id, "/v2/oauth/verify"), range(20)))
+    assert sum(f is not None for f in taken) == 10
+    assert faults_module.channel_state(store, chan.id) == (0, False)
+    chan.fault(path="/v2/oauth/accessToken", status=429)
+    assert chan.short_lived().status_code == 429
+    token = chan.short_lived().json["access_token"]
+    chan.advance(30 * 24 * 3600)
+    assert clock_module.offset(store, chan.id) == 30 * 24 * 3600
+    assert faults_module.channel_state(store, chan.id) == (30 * 24 * 3600, False)
+    assert chan.verify_v2(token).json["error_description"] == "access_token invalid"
+    for _ in range(reqlog.LOG_KEPT + 3):
+        reqlog.record(store, chan.id, at=1, method="GET", path="/x", status=200, error=None, request_id="r",
+                      user_agent=None, fields={})
+    assert len(chan.log()) == reqlog.LOG_KEPT
+    assert chan.api("delete", "").status_code == 204
+    store.dispose()
+
+
+def test_a_database_from_before_gains_the_new_tables_on_first_use(tmp_path):
+    from line_token.sandbox import store as store_module
+
+    path = tmp_path / "old.sqlite3"
+    old = store_module.open_store({"SANDBOX_DATABASE": str(path)})
+    channel, secret = old.create_channel("from before")
+    old.dispose()
+    with sqlite3.connect(path) as db:  # the database as the previous release left it
+        for table in ("sandbox_faults", "sandbox_clocks", "sandbox_request_log"):
+            db.execute(f"DROP TABLE {table}")
+    new = store_module.open_store({"SANDBOX_DATABASE": str(path)})
+    assert new.check_secret(channel.channel_id, secret)
+    faults_module.add_fault(new, channel.channel_id, {"path": "/v2/oauth/verify", "status": 500})
+    assert [f.status for f in faults_module.list_faults(new, channel.channel_id)] == [500]
+    new.dispose()
