@@ -11,7 +11,7 @@ import sys
 import pytest
 import requests
 
-from conftest import ROOT, LiveServer, free_port
+from conftest import ROOT, start_sandbox_origin
 
 pytestmark = pytest.mark.server
 
@@ -24,9 +24,7 @@ def blocks(language: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory):
-    port = free_port()
-    server = LiveServer(tmp_path_factory.mktemp("docs"), {"SANDBOX_PORT": str(port)}).start()
-    server.sandbox_url = f"http://127.0.0.1:{port}"
+    server = start_sandbox_origin(tmp_path_factory.mktemp("docs"))
     yield server
     server.stop()
 

@@ -23,7 +23,7 @@ from urllib.parse import quote_plus, urlencode
 import pytest
 import requests
 
-from conftest import LiveServer, free_port
+from conftest import start_sandbox_origin
 from line_token.core import signing
 
 pytestmark = pytest.mark.server
@@ -228,9 +228,7 @@ EXPECTED_FIELDS = {
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory):
-    port = free_port()
-    server = LiveServer(tmp_path_factory.mktemp("shapes"), {"SANDBOX_PORT": str(port)}).start()
-    server.sandbox_url = f"http://127.0.0.1:{port}"
+    server = start_sandbox_origin(tmp_path_factory.mktemp("shapes"))
     yield server
     server.stop()
 

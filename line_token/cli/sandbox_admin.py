@@ -310,11 +310,20 @@ def faults_group() -> None:
 
 
 def _local_faults_call(func, channel_id: str, secret: str | None, *args):
-    from ..sandbox import faults as faults_module  # noqa: F401  (the store's tables load with it)
-
+    """``func(store, channel_id, *args)`` on this process's sandbox, once the channel is known (and its secret, if given)."""
     sandbox = local_sandbox()
     local_channel(channel_id, secret)
     return func(sandbox.store, channel_id, *args)
+
+
+def channel_call(channel_id: str, channel_secret: str | None, base_url: str | None, method: str, path: str,
+                 local, body: Any = None) -> Any:
+    """A running sandbox's admin API at /api/channels/ID + ``path`` with --base-url, else ``local(channel_id)``."""
+    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
+    if base_url is not None:
+        return admin_call(base_url, method, f"/api/channels/{channel_id}{path}", auth=_auth(channel_id, channel_secret),
+                          body=body)
+    return local(channel_id)
 
 
 @faults_group.command("add")
@@ -345,7 +354,6 @@ def faults_add(channel_id: str, fault_path: str, status: str | None, count: int,
     """
     from ..sandbox import faults as faults_module
 
-    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
     body: dict[str, Any] = {"path": fault_path, "count": count}
     if status is not None:
         body["status"] = int(status)
@@ -353,17 +361,14 @@ def faults_add(channel_id: str, fault_path: str, status: str | None, count: int,
         body["delay_seconds"] = int(delay_seconds) if float(delay_seconds).is_integer() else delay_seconds
     if retry_after is not None:
         body["retry_after"] = retry_after
-    if base_url is not None:
-        answer = admin_call(base_url, "POST", f"/api/channels/{channel_id}/faults",
-                            auth=_auth(channel_id, channel_secret), body=body)
-    else:
+
+    def local(cid: str) -> dict:
         try:
-            answer = _local_faults_call(faults_module.add_fault, channel_id, channel_secret, body).as_json()
+            return _local_faults_call(faults_module.add_fault, cid, channel_secret, body).as_json()
         except signing.SigningError as e:
-            option = {"path": "--path", "status": "--status", "count": "--count", "delay_seconds": "--delay-seconds",
-                      "retry_after": "--retry-after"}.get(e.field, "--" + e.field)
-            raise from_signing_error(e, option) from None
-    emit(answer, as_json, field_name)
+            raise from_signing_error(e, "--" + e.field.replace("_", "-")) from None
+
+    emit(channel_call(channel_id, channel_secret, base_url, "POST", "/faults", local, body), as_json, field_name)
 
 
 @faults_group.command("list")
@@ -377,14 +382,8 @@ def faults_list(channel_id: str, channel_secret: str | None, base_url: str | Non
     """List a channel's pending faults, in the order they fire."""
     from ..sandbox import faults as faults_module
 
-    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
-    if base_url is not None:
-        answer = admin_call(base_url, "GET", f"/api/channels/{channel_id}/faults",
-                            auth=_auth(channel_id, channel_secret))
-    else:
-        answer = {"faults": [f.as_json() for f in
-                             _local_faults_call(faults_module.list_faults, channel_id, channel_secret)]}
-    emit(answer, as_json, field_name)
+    emit(channel_call(channel_id, channel_secret, base_url, "GET", "/faults", lambda cid: {"faults": [
+        f.as_json() for f in _local_faults_call(faults_module.list_faults, cid, channel_secret)]}), as_json, field_name)
 
 
 @faults_group.command("clear")
@@ -398,13 +397,8 @@ def faults_clear(channel_id: str, channel_secret: str | None, base_url: str | No
     """Clear a channel's pending faults."""
     from ..sandbox import faults as faults_module
 
-    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
-    if base_url is not None:
-        answer = admin_call(base_url, "DELETE", f"/api/channels/{channel_id}/faults",
-                            auth=_auth(channel_id, channel_secret))
-    else:
-        answer = {"cleared": _local_faults_call(faults_module.clear_faults, channel_id, channel_secret)}
-    emit(answer, as_json, field_name)
+    emit(channel_call(channel_id, channel_secret, base_url, "DELETE", "/faults", lambda cid: {
+        "cleared": _local_faults_call(faults_module.clear_faults, cid, channel_secret)}), as_json, field_name)
 
 
 @sandbox_group.group("clock", help="""Move a sandbox channel's clock forward: its tokens expire without waiting.
@@ -442,17 +436,15 @@ def clock_advance(channel_id: str, seconds: int, channel_secret: str | None, bas
     """
     from ..sandbox import clock as clock_module
 
-    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
-    if base_url is not None:
-        answer = admin_call(base_url, "POST", f"/api/channels/{channel_id}/clock",
-                            auth=_auth(channel_id, channel_secret), body={"advance_seconds": seconds})
-    else:
+    def local(cid: str) -> dict:
         try:
-            _local_faults_call(clock_module.advance, channel_id, channel_secret, seconds)
+            _local_faults_call(clock_module.advance, cid, channel_secret, seconds)
         except signing.SigningError as e:
             raise from_signing_error(e, "SECONDS") from None
-        answer = clock_module.clock_json(local_sandbox().store, channel_id)
-    emit(answer, as_json, field_name)
+        return clock_module.clock_json(local_sandbox().store, cid)
+
+    emit(channel_call(channel_id, channel_secret, base_url, "POST", "/clock", local, {"advance_seconds": seconds}),
+         as_json, field_name)
 
 
 @clock_group.command("show")
@@ -466,12 +458,8 @@ def clock_show(channel_id: str, channel_secret: str | None, base_url: str | None
     """Show the channel's time (epoch seconds) and how far ahead of real time it is."""
     from ..sandbox import clock as clock_module
 
-    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
-    if base_url is not None:
-        answer = admin_call(base_url, "GET", f"/api/channels/{channel_id}/clock", auth=_auth(channel_id, channel_secret))
-    else:
-        answer = _local_faults_call(clock_module.clock_json, channel_id, channel_secret)
-    emit(answer, as_json, field_name)
+    emit(channel_call(channel_id, channel_secret, base_url, "GET", "/clock", lambda cid: _local_faults_call(
+        clock_module.clock_json, cid, channel_secret)), as_json, field_name)
 
 
 @clock_group.command("reset")
@@ -485,14 +473,11 @@ def clock_reset(channel_id: str, channel_secret: str | None, base_url: str | Non
     """Return the channel to real time."""
     from ..sandbox import clock as clock_module
 
-    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
-    if base_url is not None:
-        answer = admin_call(base_url, "DELETE", f"/api/channels/{channel_id}/clock",
-                            auth=_auth(channel_id, channel_secret))
-    else:
-        _local_faults_call(clock_module.reset, channel_id, channel_secret)
-        answer = clock_module.clock_json(local_sandbox().store, channel_id)
-    emit(answer, as_json, field_name)
+    def local(cid: str) -> dict:
+        _local_faults_call(clock_module.reset, cid, channel_secret)
+        return clock_module.clock_json(local_sandbox().store, cid)
+
+    emit(channel_call(channel_id, channel_secret, base_url, "DELETE", "/clock", local), as_json, field_name)
 
 
 @sandbox_group.command("log")
@@ -511,9 +496,5 @@ def request_log(channel_id: str, channel_secret: str | None, base_url: str | Non
     """
     from ..sandbox import reqlog
 
-    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
-    if base_url is not None:
-        answer = admin_call(base_url, "GET", f"/api/channels/{channel_id}/log", auth=_auth(channel_id, channel_secret))
-    else:
-        answer = {"entries": _local_faults_call(reqlog.entries, channel_id, channel_secret)}
-    emit(answer, as_json, field_name)
+    emit(channel_call(channel_id, channel_secret, base_url, "GET", "/log", lambda cid: {
+        "entries": _local_faults_call(reqlog.entries, cid, channel_secret)}), as_json, field_name)
