@@ -154,14 +154,21 @@ def take_fault(store: Store, channel_id: str, path: str) -> Fault | None:
     return _fault(row)
 
 
+_STATE: list = []
+
+
 def channel_state(store: Store, channel_id: str) -> tuple[int, bool]:
-    """The channel's clock offset and whether it has pending faults, in one read (run before every LINE call)."""
-    sa = store_module.sa
-    clocks, table = store_module.clocks, store_module.faults
+    """The channel's clock offset and whether it has pending faults, in one read (run before every LINE call;
+    the statement is built once, as store.py's hot statements are)."""
+    if not _STATE:
+        sa = store_module.sa
+        clocks, table = store_module.clocks, store_module.faults
+        p = sa.bindparam("p_channel")
+        _STATE.append(sa.select(
+            sa.select(clocks.c.offset_seconds).where(clocks.c.channel_id == p).scalar_subquery(),
+            sa.exists().where(table.c.channel_id == p)))
     with store._read() as conn:
-        row = conn.execute(sa.select(
-            sa.select(clocks.c.offset_seconds).where(clocks.c.channel_id == channel_id).scalar_subquery(),
-            sa.exists().where(table.c.channel_id == channel_id))).one()
+        row = conn.execute(_STATE[0], {"p_channel": channel_id}).one()
     return int(row[0] or 0), bool(row[1])
 
 

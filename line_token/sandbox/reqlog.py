@@ -80,26 +80,42 @@ def error_of(status: int, body: bytes, mimetype: str) -> str | None:
     return _CONTROL.sub(" ", text)[:200]
 
 
+_STATEMENTS: dict = {}
+
+
+def _statements() -> dict:
+    """The two statements every logged call runs, built once with bound parameters (building SQLAlchemy
+    expressions per call cost more than SQLite's own work; see store.py's hot statements)."""
+    if not _STATEMENTS:
+        sa = store_module.sa
+        table, channels = store_module.request_log, store_module.channels
+        p = sa.bindparam
+        columns = ("channel_id", "at", "method", "path", "status", "error", "request_id", "user_agent", "fields")
+        # One INSERT ... SELECT: written only if the channel exists, so unknown IDs never grow the table.
+        values = sa.select(*[p("p_" + name, type_=table.c[name].type).label(name) for name in columns]).where(
+            sa.exists().where(channels.c.channel_id == p("p_channel_id")))
+        cutoff = (sa.select(table.c.id).where(table.c.channel_id == p("p_channel_id"))
+                  .order_by(table.c.id.desc()).offset(LOG_KEPT).limit(1).scalar_subquery())
+        _STATEMENTS.update({
+            "insert": table.insert().from_select(list(columns), values),
+            "trim": table.delete().where((table.c.channel_id == p("p_channel_id")) & (table.c.id <= cutoff)),
+        })
+    return _STATEMENTS
+
+
 def record(store: Store, channel_id: str, *, at: int, method: str, path: str, status: int, error: str | None,
            request_id: str, user_agent: str | None, fields: dict) -> bool:
     """Append an entry to the channel's log and trim it to LOG_KEPT; False (nothing written) if no such channel."""
-    sa = store_module.sa
-    table = store_module.request_log
     store._ensure_schema()
-    user_agent = _CONTROL.sub(" ", user_agent)[:MAX_USER_AGENT] if user_agent else None
+    statements = _statements()
+    params = {"p_channel_id": channel_id, "p_at": int(at), "p_method": method[:8], "p_path": path[:64],
+              "p_status": int(status), "p_error": error, "p_request_id": request_id[:36],
+              "p_user_agent": _CONTROL.sub(" ", user_agent)[:MAX_USER_AGENT] if user_agent else None,
+              "p_fields": json.dumps(fields, ensure_ascii=False, separators=(",", ":"))}
     with store._write() as conn:
-        exists = conn.execute(sa.select(store_module.channels.c.channel_id)
-                              .where(store_module.channels.c.channel_id == channel_id)).first()
-        if exists is None:
+        if conn.execute(statements["insert"], params).rowcount == 0:
             return False
-        conn.execute(table.insert().values(
-            channel_id=channel_id, at=int(at), method=method[:8], path=path[:64], status=int(status),
-            error=error, request_id=request_id[:36], user_agent=user_agent,
-            fields=json.dumps(fields, ensure_ascii=False, separators=(",", ":"))))
-        cutoff = conn.execute(sa.select(table.c.id).where(table.c.channel_id == channel_id)
-                              .order_by(table.c.id.desc()).offset(LOG_KEPT).limit(1)).scalar()
-        if cutoff is not None:
-            conn.execute(table.delete().where((table.c.channel_id == channel_id) & (table.c.id <= cutoff)))
+        conn.execute(statements["trim"], {"p_channel_id": channel_id})
     return True
 
 
