@@ -940,6 +940,16 @@ def _call_fields() -> list[tuple[str, str]]:
 
 def channel_of_call() -> str | None:
     """The channel a call of LINE's paths is for, cheaply and without judging it (the view does that)."""
+    if request.endpoint in ("sandbox.bot_info", "sandbox.message_quota", "sandbox.message_quota_consumption"):
+        # The bot calls take their token only in the header (§10), whatever the query string says.
+        scheme, _, bearer = request.headers.get("Authorization", "").strip().partition(" ")
+        token = bearer.strip() if scheme.lower() == "bearer" else None
+        if not token or not v2_token_well_formed(token):
+            return None
+        record = find_token_once(token)
+        if record is not None:
+            return record.channel_id
+        return service().stateless_channel(token, 0)  # its signature only; the view checks its expiry
     try:
         client_id = param("client_id")
         assertion = param("client_assertion")
@@ -955,16 +965,6 @@ def channel_of_call() -> str | None:
             return None
         iss = payload.get("iss") if isinstance(payload, dict) else None
         return iss if isinstance(iss, str) and CHANNEL_ID.match(iss) else None
-    if token is None and request.endpoint in ("sandbox.bot_info", "sandbox.message_quota",
-                                              "sandbox.message_quota_consumption"):
-        scheme, _, bearer = request.headers.get("Authorization", "").strip().partition(" ")
-        token = bearer.strip() if scheme.lower() == "bearer" else None
-        if token and v2_token_well_formed(token):
-            record = find_token_once(token)
-            if record is not None:
-                return record.channel_id
-            return service().stateless_channel(token, 0)  # its signature only; the view checks its expiry
-        return None
     if token and v2_token_well_formed(token):
         record = find_token_once(token)
         return record.channel_id if record is not None else None
