@@ -58,6 +58,7 @@ def admin_calls(channel_id, public):
         ("delete", f"{base}/tokens", {}),
         ("delete", base, {}),
         ("post", f"{base}/long-lived", {"json": {"keep_old_hours": 0}}),
+        ("get", f"{base}/export", {}),
     ]
 
 
