@@ -134,7 +134,8 @@ def _announce(server, path: str | None, database_url: str | None, seeded: list[d
     click.echo(f'  Python: linebot.v3.oauth.Configuration(host="{url}")')
     click.echo(f'  Node:   new channelAccessToken.ChannelAccessTokenClient({{ baseURL: "{url}" }})')
     for channel in seeded:
-        line = _("Seeded channel %(id)s (%(kids)d keys).", id=channel["channel_id"], kids=len(channel["kids"]))
+        line = _("Seeded channel %(id)s, kids: %(kids)s.", id=channel["channel_id"],
+                 kids=", ".join(channel["kids"]) or "-")
         if "channel_secret" in channel:
             line += " " + _("Its new secret, shown once: %(secret)s", secret=channel["channel_secret"])
         click.echo(line)
@@ -143,4 +144,4 @@ def _announce(server, path: str | None, database_url: str | None, seeded: list[d
     if server.host not in LOOPBACK:
         click.echo(_("Warning: listening on %(host)s, so other machines can reach this sandbox.", host=server.host),
                    err=True)
-    click.echo(_("Press Ctrl+C to stop."), err=True)
+    click.echo(_("Press Ctrl+C to stop."))  # the banner's last line
