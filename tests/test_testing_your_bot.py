@@ -88,6 +88,11 @@ def test_the_pytest_and_seed_examples_pass_with_the_installed_wheel(project):
                   "no:cacheprovider"], folder, env)
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
     assert re.search(r"\b5 passed\b", tested.stdout), tested.stdout[-2000:]
+    # A conftest naming the plugin as well (as this project's own does) loads it once, not twice.
+    (folder / "conftest.py").write_text('pytest_plugins = ["line_token.sandbox.pytest_plugin"]\n')
+    again = run([str(Path(env["PATH"].split(os.pathsep)[0]) / "python"), "-m", "pytest", "-q", "-p",
+                 "no:cacheprovider", "test_bot.py"], folder, env)
+    assert again.returncode == 0 and re.search(r"\b4 passed\b", again.stdout), again.stdout[-2000:] + again.stderr
 
 
 @pytest.mark.skipif(not (NODE_MODULES / "vitest").exists() and not os.environ.get("CI"),

@@ -23,6 +23,7 @@ from . import app as app_module
 from . import budget, routes
 
 MEMORY = ":memory:"
+WILDCARD_SHOWN = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 MAX_BODY_BYTES = 1024 * 1024  # as the tester: no request of LINE's API or the admin API comes near it
 
 reset_bp = Blueprint("sandbox_reset", __name__)
@@ -63,6 +64,9 @@ class SandboxServer:
                  allow_reset: bool = False, threads: int = 4, config: dict | None = None):
         from waitress.server import create_server  # deferred: importing this module costs nothing until used
 
+        if host == "localhost":  # one address: with port 0, "localhost"'s IPv4 and IPv6 sockets would differ
+            host = "127.0.0.1"
+
         self._folder = None
         if database == MEMORY:
             self._folder = tempfile.mkdtemp(prefix="line-token-sandbox-")
@@ -73,29 +77,34 @@ class SandboxServer:
             self.store = self.app.extensions["sandbox_store"]
             self.store.purge()  # creates the tables now (the first request would), and checks the file opens
             # clear_untrusted_proxy_headers: waitress's default; ident: no "waitress" version in the Server header.
-            self._server: Any = create_server(self.app, host=host, port=port, threads=threads, ident="line-token",
-                                              clear_untrusted_proxy_headers=True,
+            self._map: dict = {}  # every socket of the server (one per address a host name resolves to)
+            self._server: Any = create_server(self.app, map=self._map, host=host, port=port, threads=threads,
+                                              ident="line-token", clear_untrusted_proxy_headers=True,
                                               max_request_body_size=MAX_BODY_BYTES)
         except BaseException:
             self._remove_folder()
             raise
-        self.host, self.port = host, int(self._server.effective_port)
+        listening = getattr(self._server, "effective_listen", None) or [(host, self._server.effective_port)]
+        self.host, self.port = host, int(listening[0][1])
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
         """What an SDK takes as its base URL: the root of this origin."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = WILDCARD_SHOWN.get(self.host, self.host)  # listening everywhere: this machine's own address works
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
     def serve_forever(self) -> None:
         """Answer requests until :meth:`stop` (another thread) or Ctrl+C; then close."""
+        from waitress import wasyncore
+
         try:
             while not self._stopping.is_set():
                 # One poll at a time (not waitress's endless loop) so stop() takes effect within 0.5 s, and
                 # the sockets are closed here, by the thread that polls them.
-                self._server.asyncore.loop(timeout=0.5, map=self._server._map, count=1)
+                wasyncore.loop(timeout=0.5, map=self._map, count=1)
         finally:
             self._close_sockets()
 
@@ -108,8 +117,10 @@ class SandboxServer:
     def stop(self) -> None:
         """Stop serving (from another thread), wait for the serving thread, and close."""
         self._stopping.set()
+        wake = getattr(self._server, "pull_trigger", None)  # a lone socket's server has a trigger to wake the poll
         try:
-            self._server.pull_trigger()  # wake the poll
+            if wake is not None:
+                wake()
         except OSError:
             pass
         if self._thread is not None:
@@ -121,7 +132,7 @@ class SandboxServer:
         self.store.reset()
 
     def _close_sockets(self) -> None:
-        for channel in list(self._server._map.values()):  # the listening socket, its trigger, open connections
+        for channel in list(self._map.values()):  # the listening socket, its trigger, open connections
             try:
                 channel.close()
             except OSError:
