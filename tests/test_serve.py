@@ -4,6 +4,7 @@ commands, seeds, :memory:, the opt-in global reset (never in the tester app), Ct
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -159,3 +160,15 @@ def test_a_taken_port_and_bad_seeds_are_one_line_errors(tmp_path, keypair):
     one_line_error(cli(env, "sandbox", "serve", "--seed", str(bad)), 2, "--seed", "channels[0].keys[0].kid")
     one_line_error(cli(env, "sandbox", "serve", "--database", " "), 2, "--database")
     one_line_error(cli(env, "sandbox", "serve", "--port", "70000"), 2, "--port")
+
+
+def test_in_japanese_the_first_line_still_gives_the_url_as_the_docs_read_it(tmp_path):
+    server = Serve(["--port", "0", "--database", ":memory:"], user_env(tmp_path, LANG="ja_JP.UTF-8"))
+    try:
+        assert server.first_line.startswith("LINE サンドボックス: ")
+        # docs/testing-your-bot.md's set-ups take the first match of http://\S+ as the base URL.
+        assert re.search(r"http://\S+", server.first_line).group(0) == server.url
+        assert requests.get(server.url + "/", timeout=10).status_code == 200
+    finally:
+        result = server.stop()
+    assert result.returncode == 0 and "サンドボックスを停止しました。" in result.stderr
