@@ -13,6 +13,13 @@ load-generator process (bench/loadgen.py, which says why it is ours and not wrk 
 hey), every row in turn, several rounds. Every figure is compared with the
 reference hello measured in the same run (and, as before, with our page view), so
 the ratios hold on any machine. Exit status 1 if any request failed.
+
+Issue 21: the sandbox's own origin (a second Procfile server with SANDBOX_PORT, as
+deployed) beside Stoplight Prism mocking the sandbox's OpenAPI document
+(line_token/sandbox/openapi.json; Prism installed by ``npm ci --prefix bench/prism``, started
+here on a free loopback port): the same verify and issue requests to both, in the
+same rounds, and what each answers to garbage. Without Prism those rows are
+skipped with a line saying how to install it.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -31,11 +39,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 
 from line_token.core import signing
+from line_token.sandbox.routes import OPENAPI_DOCUMENT  # the sandbox's OpenAPI document, which Prism mocks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +60,12 @@ TARGET_SIGN_OF_LIMIT = 0.85  # sign >= 85 % of (reference JSON request + one raw
 TARGET_SIGN_P99 = 3.0  # issue 7: sign p99 <= 3 x page p99
 TARGET_RSS_MB = 80
 TARGET_IMPORT_OVER_FLASK_S = 0.1  # `import app` <= `import flask` + 0.1 s
+# Issue 21: the sandbox's origin against Prism mocking its OpenAPI document, req/s ratios in the same rounds.
+TARGETS_PRISM = {"verify": 2.0, "issue": 1.0}
+PRISM_DIR = ROOT / "bench" / "prism"
+PRISM_SCRIPT = PRISM_DIR / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
+# Prism at its quickest by default: log only errors (its own default, "info", writes several lines per request).
+PRISM_LOG_LEVEL = "error"
 
 
 # --------------------------------------------------------------------------- the server
@@ -62,10 +77,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_answering(server, path: str, seconds: float, what: str) -> None:
+    """Return once ``server`` (a just-started Server or Prism) answers ``path``; exit the bench if it dies or
+    stays silent (stopping it first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise SystemExit(f"bench: {what} exited with {server.proc.returncode}; see {server.log_path}")
+        with contextlib.suppress(requests.RequestException):
+            requests.get(server.url + path, timeout=1)
+            return
+        time.sleep(0.1)
+    server.stop()
+    raise SystemExit(f"bench: {what} did not answer within {seconds:.0f} s")
+
+
 class Server:
     """gunicorn started as the Procfile does, on a free loopback port (as tests/conftest.py's LiveServer)."""
 
-    def __init__(self, tmp: Path, app: str = "app:app", name: str = "server"):
+    def __init__(self, tmp: Path, app: str = "app:app", name: str = "server", extra_env: dict | None = None):
         self.app, self.name = app, name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -74,9 +104,10 @@ class Server:
                "SANDBOX_DATABASE": str(tmp / "sandbox.sqlite3"), "SECRET_KEY": "bench-secret",
                # The bench makes a channel per 30 issues from one address: lift the per-client creation limit.
                "SANDBOX_CHANNELS_PER_HOUR": "100000"}
-        for name in ("RATE_LIMIT", "DATABASE_URL", "SANDBOX_ENABLED"):  # measure the default set-up
+        for name in ("RATE_LIMIT", "DATABASE_URL", "SANDBOX_ENABLED", "SANDBOX_PORT", "SANDBOX_HOST",
+                     "SANDBOX_SHORT_LIVED_PER_SECOND"):  # measure the default set-up
             env.pop(name, None)
-        self.env = env
+        self.env = {**env, **(extra_env or {})}
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Server":
@@ -84,15 +115,8 @@ class Server:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", self.app],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"bench: the server exited with {self.proc.returncode}; see {self.log_path}")
-            with contextlib.suppress(requests.RequestException):
-                requests.get(self.url + "/", timeout=1)
-                return self
-            time.sleep(0.1)
-        raise SystemExit("bench: the server did not answer within 30 s")
+        wait_until_answering(self, "/", 30, "the server")
+        return self
 
     def worker_class(self) -> str:
         """The worker class gunicorn.conf.py chose, as gunicorn logged it at start."""
@@ -140,17 +164,68 @@ class Server:
                 self.proc.wait(timeout=5)
 
 
+def prism_missing() -> str | None:
+    """None if node and bench/prism's Prism are installed, else why not and the command that installs them."""
+    if not shutil.which("node"):
+        return "node is not installed (Node 18.20 or later; scripts/test installs Debian's nodejs)"
+    if not PRISM_SCRIPT.exists():
+        return (f"Prism is not installed in {PRISM_DIR.relative_to(ROOT)}: run "
+                f"`npm ci --prefix {PRISM_DIR.relative_to(ROOT)}` (about 90 MB, once)")
+    return None
+
+
+def prism_version() -> str:
+    return json.loads((PRISM_SCRIPT.parent.parent / "package.json").read_text())["version"]
+
+
+class Prism:
+    """Stoplight Prism mocking the sandbox's OpenAPI document, on a free loopback port.
+
+    The same interface as Server for load(): ``port``, ``worker_cpu()`` (the node process and any
+    children), ``worker_rss_mb()``, ``stop()``. One node process: that is how Prism runs.
+    """
+
+    def __init__(self, tmp: Path, log_level: str = PRISM_LOG_LEVEL):
+        self.name, self.log_level = "prism", log_level
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / "prism.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Prism":
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [shutil.which("node"), str(PRISM_SCRIPT), "mock", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--verboseLevel", self.log_level, str(OPENAPI_DOCUMENT)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        wait_until_answering(self, "/v2/bot/message/quota/consumption", 60, "Prism")
+        return self
+
+    def workers(self) -> list[int]:
+        pid = self.proc.pid
+        path = Path(f"/proc/{pid}/task/{pid}/children")
+        return [pid, *(int(p) for p in path.read_text().split())] if path.exists() else [pid]
+
+    worker_cpu = Server.worker_cpu
+    worker_rss_mb = Server.worker_rss_mb
+    stop = Server.stop
+
+
 # --------------------------------------------------------------------------- requests and rows
 
 
-def raw_request(port: int, method: str, path: str, body: dict | None = None, headers: tuple = ()) -> str:
-    """One keep-alive HTTP/1.1 request, serialised once so the load generator only sends bytes."""
+def raw_request(port: int, method: str, path: str, body: dict | None = None, headers: tuple = (),
+                form: dict | None = None) -> str:
+    """One keep-alive HTTP/1.1 request, serialised once so the load generator only sends bytes.
+    ``body`` is sent as JSON, ``form`` as LINE's endpoints take it (application/x-www-form-urlencoded)."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "User-Agent: bench",
              "Accept: */*", "Connection: keep-alive", *headers]
     data = ""
     if body is not None:
         data = json.dumps(body)  # ASCII (ensure_ascii), so latin-1 carries it unchanged
         lines += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
+    elif form is not None:
+        data = urlencode(form)  # ASCII
+        lines += ["Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(data)}"]
     return "\r\n".join(lines) + "\r\n\r\n" + data
 
 
@@ -161,14 +236,16 @@ class Row:
     key: str  # short name for --rows and the JSON output
     name: str
     build: object  # callable(count) -> list of request dicts for loadgen
-    server: "Server"  # which server answers it: ours, or the reference app
+    server: "Server"  # which server answers it: ours, the reference app, or Prism
     unique: bool = False  # every request body is used once (tokens are a limited resource)
     results: dict = field(default_factory=dict)
+    port: int | None = None  # another port of that server (the sandbox's own origin); default server.port
 
 
-def load(server: "Server", requests_: list[dict], count: int, concurrency: int, unique: bool) -> dict:
+def load(server: "Server", requests_: list[dict], count: int, concurrency: int, unique: bool,
+         port: int | None = None) -> dict:
     """Run the load generator in its own process and add the server's CPU time."""
-    spec = {"host": "127.0.0.1", "port": server.port, "count": count, "concurrency": concurrency,
+    spec = {"host": "127.0.0.1", "port": port or server.port, "count": count, "concurrency": concurrency,
             "requests": requests_, "unique": unique}
     cpu0 = server.worker_cpu()
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "loadgen.py")], input=json.dumps(spec),
@@ -443,6 +520,81 @@ def build_rows(server: Server, reference: Server, private: dict, public: dict, n
     return rows
 
 
+# Garbage each verify (and the issue) is asked about in the correctness rows, and LINE's answer to it
+# (docs/line-api.md §5.3, §5.7, §9): the sandbox must refuse each exactly so; a static mock answers its example.
+GARBAGE = [
+    ("GET /oauth2/v2.1/verify, access_token=abc", "GET", "/oauth2/v2.1/verify?access_token=abc", None,
+     {"error": "invalid_request", "error_description": "The access token not JWS"}),
+    ("POST /v2/oauth/verify, access_token=abc", "POST", "/v2/oauth/verify", {"access_token": "abc"},
+     {"error": "invalid_request", "error_description": "access_token in invalid format"}),
+    ("POST /oauth2/v2.1/token, client_assertion=abc", "POST", "/oauth2/v2.1/token",
+     {"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER, "client_assertion": "abc"},
+     {"error": "invalid_client", "error_description": "Invalid assertion"}),
+]
+
+
+def garbage_answers(base: str) -> list[dict]:
+    """What ``base`` answers to each GARBAGE request: status and body."""
+    out = []
+    for label, method, path, form, _ in GARBAGE:
+        r = requests.request(method, base + path, data=form, timeout=30)
+        try:
+            body = r.json()
+        except ValueError:
+            body = r.text[:200]
+        out.append({"request": label, "status": r.status_code, "body": body})
+    return out
+
+
+def build_origin_rows(origin: Server, prism: Prism | None, private: dict, public: dict,
+                      notes: list[str]) -> list[Row]:
+    """Issue 21: verify and issue on the sandbox's own origin (SANDBOX_PORT) and, with the same requests
+    in the same rounds, on Prism mocking the sandbox's OpenAPI document."""
+    sandbox = Sandbox(origin, private, public)  # the admin API on the same server's /sandbox: the same store
+    why_not = sandbox.available()
+    if why_not:
+        notes.append(f"SKIPPED the sandbox origin and Prism rows: {why_not}.")
+        return []
+    port = origin.sandbox_port
+    home_channel, home_kid = sandbox.channel()
+    verify_path = f"/oauth2/v2.1/verify?access_token={quote(sandbox.issue_direct(home_channel, home_kid))}"
+
+    def issue_form(channel_id: str, kid: str) -> dict:
+        assertion = signing.build_assertion(channel_id, kid, signing.load_private_key(private), 86400)
+        return {"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER, "client_assertion": assertion}
+
+    def verify_at(at: int):
+        def build(count):
+            return [{"raw": raw_request(at, "GET", verify_path), "status": 200, "expect": '"client_id"'}]
+        return build
+
+    def origin_issue(count):
+        # A fresh channel every TOKENS_PER_CHANNEL requests, as the one-step issue row: under the 30-token limit.
+        reqs = []
+        while len(reqs) < count:
+            form = issue_form(*sandbox.channel())
+            reqs += [{"raw": raw_request(port, "POST", "/oauth2/v2.1/token", form=form), "status": 200,
+                      "expect": '"access_token"'}] * TOKENS_PER_CHANNEL
+        return reqs[:count]
+
+    def prism_issue(count):
+        # The same request, byte for byte in shape and size (Prism checks no signature and keeps no state).
+        return [{"raw": raw_request(prism.port, "POST", "/oauth2/v2.1/token", form=issue_form(home_channel, home_kid)),
+                 "status": 200, "expect": '"access_token"'}]
+
+    rows = [Row("origin_verify", "sandbox origin verify: GET /oauth2/v2.1/verify (SANDBOX_PORT)", verify_at(port),
+                origin, port=port)]
+    if prism:
+        rows.append(Row("prism_verify", f"Prism {prism_version()} verify: GET /oauth2/v2.1/verify (mocking "
+                        "line_token/sandbox/openapi.json)", verify_at(prism.port), prism))
+    rows.append(Row("origin_issue", "sandbox origin issue: POST /oauth2/v2.1/token (form; RS256 check, state written)",
+                    origin_issue, origin, unique=True, port=port))
+    if prism:
+        rows.append(Row("prism_issue", f"Prism {prism_version()} issue: POST /oauth2/v2.1/token (the same form)",
+                        prism_issue, prism))
+    return rows
+
+
 def measure(rows: list[Row], concurrencies: list[int], count: int, warmup: int,
             rounds: int) -> None:
     """At each concurrency, ``rounds`` interleaved rounds of every row, count/rounds requests each.
@@ -451,14 +603,14 @@ def measure(rows: list[Row], concurrencies: list[int], count: int, warmup: int,
     else's load slows every row a little instead of one row a lot.
     """
     for row in rows:
-        load(row.server, row.build(warmup), warmup, 8, row.unique)  # warm-up: imports, caches, connections
+        load(row.server, row.build(warmup), warmup, 8, row.unique, row.port)  # warm-up: imports, caches, connections
     per_round = [count // rounds + (1 if i < count % rounds else 0) for i in range(rounds)]
     for c in concurrencies:
         totals = {row.key: {"latencies": [], "errors": 0, "error_samples": [], "wall": 0.0, "cpu": 0.0,
                             "server_cpu": 0.0, "round_rps": []} for row in rows}
         for n in per_round:
             for row in rows:
-                result = load(row.server, row.build(n), n, c, row.unique)
+                result = load(row.server, row.build(n), n, c, row.unique, row.port)
                 total = totals[row.key]
                 total["latencies"] += result["latencies"]
                 total["round_rps"].append(len(result["latencies"]) / result["wall"] if result["wall"] else 0.0)
@@ -562,13 +714,69 @@ def report(rows: list[Row], concurrencies: list[int], extra: dict, notes: list[s
     print("Targets (issue 16):")
     for text, ok, value in checks:
         print(f"  [{'met' if ok else 'MISSED'}] {text}: {value}")
+    prism_checks, prism_ratios = report_prism(by_key, concurrencies, c8, extra.get("prism"), rps_ratio)
     for note in notes:
         print(f"NOTE: {note}")
     extra["summary"] = {"limit": limit, "limit_cpu": limit_cpu, "limit_fresh": limit_fresh,
                         "limit_fresh_cpu": limit_fresh_cpu, "sign_ratio": sign_ratio,
                         "sign_cpu_ratio": sign_cpu_ratio, "sign_p99_ratio": p99_ratio, "to_hello": to_hello,
-                        "checks": [[t, ok, v] for t, ok, v in checks]}
-    return [text for text, ok, _ in checks if not ok]
+                        "checks": [[t, ok, v] for t, ok, v in checks],
+                        "prism_ratios": prism_ratios, "prism_checks": [[t, ok, v] for t, ok, v in prism_checks]}
+    return [text for text, ok, _ in checks + prism_checks if not ok]
+
+
+def report_prism(by_key: dict, concurrencies: list[int], c8: int, prism: dict | None, rps_ratio) -> tuple[list, dict]:
+    """Issue 21's rows: the sandbox origin against Prism, req/s ratios per concurrency, what each answers to
+    garbage, and the targets. Returns the checks and the ratios ("verify@8": ours ÷ Prism)."""
+    if not prism or "origin_verify" not in by_key:
+        return [], {}
+    version = prism.get("version")
+    print()
+    if version:
+        print(f"Ahead of Prism (issue 21): the sandbox's own origin (gunicorn with the Procfile's config, SANDBOX_PORT) "
+              f"and Prism {version} (`prism mock --verboseLevel {prism['log_level']}`, one node process) mocking "
+              "line_token/sandbox/openapi.json: the same requests in the same rounds. ours ÷ Prism = the median over the "
+              "rounds of each round's req/s ratio.")
+    else:
+        print(f"Ahead of Prism (issue 21): SKIPPED the Prism rows: {prism['skipped']}.")
+    ratios = {}
+    out = ["| request | conc | ours req/s | Prism req/s | ours ÷ Prism | ours CPU ms/req | Prism CPU ms/req "
+           "| ours ÷ Prism by CPU |", "|---|--:|--:|--:|--:|--:|--:|--:|"]
+    for kind in ("verify", "issue"):
+        ours, other = by_key.get(f"origin_{kind}"), by_key.get(f"prism_{kind}")
+        if not ours or not other:
+            continue
+        for c in concurrencies:
+            o, p = ours.results[c], other.results[c]
+            ratios[f"{kind}@{c}"] = r = rps_ratio(o, p)
+            by_cpu = p["server_cpu_ms"] / o["server_cpu_ms"] if o["server_cpu_ms"] else float("nan")
+            out.append(f"| {kind} | {c} | {o['rps']:.0f} | {p['rps']:.0f} | {r:.2f} | {o['server_cpu_ms']:.2f} "
+                       f"| {p['server_cpu_ms']:.2f} | {by_cpu:.2f} |")
+    if ratios:
+        print("\n".join(out))
+    print("What each answers to garbage:")
+    rows = ["| request | ours | Prism |", "|---|---|---|"]
+    prism_answers = prism["garbage"].get("prism") or [None] * len(GARBAGE)
+    for ours_answer, prism_answer in zip(prism["garbage"]["ours"], prism_answers):
+        def shown(answer):
+            if answer is None:
+                return "not run"
+            body = json.dumps(answer["body"], ensure_ascii=False)
+            return f"{answer['status']} `{body if len(body) <= 110 else body[:100] + '…'}`"
+        rows.append(f"| {ours_answer['request']} | {shown(ours_answer)} | {shown(prism_answer)} |")
+    print("\n".join(rows))
+    checks = [(f"{kind} on the sandbox origin >= {target} x Prism's req/s at c={c8}", ratios[f"{kind}@{c8}"] >= target,
+               f"{ratios[f'{kind}@{c8}']:.2f}") for kind, target in TARGETS_PRISM.items() if f"{kind}@{c8}" in ratios]
+    refused = sum(a["status"] == 400 and a["body"] == expected
+                  for a, (*_, expected) in zip(prism["garbage"]["ours"], GARBAGE))
+    prism_refused = sum(a is not None and a["status"] >= 400 for a in prism_answers)
+    checks.append(("ours refuses every garbage request with LINE's error", refused == len(GARBAGE),
+                   f"{refused} of {len(GARBAGE)}; Prism refused "
+                   + (f"{prism_refused} of {len(GARBAGE)}" if version else "(not run)")))
+    print("Targets (issue 21, against Prism):")
+    for text, ok, value in checks:
+        print(f"  [{'met' if ok else 'MISSED'}] {text}: {value}")
+    return checks, ratios
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -580,6 +788,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated (default 1,8,32)")
     parser.add_argument("--rows", help="only rows whose name starts with one of these, comma-separated "
                         "(e.g. sign,issue; the reference rows and the page view are always measured: they are the units)")
+    parser.add_argument("--prism-log", default="error", choices=("error", "warn", "info"),
+                        help="Prism's --verboseLevel (default error: Prism at its quickest; info is Prism's own default)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     count = args.requests or (40 if args.smoke else 2000)
@@ -600,10 +810,27 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
         tmp = Path(tmp_name)
         server = Server(tmp).start()
-        reference = None
+        reference = origin = prism = None
         try:
             reference = Server(tmp, "bench.reference:app", "reference").start()
+            # The sandbox's own origin as deployed: the Procfile server with SANDBOX_PORT (its own database).
+            sandbox_port = free_port()
+            origin = Server(tmp, name="origin", extra_env={"SANDBOX_PORT": str(sandbox_port),
+                                                           "SANDBOX_DATABASE": str(tmp / "origin.sqlite3")})
+            origin.sandbox_port = sandbox_port
+            origin.start()
+            why_not = prism_missing()
+            if why_not:
+                notes.append(f"SKIPPED the Prism rows: {why_not}.")
+                print(f"bench: SKIPPED the Prism rows: {why_not}", file=sys.stderr)
+            else:
+                prism = Prism(tmp, args.prism_log).start()
             rows = build_rows(server, reference, private, public, notes)
+            rows += build_origin_rows(origin, prism, private, public, notes)
+            extra["prism"] = {"version": prism_version() if prism else None, "skipped": why_not,
+                              "log_level": args.prism_log, "garbage": {
+                "ours": garbage_answers(f"http://127.0.0.1:{sandbox_port}"),
+                "prism": garbage_answers(prism.url) if prism else None}}
             if args.rows:
                 wanted = {"hello", "echo", "page", *args.rows.split(",")}
                 rows = [row for row in rows if row.key in wanted]
@@ -613,9 +840,9 @@ def main(argv: list[str] | None = None) -> int:
             machine["workers"] = len(server.workers())
             extra["reference_rss_mb"] = reference.worker_rss_mb()
         finally:
-            server.stop()
-            if reference:
-                reference.stop()
+            for running in (server, reference, origin, prism):
+                if running:
+                    running.stop()
         extra["in_process"] = in_process(private, 30 if args.smoke else 300)
         extra["import_repeats"] = 1 if args.smoke else 5
         extra["import"] = import_time(extra["import_repeats"], tmp)

@@ -5,7 +5,26 @@
   try { T = JSON.parse(document.getElementById("i18n").textContent); } catch (e) { T = {}; }
   function t(key, fallback) { return T[key] || fallback || key; }
   var STORE = "lineTester.";
-  window.LineTester = { t: t, store: STORE };
+  window.LineTester = { t: t, store: STORE, duration: countdownText };
+  // Scripts run: CSS masks secrets only where a Show button can reveal them (see app.css).
+  document.documentElement.classList.add("js");
+
+  // Buttons that need scripts (Copy, Show…) start hidden, so a page without JavaScript offers none that do nothing.
+  function showScriptButtons() {
+    document.querySelectorAll(".needs-js[hidden]").forEach(function (el) { el.hidden = false; });
+  }
+
+  /* Keyboard and screen-reader users land on what an action produced: the list of what to fix, or the
+     result's heading (focusable with tabindex=-1), scrolled into view. */
+  function focusResult(target) {
+    if (!target) return;
+    var heading = target.matches(".error-summary, #upstream-error") ? target :
+      target.querySelector("h2, h1, h3") || target;
+    if (!heading.hasAttribute("tabindex")) heading.setAttribute("tabindex", "-1");
+    heading.focus({ preventScroll: true });
+    target.scrollIntoView({ block: "start" });
+  }
+  window.LineTester.focusResult = focusResult;
 
   function b64urlFromBytes(bytes) {
     var s = "";
@@ -71,8 +90,9 @@
   // Key pair page: generate in the browser with WebCrypto; the private key stays here.
   function setupKeygen() {
     var section = document.getElementById("browser-keygen");
-    if (!section) return;
+    if (!section || section.ltBound) return;  // once per page, again after an in-place answer
     if (!(window.crypto && crypto.subtle)) { return; }
+    section.ltBound = true;  // a property: a restored snapshot's copy is bound again
     section.hidden = false;
     var button = document.getElementById("generate-in-browser");
     var status = document.getElementById("keygen-status");
@@ -90,11 +110,13 @@
         document.getElementById("browser-private").textContent = JSON.stringify(priv, null, 2);
         document.getElementById("browser-public").textContent = JSON.stringify(pub, null, 2);
         document.getElementById("browser-keys").hidden = false;
+        focusResult(document.getElementById("browser-keys"));
         // Kept for this tab only, so the next steps can fill themselves in. Never sent anywhere.
         sessionStorage.setItem(STORE + "privateJwk", JSON.stringify(priv));
         sessionStorage.setItem(STORE + "publicJwk", JSON.stringify(pub));
         status.textContent = t("generated");
         button.disabled = false;
+        if (window.LineTester.keepHere) window.LineTester.keepHere();  // reload, Back and Forward keep the pair
       }).catch(function (err) {
         status.textContent = t("no_webcrypto") + " (" + err + ")";
         button.disabled = false;
@@ -149,15 +171,27 @@
   }
 
   document.addEventListener("linetester:render-times", renderTimes);
-  // The inspector's expiry counts down (h:mm:ss) while the page is open.
+  // The inspector's expiry counts down while the page is open, in whole units of the page's language
+  // ("11 min 15 s", "11分15秒"; a clock-like "11:15" reads as a time of day): data-units holds the
+  // templates for d, h, min, s and the joiner, from the same catalog as the server's durations.
+  var SIZES = [86400, 3600, 60, 1];
+  function countdownText(s, units) {
+    for (var i = 0; i < SIZES.length; i++) {
+      if (s < SIZES[i] && i < SIZES.length - 1) continue;
+      var text = units[i].replace("%(n)s", Math.floor(s / SIZES[i]));
+      var second = i < SIZES.length - 1 ? Math.floor(s % SIZES[i] / SIZES[i + 1]) : 0;
+      if (second) text = units[4].replace("%(first)s", text).replace("%(second)s", units[i + 1].replace("%(n)s", second));
+      return text;
+    }
+  }
   function tickCountdowns() {
     var now = Math.floor(Date.now() / 1000);
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
       var left = Number(el.getAttribute("data-countdown")) - now;
       if (isNaN(left)) return;
-      var s = Math.abs(left), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
-      var text = (h ? h + ":" + ("0" + m).slice(-2) : String(m)) + ":" + ("0" + sec).slice(-2);
-      el.textContent = el.getAttribute(left > 0 ? "data-future" : "data-past").replace("{t}", text);
+      var units = ["%(n)s d", "%(n)s h", "%(n)s min", "%(n)s s", "%(first)s %(second)s"];
+      try { units = JSON.parse(el.getAttribute("data-units")) || units; } catch (e) { /* keep English */ }
+      el.textContent = el.getAttribute(left > 0 ? "data-future" : "data-past").replace("{t}", countdownText(Math.abs(left), units));
     });
   }
   setInterval(tickCountdowns, 1000);
@@ -172,12 +206,25 @@
   function focusOutcome() {
     var summary = document.querySelector(".error-summary");
     if (summary) { summary.focus(); return; }
-    var result = document.querySelector("section.result:not([hidden])");
-    if (!result) return;
-    if (!result.hasAttribute("tabindex")) result.setAttribute("tabindex", "-1");
-    result.focus({ preventScroll: true });
-    result.scrollIntoView({ block: "start" });
+    focusResult(document.querySelector("section.result:not([hidden])"));
   }
+
+  // A chosen key file is read here and kept like a pasted key: in the field (so Back and Forward keep it)
+  // and in this tab's sessionStorage (so the next page fills itself). Nothing is sent until the form is.
+  var MAX_KEY_FILE = 64 * 1024;  // the server's limit for a key file (forms.MAX_UPLOAD)
+  document.addEventListener("change", function (ev) {
+    var input = ev.target;
+    if (!input || input.id !== "private_key_file" || !input.files || !input.files[0]) return;
+    var field = input.form && input.form.querySelector("textarea#private_key");
+    var file = input.files[0];
+    if (!field || file.size > MAX_KEY_FILE || !file.text) return;  // too big: the server names the problem
+    file.text().then(function (text) {
+      field.value = text;
+      input.value = "";  // the key now travels as the pasted one does
+      try { sessionStorage.setItem(STORE + "privateJwk", text); } catch (e) { /* storage off */ }
+      field.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  });
 
   // Sandbox console: deleting a channel asks first (its keys and tokens go with it).
   document.addEventListener("submit", function (ev) {
@@ -191,15 +238,15 @@
 
   // Switching language on the sandbox console keeps the open channel: remember it across the switch
   // (this tab only) and open it again on arrival.
+  document.addEventListener("click", function (ev) {  // delegated: the header is replaced by in-place answers
+    var a = ev.target.closest && ev.target.closest(".lang a");
+    var open = document.getElementById("open-channel");
+    if (a && open && open.getAttribute("data-channel-id")) {
+      try { sessionStorage.setItem(STORE + "reopenChannel", open.getAttribute("data-channel-id")); } catch (e) { /* off */ }
+    }
+  });
   function setupLanguageKeepsChannel() {
     var open = document.getElementById("open-channel");
-    document.querySelectorAll(".lang a").forEach(function (a) {
-      a.addEventListener("click", function () {
-        if (open && open.getAttribute("data-channel-id")) {
-          try { sessionStorage.setItem(STORE + "reopenChannel", open.getAttribute("data-channel-id")); } catch (e) { /* off */ }
-        }
-      });
-    });
     var reopen = null;
     try { reopen = sessionStorage.getItem(STORE + "reopenChannel"); sessionStorage.removeItem(STORE + "reopenChannel"); } catch (e) { reopen = null; }
     var form = document.querySelector("#open-channel-form form");
@@ -215,6 +262,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    showScriptButtons();
     setupLanguageKeepsChannel();
     setupSecretOutputs();
     renderTimes();
@@ -225,6 +273,8 @@
   });
   // A result rendered in place (static/flow.js): the same set-up for the new content.
   document.addEventListener("linetester:rendered", function () {
+    showScriptButtons();
+    setupKeygen();
     setupSecretOutputs();
     renderTimes();
     setupCarry();

@@ -2,7 +2,15 @@
    The same rules and messages as the server (signing.py / views.py), which the page hands us in #jwt-messages. */
 (function () {
   "use strict";
-  var MAX_TOKEN_EXP = 2592000, UNITS = { seconds: 1, minutes: 60, hours: 3600, days: 86400 };
+  var UNITS = { seconds: 1, minutes: 60, hours: 3600, days: 86400 };
+  // The server's own rules (views.render_jwt_page hands them over in #jwt-rules): the same bounds, not a copy.
+  var RULES = { channel_id_pattern: "[0-9]{1,18}", max_token_exp: 2592000, max_exp_minutes: 30 };
+  try {
+    var given = JSON.parse(document.getElementById("jwt-rules").textContent);
+    Object.keys(given).forEach(function (k) { RULES[k] = given[k]; });
+  } catch (e) { /* an older page: the defaults above are the server's */ }
+  var MAX_TOKEN_EXP = RULES.max_token_exp;
+  var CHANNEL_ID = new RegExp("^(?:" + RULES.channel_id_pattern + ")$");
 
   function Refusal(field, message) { this.field = field; this.message = message; }
 
@@ -154,10 +162,17 @@
       // The order of checks follows views.sign_from_form and signing.validate_claims.
       var tokenExp = amount * (UNITS[unit] || 86400);
       if (!(tokenExp >= 1 && tokenExp <= MAX_TOKEN_EXP)) throw new Refusal("token_exp", fmt(M.token_exp_range, { value: isNaN(tokenExp) ? "?" : tokenExp.toLocaleString("en") }));
-      if (!(minutes >= 1 && minutes <= 30)) throw new Refusal("exp_minutes", fmt(M.exp_minutes, { value: isNaN(minutes) ? "?" : minutes }));
-      if (!/^\d+$/.test(channel)) throw new Refusal("channel_id", M.channel_id);
+      if (!(minutes >= 1 && minutes <= RULES.max_exp_minutes)) throw new Refusal("exp_minutes", fmt(M.exp_minutes, { value: isNaN(minutes) ? "?" : minutes }));
+      if (!CHANNEL_ID.test(channel)) throw new Refusal("channel_id", M.channel_id);
       var kid = kidField || loaded.kid || "";
       if (!kid) throw new Refusal("kid", M.kid_missing);
+      // A kid this tab registered in the sandbox console belongs to one channel: a mistyped channel ID (9 digits,
+      // another channel's) is what the sandbox would refuse at issue time ("iss and clientId of key do not match").
+      var owner = null;
+      try { owner = sessionStorage.getItem("lineTester.kidChannel." + kid); } catch (e) { owner = null; }
+      if (owner && owner !== channel && M.kid_channel) {
+        throw new Refusal("channel_id", fmt(M.kid_channel, { kid: kid, channel: owner, typed: channel }));
+      }
       var now = Math.floor(Date.now() / 1000);
       var header = { alg: "RS256", typ: "JWT", kid: kid };
       var payload = { iss: channel, sub: channel, aud: "https://api.line.me/", exp: now + minutes * 60, token_exp: tokenExp };
@@ -184,13 +199,15 @@
     if (server) server.hidden = true;
     section.hidden = false;
     document.dispatchEvent(new CustomEvent("linetester:render-times"));
-    section.scrollIntoView({ block: "start" });
+    window.LineTester.focusResult(section);  // keyboard users land on the result's heading
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  /* Set up the form; again after an answer shown in place (static/flow.js), whose form is a new element. */
+  function init() {
     var form = document.getElementById("jwt-form");
     var messagesEl = document.getElementById("jwt-messages");
-    if (!form || !messagesEl || !(window.crypto && crypto.subtle)) return;
+    if (!form || !messagesEl || !(window.crypto && crypto.subtle) || form.ltBound) return;
+    form.ltBound = true;  // a property, not an attribute: a restored snapshot's copy is bound again
     var M = JSON.parse(messagesEl.textContent);
     var where = document.getElementById("sign-where");
     var button = document.getElementById("sign-button");
@@ -216,10 +233,18 @@
       ev.preventDefault();
       clearErrors(form);
       button.disabled = true;
-      signInBrowser(form, M).then(showResult, function (err) {
+      signInBrowser(form, M).then(function (result) {
+        showResult(result);
+        button.disabled = false;
+        // This entry keeps the JWT: reload, Back and Forward show it again (this tab only, as flow.js does).
+        if (window.LineTester.keepHere) window.LineTester.keepHere();
+      }, function (err) {
         if (err instanceof Refusal) showError(form, err.field, err.message);
         else showError(form, "private_key", M.not_object + " (" + err + ")");
       }).then(function () { button.disabled = false; });
     });
-  });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();  // loaded by static/flow.js after an answer shown in place
+  document.addEventListener("linetester:rendered", init);
 })();

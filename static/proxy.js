@@ -50,17 +50,15 @@
     for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     return JSON.parse(new TextDecoder().decode(bytes));
   }
+  // Whole units in the page's language ("1 h 59 min", "1時間59分"), as the server writes them (app.js).
   function duration(seconds) {
-    var units = [[86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]];
-    for (var i = 0; i < units.length; i++) {
-      if (seconds >= units[i][0] || units[i][0] === 1) {
-        var n = Math.round(seconds / units[i][0] * 10) / 10;
-        try { return new Intl.NumberFormat(T.lang || undefined, { style: "unit", unit: units[i][1], unitDisplay: "long" }).format(n); }
-        catch (e) { return n + " " + units[i][1]; }
-      }
-    }
-    return String(seconds);
+    var note = document.getElementById("pasted-jwt-note"), units = null;
+    try { units = JSON.parse(note.getAttribute("data-units")); } catch (e) { units = null; }
+    if (units && window.LineTester && window.LineTester.duration) return window.LineTester.duration(seconds, units);
+    return seconds + " s";
   }
+  // Sentences in one note: a space after Latin punctuation, none after Japanese (display.join_sentences).
+  function joinSentences(a, b) { return !a ? b : !b ? a : /[。！？）」]$/.test(a) ? a + b : a + " " + b; }
   var T = {};
   try { T = JSON.parse(document.getElementById("i18n").textContent); } catch (e) { T = {}; }
 
@@ -83,7 +81,7 @@
           ? (T.jwt_pasted || "").replace("%(time)s", duration(te)).replace("%(seconds)s", te.toLocaleString(T.lang || undefined))
           : T.jwt_pasted_no_exp;
         if (payload.exp !== undefined && Number(payload.exp) * 1000 < Date.now()) {
-          message += " " + (T.jwt_expired || "").replace("%(time)s", duration(Math.round(Date.now() / 1000 - Number(payload.exp))));
+          message = joinSentences(message, (T.jwt_expired || "").replace("%(time)s", duration(Math.round(Date.now() / 1000 - Number(payload.exp)))));
         }
       } catch (e) { message = T.jwt_unreadable; }
       note.textContent = message || "";

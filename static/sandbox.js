@@ -52,6 +52,7 @@
     if (kid) {
       setSession("kid", kid);
       setSession("channelId", dataOf("#registered-key", "data-channel-id"));
+      setSession("kidChannel." + kid, dataOf("#registered-key", "data-channel-id"));  // jwt.js checks the pair
       setSession("target", "sandbox");
     }
     var deleted = dataOf("[data-deleted-channel]", "data-deleted-channel");
@@ -70,7 +71,9 @@
     var form = document.querySelector("#open-channel-form form");
     var idField = document.getElementById("channel_id");
     var secretField = form && form.querySelector('input[name="channel_secret"]');
-    if (!form || !idField || !secretField) return;
+    if (!form || !idField || !secretField || list.ltBound) return;
+    list.ltBound = true;  // once per list; a restored snapshot's copy holds buttons without their handlers
+    list.textContent = "";
     savedChannels().forEach(function (id) {
       var li = document.createElement("li");
       var button = document.createElement("button");
@@ -102,7 +105,8 @@
     var field = document.getElementById("public_key");
     var saved = null;
     try { saved = sessionStorage.getItem(STORE + "publicJwk"); } catch (e) { saved = null; }
-    if (!button || !field || !saved) return;
+    if (!button || !field || !saved || button.ltBound) return;
+    button.ltBound = true;
     button.hidden = false;
     button.addEventListener("click", function () {
       var text = saved;
@@ -112,9 +116,12 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  function init() {
     recordResults();
     listChannels();
     offerPublicKey();
-  });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();  // loaded by static/flow.js after a console answer shown in place
+  document.addEventListener("linetester:rendered", init);  // each in-place answer is a new console
 })();

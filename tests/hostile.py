@@ -66,3 +66,22 @@ def hostile_keys(console_key: dict) -> dict[str, object]:
         "python literal of ~1 MiB": python_literal(BODY_LIMIT - 200),
         "nested [ x 100000 as text": nested(),
     }
+
+
+def nested_jwt(depth: int = 955) -> str:
+    """A 2.6 KB JWT whose payload nests ``depth`` levels: a RecursionError while rendering (a 500) before the fix."""
+    import base64
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header = b'{"alg":"RS256","typ":"JWT","kid":"k"}'
+    payload = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
+    return f"{b64(header)}.{b64(payload)}.c2ln"
+
+
+def upstream_answers() -> dict[str, bytes]:
+    """What a hostile "LINE" answers, by the token sent: nesting that overflows the parser, and 1 MiB of
+    ``[{},{},...]`` (300 ms of CPU and 35 MB for the page before the fix)."""
+    return {"nested" + "x" * 40: b"[" * 100_000,
+            "objects" + "x" * 40: b"[" + b"{}," * ((BODY_LIMIT - 64) // 3) + b"{}]"}

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from bench.run import prism_missing
 from conftest import ROOT
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -38,3 +39,41 @@ def test_bench_smoke_runs_and_reports_zero_errors(tmp_path):
     assert "Signing limit at c=8: reference JSON request + one raw signature" in run.stdout
     assert "Targets (issue 16):" in run.stdout
     assert set(figures["summary"]["to_hello"]) == set(rows) and figures["summary"]["to_hello"]["hello"] == 1.0
+
+
+PRISM_ROWS = ("origin_verify", "prism_verify", "origin_issue", "prism_issue")
+
+
+@pytest.mark.skipif(bool(prism_missing()), reason=f"the Prism rows need Prism: {prism_missing()}")
+def test_bench_prism_rows_run_in_a_bounded_smoke_mode(tmp_path):
+    """Issue 21's rows alone: the sandbox origin and Prism (mocking line_token/sandbox/openapi.json) answer the same
+    verify and issue requests with no error, the ratios are reported, and on garbage only ours refuses."""
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, "-m", "bench.run", "--smoke", "--requests", "16", "--concurrency", "1,8",
+                          "--rows", ",".join(PRISM_ROWS), "--json", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    figures = json.loads(out.read_text())
+    rows = figures["rows"]
+    assert set(PRISM_ROWS) <= set(rows)
+    for key in PRISM_ROWS:
+        assert set(rows[key]) == {"1", "8"}
+        assert all(r["errors"] == 0 and r["rps"] > 0 for r in rows[key].values())
+    assert set(figures["summary"]["prism_ratios"]) == {"verify@1", "verify@8", "issue@1", "issue@8"}
+    assert "Ahead of Prism (issue 21)" in run.stdout and "| request | conc | ours req/s | Prism req/s |" in run.stdout
+    garbage = figures["prism"]["garbage"]
+    assert [a["status"] for a in garbage["ours"]] == [400, 400, 400]
+    assert garbage["ours"][0]["body"] == {"error": "invalid_request", "error_description": "The access token not JWS"}
+    assert all(a["status"] == 200 for a in garbage["prism"])  # a static mock answers its example to anything
+    checks = {text: ok for text, ok, _ in figures["summary"]["prism_checks"]}
+    assert checks["ours refuses every garbage request with LINE's error"]
+
+
+def test_bench_says_how_to_install_prism_when_it_is_missing(monkeypatch, tmp_path):
+    """Without Prism the bench skips its rows with a line naming the install command (checked on the function
+    the run calls, with the installed Prism hidden)."""
+    from bench import run as bench_run
+
+    monkeypatch.setattr(bench_run, "PRISM_SCRIPT", tmp_path / "missing" / "index.js")
+    reason = bench_run.prism_missing()
+    assert reason and "npm ci --prefix bench/prism" in reason

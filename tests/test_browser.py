@@ -53,8 +53,8 @@ def context_for(browser, live_server):
     """Factory: a fresh browser profile (cookies, sessionStorage) speaking ``lang``."""
     contexts = []
 
-    def _make(lang: str, viewport: dict = DESKTOP):
-        context = browser.new_context(locale=LOCALES[lang], viewport=viewport)
+    def _make(lang: str, viewport: dict = DESKTOP, javascript: bool = True):
+        context = browser.new_context(locale=LOCALES[lang], viewport=viewport, java_script_enabled=javascript)
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
         context.set_default_timeout(15_000)
         contexts.append(context)

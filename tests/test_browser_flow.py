@@ -108,7 +108,7 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         posts_before = len([r for r in watch.requests if r[0] == "POST"])
         page.click("#token-form button[type=submit]")
         expect(page.locator("#result-title")).to_have_text(tr(lang, "Token issued"))
-        expect(page.locator("#result")).to_be_focused()  # keyboard and screen readers land on the result
+        expect(page.locator("#result-title")).to_be_focused()  # keyboard and screen readers land on the result's heading
         expect(page.locator("#slots")).to_contain_text(
             tr(lang, "%(count)s of 30 v2.1 slots in use on this channel.", count=1))
         assert page.url == base + "/oauth2/v2.1/token"  # no secret, no query in the address
@@ -123,7 +123,7 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         page.check("#curl-include-secrets")
         expect(page.locator("#python-full")).to_be_visible()
         token = page.inner_text("#access-token").strip()
-        assert page.inner_text("#env-full").strip() == f"LINE_CHANNEL_ACCESS_TOKEN={token}"
+        assert page.inner_text("#env-full").strip() == f"LINE_CHANNEL_ACCESS_TOKEN='{token}'"
         assert token not in page.inner_text("#env-masked")
         assert kid_count(base, ch, key) == 1
         screenshot(page, f"{tag}-token-result")
@@ -156,6 +156,7 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         expect(wallet.locator(".wallet-status").first).to_contain_text(
             tr(lang, "Valid: %(seconds)s seconds left.", seconds="").strip().split(" ")[0].rstrip(":"))
         wallet.locator("input[type=password]").fill(ch["channel_secret"])
+        page.once("dialog", lambda d: d.accept())  # "Revoke all…?" is asked once
         wallet.locator("button.wallet-revoke-all").click()
         expect(page.locator("#wallet")).to_have_count(0)
         assert kid_count(base, ch, key) == 0
@@ -197,7 +198,7 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         expect(page.locator("#problems")).to_contain_text("payload.exp")
         expect(page.locator("#problems")).to_contain_text(re.compile(r"12\s*(min|分)"))
         expect(page.locator("#inspect-sandbox")).to_contain_text(ch["channel_id"])
-        expect(page.locator("#result")).to_be_focused()
+        expect(page.locator("#result-title")).to_be_focused()
         if viewport is DESKTOP and lang == "en":
             page.locator("#result").screenshot(path=str(DOCS_IMG / "inspector.png"))
         screenshot(page, f"{tag}-inspector")
@@ -247,12 +248,12 @@ def test_sandbox_console_language_switch_keeps_the_channel_and_delete_asks(brows
         # A server-side action lands on its result, far down the page: focused and in view.
         page.goto(base + "/oauth2/v2.1/keys")
         page.click('form:has(input[name="action"][value="generate"]) button')
-        expect(page.locator("#server-keys")).to_be_focused()
+        expect(page.locator("#server-keys h2")).to_be_focused()
         expect(page.locator("#server-keys h2")).to_be_in_viewport()
         page.goto(base + "/sandbox/")
         page.click("#create-channel button[type=submit]")
         created = page.locator("#created-channel")
-        expect(created).to_be_focused()  # the result of the post, not the top of the page
+        expect(created.locator("h2")).to_be_focused()  # the result of the post, not the top of the page
         channel_id = created.get_attribute("data-channel-id")
         # The next step follows the new channel directly: no "Open a channel" card in between.
         expect(page.locator("#open-channel-form")).to_be_hidden()

@@ -15,10 +15,13 @@ here; before the fix they cost 1 s to hours of CPU and up to 480 MiB, so the bou
 """
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import sys
+import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -65,15 +68,47 @@ class Worker:
         return response, cpu_seconds(self.pid) - cpu_before, status_kb(self.pid, "VmHWM") - rss_before
 
 
+class HostileLine(http.server.BaseHTTPRequestHandler):
+    """A fake LINE answering each token of hostile.upstream_answers() with its answer (200), else 404."""
+
+    protocol_version = "HTTP/1.1"
+    answers = hostile.upstream_answers()
+
+    def log_message(self, *args) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        self.send_answer(self.answers.get(token))
+
+    def do_POST(self) -> None:
+        fields = urllib.parse.parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+        self.send_answer(self.answers.get((fields.get("access_token") or [""])[0]))
+
+    def send_answer(self, body: bytes | None) -> None:
+        self.send_response(200 if body is not None else 404)
+        body = body if body is not None else b'{"message": "Not found"}'
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from conftest import LiveServer, free_port
+    from conftest import LiveServer
 
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileLine)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
     live = LiveServer(tmp_path_factory.mktemp("budget"), env={
-        "LINE_API_BASE_URL": f"http://127.0.0.1:{free_port()}", "LINE_API_TIMEOUT": "2", "RATE_LIMIT": ""},
-        workers=1).start()
+        "LINE_API_BASE_URL": f"http://127.0.0.1:{upstream.server_address[1]}", "LINE_API_TIMEOUT": "10",
+        "RATE_LIMIT": ""}, workers=1).start()
     yield live
     live.stop()
+    upstream.shutdown()
+    upstream.server_close()
 
 
 def csrf_session(server) -> tuple[requests.Session, str]:
@@ -106,6 +141,13 @@ def cases(console_key: dict):
             yield f"form {name}", path, {"form": fields}, "private_key"
         yield "form of 349k fields", path, {"data": hostile.many_fields_form(),
                                              "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, "body"
+    nested_jwt = hostile.nested_jwt()
+    yield "JWT nested 955 deep (form)", "/inspect", {"form": {"text": nested_jwt}}, "text"
+    yield "JWT nested 955 deep (JSON)", "/inspect", {"json": {"text": nested_jwt}}, "text"
+    yield "JWT nested 955 deep (form)", "/v2/bot/info", {"form": {"access_token": nested_jwt, "target": "sandbox"}}, \
+        "access_token"
+    yield "JWT nested 955 deep (JSON)", "/v2/bot/info", {"json": {"access_token": nested_jwt, "target": "sandbox"}}, \
+        "access_token"
     for path in BODY_ROUTES:
         yield "JSON body [ x 100000", path, {"data": hostile.nested().encode(),
                                                "headers": {"Content-Type": "application/json"}}, "body"
@@ -132,6 +174,17 @@ def named_field(response: requests.Response, field: str) -> bool:
     return f'id="{field}-error"' in response.text  # the message beside the field (templates/_macros.html)
 
 
+def assert_within_budget(server, results: list[tuple[str, str, int, float, int]], title: str) -> None:
+    """Print each (name, path, status, CPU s, RSS kB) and fail on any over the budget or a traceback."""
+    print("\n" + title)
+    for name, path, status, cpu, rss_kb in results:
+        print(f"  {status} {cpu * 1000:5.0f} ms {rss_kb / 1024:5.1f} MB  {path:22} {name}")
+    over = [(name, path, f"{cpu * 1000:.0f} ms", f"{rss_kb / 1024:.1f} MB") for name, path, _, cpu, rss_kb in results
+            if cpu > CPU_BUDGET_S or rss_kb > RSS_BUDGET_KB]
+    assert not over, over
+    assert server.proc.poll() is None and "Traceback" not in server.log()
+
+
 def test_every_hostile_input_stays_within_the_budget(server, console_key):
     worker = Worker(worker_pid(server.proc.pid))
     session, token = csrf_session(server)
@@ -148,13 +201,35 @@ def test_every_hostile_input_stays_within_the_budget(server, console_key):
         assert 400 <= response.status_code < 500, (name, path, response.status_code, response.text[:300])
         assert named_field(response, field), (name, path, field, response.text[:500])
         assert "Traceback" not in response.text
-    print("\nper-request cost (min of 3): CPU ms, peak RSS growth MB")
-    for name, path, status, cpu, rss_kb in results:
-        print(f"  {status} {cpu * 1000:5.0f} ms {rss_kb / 1024:5.1f} MB  {path:22} {name}")
-    over = [(name, path, f"{cpu * 1000:.0f} ms", f"{rss_kb / 1024:.1f} MB") for name, path, _, cpu, rss_kb in results
-            if cpu > CPU_BUDGET_S or rss_kb > RSS_BUDGET_KB]
-    assert not over, over
-    assert server.proc.poll() is None and "Traceback" not in server.log()
+    assert_within_budget(server, results, "per-request cost (min of 3): CPU ms, peak RSS growth MB")
+
+
+def test_a_hostile_upstreams_answers_stay_within_the_budget(server):
+    """A fake LINE answering nesting that overflows the parser, or 1 MiB of [{},{},...]: each page shows the
+    answer cut, with a note, within the budget (300 ms of CPU and 35 MB before the fix)."""
+    worker = Worker(worker_pid(server.proc.pid))
+    session, token = csrf_session(server)
+    routes = {"/v2/oauth/verify": "response-body-note", "/v2/bot/info": "body-note-bot_info"}
+    for path in routes:  # warm up: imports, templates, the client's session
+        session.post(server.url + path, data={"access_token": "w" * 40, "target": "line", "csrf_token": token},
+                     timeout=30)
+    results = []
+    for name in hostile.upstream_answers():
+        for path, note in routes.items():
+            for how in ({"data": {"access_token": name, "target": "line", "csrf_token": token}},
+                        {"json": {"access_token": name, "target": "line"}}):
+                runs = [worker.measure(lambda: session.post(server.url + path, timeout=30, **how))
+                        for _ in range(REPEATS)]
+                response = runs[0][0]
+                cpu, rss_kb = min(run[1] for run in runs), min(run[2] for run in runs)
+                kind = "JSON" if "json" in how else "form"
+                results.append((f"{name[:7]} ({kind})", path, response.status_code, cpu, rss_kb))
+                assert response.status_code == 200, (name, path, kind, response.text[:300])
+                if kind == "JSON":
+                    assert "not read as JSON" in response.json()["response_body_note"]
+                else:
+                    assert f'id="{note}"' in response.text and "not read as JSON" in response.text
+    assert_within_budget(server, results, "per-request cost of a hostile answer (min of 3): CPU ms, peak RSS growth MB")
 
 
 def test_the_crafted_key_is_what_the_issue_describes():

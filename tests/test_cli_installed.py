@@ -217,8 +217,8 @@ def test_inspect_names_each_broken_rule_and_by_how_much(installed, home):
                "exp": now + 2 * 3600, "token_exp": signing.MAX_TOKEN_EXP + 86400}
     key = signing.load_private_key(signing.generate_key_pair()[0])
     jwt = signing.sign(header, payload, key, validate=False)
-    for lang, words in (("en", ["1.5 h more than the 30 minutes", "1 d more than the 30 days", "trailing slash"]),
-                        ("ja", ["30分を1.5時間超えて", "30日（2,592,000秒）を1日超えて", "末尾のスラッシュ"])):
+    for lang, words in (("en", ["1 h 30 min more than the 30 minutes", "1 d more than the 30 days", "trailing slash"]),
+                        ("ja", ["30分を1時間30分超えて", "30日（2,592,000秒）を1日超えて", "末尾のスラッシュ"])):
         env = {"LANG": "ja_JP.UTF-8"} if lang == "ja" else {}
         result = run(installed, home, "inspect", "-", "--json", stdin=jwt, **env)
         assert result.returncode == 1, result.stderr  # rules are broken
@@ -250,19 +250,21 @@ def test_the_same_commands_against_a_running_apps_sandbox(installed, home, live_
 
 
 def test_the_installed_package_serves_the_pages_too(installed, home):
-    """The wheel carries templates/, static/ and translations/: create_app() works outside the checkout,
-    and keeps its sandbox file in the user's data folder rather than in site-packages."""
+    """The wheel carries templates/, static/, translations/ and the sandbox's OpenAPI document: create_app()
+    works outside the checkout, and keeps its sandbox file in the user's data folder rather than in site-packages."""
     script = (
+        "import json\n"
         "from line_token import create_app, INSTALLED\n"
         "app = create_app({'TESTING': True})\n"
         "c = app.test_client()\n"
         "page = c.get('/', headers={'Accept-Language': 'ja'})\n"
         "css = c.get('/static/app.css')\n"
+        "spec = c.get('/sandbox/openapi.json')\n"
         "print(INSTALLED, page.status_code, css.status_code, 'チャネル' in page.get_data(as_text=True), "
-        "app.config['SANDBOX_DATABASE'])\n")
+        "spec.status_code, json.loads(spec.get_data())['openapi'], app.config['SANDBOX_DATABASE'])\n")
     result = subprocess.run([str(installed.parent / "python"), "-c", script], cwd=home["cwd"], env=home["env"],
                             capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr
-    installed_flag, page, css, japanese, database = result.stdout.split()
-    assert (installed_flag, page, css, japanese) == ("True", "200", "200", "True")
+    installed_flag, page, css, japanese, spec, openapi, database = result.stdout.split()
+    assert (installed_flag, page, css, japanese, spec, openapi) == ("True", "200", "200", "True", "200", "3.1.0")
     assert database == str(home["tmp"] / "data" / "line-token" / "sandbox.sqlite3")

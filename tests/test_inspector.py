@@ -49,7 +49,7 @@ def test_every_broken_rule_is_listed_with_how_much():
 def test_an_expired_assertion_says_how_long_ago():
     result = inspector.inspect(jwt(GOOD_HEADER, {**GOOD_PAYLOAD, "exp": NOW - 90}), now=NOW)
     assert [f.field for f in result.findings] == ["payload.exp"]
-    assert str(result.findings[0].params["ago"]) == "1.5 min" and result.expires_in == -90
+    assert str(result.findings[0].params["ago"]) == "1 min 30 s" and result.expires_in == -90
 
 
 def test_numeric_text_claims_are_read_as_line_reads_them_and_missing_ones_are_named():
@@ -72,7 +72,7 @@ def test_tokens_are_recognised_by_shape(text, kind):
 @pytest.mark.parametrize("text, words", [
     ("", "empty"),
     ("x" * (inspector.MAX_INPUT + 1), "8,193 characters"),
-    ("a b", "neither a JWT"),
+    ("a b", "not a token shape LINE issues"),
     ("abc.def.ghi", "header"),
     (b64([1, 2]) + ".e30.c2ln", "not a JSON object"),
     (b64(GOOD_HEADER) + ".%%%.c2ln", "payload"),
@@ -101,3 +101,43 @@ def test_a_sandbox_stateless_token_is_recognised_not_judged_as_an_assertion(app)
     assert found.payload["iss"] == channel.channel_id
     assert found.expires_in == 15 * 60 - 60
     assert found.findings == []
+
+
+# --------------------------------------------------------------------------- a 2.6 KB JWT nested 955 deep (issue 23.3)
+
+
+def nested_jwt(depth: int, part: str = "payload") -> str:
+    deep = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
+    header, payload = (deep, json.dumps(GOOD_PAYLOAD).encode()) if part == "header" else \
+        (json.dumps(GOOD_HEADER).encode(), deep)
+    return f"{b64(header)}.{b64(payload)}.c2ln"
+
+
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_json_nested_deeper_than_any_jwt_is_refused_before_it_is_parsed(part):
+    text = nested_jwt(955, part)
+    assert len(text) < 2800
+    with pytest.raises(inspector.InspectError) as err:
+        inspector.inspect(text, now=NOW)
+    assert f"The {part} nests JSON 956 levels deep" in str(err.value) and "at most 32" in str(err.value)
+    assert inspector.inspect(nested_jwt(30), now=NOW).payload["a"]  # 31 levels: still shown
+
+
+@pytest.mark.parametrize("depth", [955, 100])
+def test_the_nested_jwt_is_a_400_naming_the_field_on_every_page_that_decodes_it(client, depth):
+    text = nested_jwt(depth)
+    for target in ("line", "sandbox"):
+        page = client.post("/inspect", data={"text": text, "target": target})
+        html = page.get_data(as_text=True)
+        assert page.status_code == 400 and 'id="text-error"' in html and "nests JSON" in html
+        answer = client.post("/inspect", json={"text": text, "target": target})
+        assert answer.status_code == 400 and answer.get_json()["field"] == "text"
+        assert "nests JSON" in answer.get_json()["error_description"]
+    page = client.post("/v2/bot/info", data={"access_token": text, "target": "sandbox"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and 'id="access_token-error"' in html and "nests JSON" in html
+    answer = client.post("/v2/bot/info", json={"access_token": text, "target": "sandbox"})
+    assert answer.status_code == 400 and answer.get_json()["field"] == "access_token"
+    # A result page that shows the JWT it sent stays a page (LINE's refusal), not a 500.
+    issued = client.post("/oauth2/v2.1/token", data={"client_assertion": text, "target": "sandbox"})
+    assert issued.status_code < 500 and "Traceback" not in issued.get_data(as_text=True)

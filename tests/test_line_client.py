@@ -422,3 +422,51 @@ def test_explain_knows_lines_errors(status, body, needle):
 
 def test_explain_is_silent_for_unknown_answers():
     assert display.explain(418, {"whatever": 1}) is None
+
+
+# --------------------------------------------------------------------------- answers no LINE sends (issue 23.3)
+
+HOSTILE_ANSWERS = {
+    "nested 100,000 deep": b"[" * 100_000,
+    "nested 200 deep, valid": b"[" * 200 + b"]" * 200,
+    "[{},{},...] of 1 MiB": b"[" + b"{}," * ((line_client.MAX_BODY - 64) // 3) + b"{}]",
+    "an object of 30,000 values": b"{" + b",".join(b'"k%d":1' % i for i in range(30_000)) + b"}",
+}
+
+
+def test_parse_body_keeps_an_over_complex_answer_as_cut_text_with_a_note():
+    for name, raw in HOSTILE_ANSWERS.items():
+        body = line_client.parse_body(raw)
+        assert isinstance(body, str) and len(body) <= line_client.MAX_SHOWN_BODY, name
+        assert raw.decode().startswith(body), name
+        assert "not read as JSON" in body.note % body.note_params and f"{len(raw):,}" in body.note_params["size"]
+    deep_enough = b'{"a":' * 3 + b"1" + b"}" * 3
+    assert line_client.parse_body(deep_enough) == {"a": {"a": {"a": 1}}}  # LINE's shapes still parse
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_ANSWERS))
+def test_a_hostile_upstreams_over_complex_answer_is_a_page_with_a_note_not_a_500(line_app, make_upstream, name):
+    raw = HOSTILE_ANSWERS[name]
+
+    def handle(h):
+        h.record()
+        h.answer(200, raw)
+
+    up = make_upstream(handle)
+    line_app.config["LINE_API_BASE_URL"] = up.url
+    client = line_app.test_client()
+    token = "t" * 40
+    page = client.post("/v2/oauth/verify", data={"access_token": token, "target": "line"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="response-status">200<' in text, text[:500]
+    assert 'id="response-body-note"' in text and "not read as JSON" in text and "LINE_API_BASE_URL" in text
+    assert len(text) < 200_000  # the answer is shown cut, not whole
+    answer = client.post("/v2/oauth/verify", json={"access_token": token, "target": "line"})
+    envelope = answer.get_json()
+    assert answer.status_code == 200 and envelope["response_status_code"] == 200
+    assert len(envelope["response_body"]) <= line_client.MAX_SHOWN_BODY and "not read as JSON" in envelope["response_body_note"]
+    tried = client.post("/v2/bot/info", data={"access_token": token, "target": "line"})
+    text = tried.get_data(as_text=True)
+    assert tried.status_code == 200 and 'id="body-note-bot_info"' in text and "not read as JSON" in text
+    tried_json = client.post("/v2/bot/info", json={"access_token": token, "target": "line"})
+    assert tried_json.status_code == 200 and "response_body_note" in tried_json.get_json()

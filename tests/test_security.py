@@ -40,7 +40,8 @@ def page_paths(app) -> list[str]:
     return [path for path, endpoint in rules(app, "GET")
             if endpoint not in ("views.favicon", "set_language") and not path.startswith("/sandbox/oauth2")
             and not path.startswith("/sandbox/api")
-            and not path.startswith(("/sandbox/v2/bot", "/sandbox/bot-profile"))]  # the bot API (JSON) and its picture (SVG)
+            and not path.startswith(("/sandbox/v2/bot", "/sandbox/bot-profile"))  # the bot API (JSON) and its picture (SVG)
+            and path != "/sandbox/openapi.json"]  # the sandbox's OpenAPI document (JSON, tests/test_openapi.py)
 
 
 def post_paths(app) -> list[str]:

@@ -91,7 +91,11 @@ def test_the_page_shows_the_bot_quota_and_snippets_with_the_token_masked(client,
     assert 'src="http://localhost/sandbox/bot-profile/U' in page  # the sandbox's picture, loadable here
     masked = page.split('id="curl-masked-wrap"')[1].split('id="curl-full-wrap"')[0]
     assert v21_token not in masked, "the token appears only in the 'with secrets' snippets"
-    assert "Authorization: Bearer eyJh..." in masked
+    # By default the code reads the token from the environment, and the line above it says so (issue 22.11).
+    assert 'Authorization: Bearer $LINE_CHANNEL_ACCESS_TOKEN' in masked
+    assert 'access_token=os.environ["LINE_CHANNEL_ACCESS_TOKEN"]' in masked
+    assert "channelAccessToken: process.env.LINE_CHANNEL_ACCESS_TOKEN" in masked
+    assert re.search(r'id="snippet-env">Set LINE_CHANNEL_ACCESS_TOKEN in your environment', masked)
     assert "MessagingApi(api_client)" in masked and "api.get_message_quota_consumption()" in masked
     assert "new messagingApi.MessagingApiClient" in masked and "client.getBotInfo()" in masked
     assert 'Configuration(host="http://localhost/sandbox"' in masked

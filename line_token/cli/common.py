@@ -80,8 +80,7 @@ def tr(msgid: str, /, **params: Any) -> str:
 def localise(value: Any) -> Any:
     """A message parameter in the user's language (durations carry their unit)."""
     if isinstance(value, Duration):
-        template, number = value.parts()
-        return translations().gettext(template) % {"n": number}
+        return value.localised(translations().gettext)
     return value
 
 

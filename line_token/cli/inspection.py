@@ -78,7 +78,10 @@ def inspect_command(value: str, as_json: bool) -> None:
         elif problems:
             click.echo(_("Problems:"))
             for problem in problems:
-                click.echo(f"  {problem['field']}: {problem['message']}")
+                # The message names its claim ("payload.exp passed…"): the field is not said twice.
+                message = problem["message"]
+                click.echo("  " + (message if message.startswith(problem["field"]) else
+                                   f"{problem['field']}: {message}"))
         else:
             click.echo(_("OK: the header and claims follow LINE's rules. LINE checks the signature with the "
                          "public key you registered."))

@@ -32,6 +32,16 @@ def masked(fields: dict[str, str]) -> dict[str, str]:
     return {k: mask(v) if k in SECRET_FIELDS and v else v for k, v in fields.items()}
 
 
+def join_sentences(*sentences: str | None) -> str:
+    """Sentences in one paragraph: a space after Latin punctuation, none after Japanese (。！？)."""
+    text = ""
+    for sentence in sentences:
+        if not sentence:
+            continue
+        text += sentence if not text or text.endswith(("。", "！", "？", "）", "」")) else " " + sentence
+    return text
+
+
 def curl_command(method: str, url: str, fields: dict[str, str], include_secrets: bool = False,
                  bearer: str | None = None) -> str:
     """The request as a curl command line; secrets (and the ``bearer`` token) masked unless ``include_secrets``."""

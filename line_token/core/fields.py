@@ -61,4 +61,13 @@ def read_token(src: Source) -> str:
     if not _HEADER_SAFE.match(token):
         raise SigningError("access_token", N_("A channel access token holds only letters, digits and a few "
                                               "symbols: copy it again from where it was issued."))
+    if token.count(".") == 2:
+        from . import inspector  # deferred: fields is imported by every form, the inspector only for JWT-shaped tokens
+
+        try:  # a JWT-shaped token is decoded for the page: one nested too deeply is no token (issue 23.3)
+            inspector.inspect(token)
+        except inspector.TooComplex as e:
+            raise SigningError("access_token", e.template, **e.params) from None
+        except inspector.InspectError:
+            pass
     return token

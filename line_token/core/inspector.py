@@ -21,11 +21,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .signing import (CLOCK_SKEW, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME, MAX_TOKEN_EXP, Duration, N_,
-                      is_channel_id)
+from .signing import (CLOCK_SKEW, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME, MAX_JSON_DEPTH, MAX_TOKEN_EXP, Duration,
+                      N_, is_channel_id, json_depth)
 
 MAX_INPUT = 8 * 1024  # an assertion is under 1 KiB and a token under 2 KiB; more is not one of them
 MAX_SEGMENT = 4 * 1024  # a JWT header or payload LINE would read is far smaller
+MIN_OPAQUE_TOKEN = 32  # LINE's opaque tokens are 172 characters; the sandbox's "token-shaped" starts at 32 (line-api.md §5.7)
+_LINE_BREAK = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+_BEARER = re.compile(r"^bearer\s+(?=\S)", re.IGNORECASE)
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=._~-]+$")
 
@@ -79,10 +82,23 @@ class InspectError(ValueError):
         super().__init__(template % params if params else template)
 
 
-def _b64u_json(segment: str) -> Any:
+class TooComplex(InspectError):
+    """A header or payload nested deeper than any JWT: refused before it is parsed or shown."""
+
+
+def _b64u_json(segment: str, part: str) -> Any:
+    """A JWT segment's JSON; TooComplex if it nests deeper than MAX_JSON_DEPTH (checked before parsing)."""
     if len(segment) > MAX_SEGMENT or not _B64URL.match(segment):
         raise ValueError("not base64url")
-    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    depth = json_depth(raw)  # at most MAX_SEGMENT bytes: a short loop
+    if depth > MAX_JSON_DEPTH:
+        template = (N_("The header nests JSON %(depth)s levels deep; a JWT LINE issues or takes nests 1 or 2, and "
+                       "this inspector reads at most %(limit)s. This is not a JWT for LINE.") if part == "header" else
+                    N_("The payload nests JSON %(depth)s levels deep; a JWT LINE issues or takes nests 1 or 2, and "
+                       "this inspector reads at most %(limit)s. This is not a JWT for LINE."))
+        raise TooComplex(template, depth=f"{depth:,}", limit=MAX_JSON_DEPTH)
+    return json.loads(raw)
 
 
 def _number(value: Any) -> int | None:
@@ -98,6 +114,29 @@ def _number(value: Any) -> int | None:
     return None
 
 
+def normalise(text: str) -> str:
+    """What a person pasted, as the inspector reads it (the page, its JSON and the CLI alike).
+
+    Surrounding whitespace and a leading "Bearer " go; so do line breaks (a wrapped paste) with the
+    indentation around them. Spaces inside a line stay: no JWT or token holds one.
+    """
+    text = text.strip() if isinstance(text, str) else text
+    if isinstance(text, str):
+        text = _LINE_BREAK.sub("", _BEARER.sub("", text))
+    return text
+
+
+NOT_A_TOKEN_CHARS = N_("This is not a JWT (three base64url parts separated by dots: eyJ….eyJ….…) and not a token "
+                       "shape LINE issues: it holds spaces or characters no token has (tokens are letters, digits "
+                       "and + / = _ - . ~ only). Copy the whole JWT or token again.")
+NOT_A_TOKEN_SHORT = N_("This is not a JWT (three base64url parts separated by dots: eyJ….eyJ….…) and not a token "
+                       "shape LINE issues: it is %(length)s characters long, and a token LINE issues has at "
+                       "least %(min)s (a short-lived token has 172). Copy the whole JWT or token again.")
+NOT_A_TOKEN_PARTS = N_("This is not a JWT: it has %(parts)s parts separated by dots, and a JWT has 3 "
+                       "(header.payload.signature). Nor is it a token shape LINE issues. Copy the whole JWT or "
+                       "token again.")
+
+
 def inspect(text: str, now: int | None = None) -> Inspection:
     """Decode ``text`` (a JWT assertion or an access token) and list the LINE rules it breaks.
 
@@ -109,22 +148,29 @@ def inspect(text: str, now: int | None = None) -> Inspection:
     if len(text) > MAX_INPUT:
         raise InspectError(N_("It is %(size)s characters long; a JWT assertion or access token is under 8,192."),
                            size=f"{len(text):,}")
-    text = text.strip()
+    text = normalise(text)
     parts = text.split(".")
     if len(parts) != 3:
-        if _BASE64.match(text) and len(parts) == 1:
-            return Inspection(kind=OPAQUE_TOKEN)
-        raise InspectError(N_("This is neither a JWT (three parts separated by dots) nor an access token: "
-                              "copy the whole value again."))
+        if not _BASE64.match(text):
+            raise InspectError(NOT_A_TOKEN_CHARS)
+        if len(text) < MIN_OPAQUE_TOKEN:
+            raise InspectError(NOT_A_TOKEN_SHORT, length=f"{len(text):,}", min=MIN_OPAQUE_TOKEN)
+        if len(parts) != 1:
+            raise InspectError(NOT_A_TOKEN_PARTS, parts=len(parts))
+        return Inspection(kind=OPAQUE_TOKEN)
     try:
-        header = _b64u_json(parts[0])
+        header = _b64u_json(parts[0], "header")
+    except TooComplex:
+        raise
     except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise InspectError(N_("The first part (the header) is not base64url-encoded JSON: copy the whole JWT "
                               "again.")) from None
     if not isinstance(header, dict):
         raise InspectError(N_("The header is not a JSON object: copy the whole JWT again."))
     try:
-        payload = _b64u_json(parts[1])
+        payload = _b64u_json(parts[1], "payload")
+    except TooComplex:
+        raise
     except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         payload = None
     if not isinstance(payload, dict):

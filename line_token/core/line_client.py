@@ -85,6 +85,7 @@ FIELD_DEFAULTS = {"grant_type": GRANT_TYPE, "client_assertion_type": ASSERTION_T
 SANDBOX_BASE = "http://sandbox.internal"  # never resolved: SandboxAdapter answers it
 SANDBOX_PREFIX = "/sandbox"  # where the sandbox Blueprint is mounted in this app
 MAX_BODY = 1024 * 1024  # LINE's answers are a few hundred bytes; anything this big is not LINE
+MAX_SHOWN_BODY = 4096  # characters of an answer too complex to read as JSON that a page shows
 USER_AGENT = "line-token-tester (+https://github.com/line/line-openapi)"
 
 
@@ -132,6 +133,12 @@ class LineResponse:
     @property
     def ok(self) -> bool:
         return 200 <= self.status_code < 300
+
+    @property
+    def body_note(self) -> tuple[str, dict[str, str]] | None:
+        """(N_ template, params) when the body was too complex to read as JSON and is shown cut."""
+        body = self.body
+        return (body.note, body.note_params) if isinstance(body, UnparsedBody) else None
 
 
 # --------------------------------------------------------------------------- the session
@@ -427,10 +434,38 @@ def parse_body(raw: bytes, headers: Any = None) -> Any:
         text = raw.decode("utf-8", "replace")
     if not text.strip():
         return ""
+    from .signing import MAX_JSON_DEPTH, check_json_shape, json_depth
+
+    try:  # LINE's answers nest 1 to 3 levels and hold a few values: count before parsing (issue 23.3)
+        check_json_shape(text, "response_body")
+        too_complex = json_depth(text) > MAX_JSON_DEPTH
+    except InputError:
+        too_complex = True
+    if too_complex:
+        return UnparsedBody.cut(text)
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
+
+
+class UnparsedBody(str):
+    """An answer with more structure than any of LINE's, kept as text (cut to MAX_SHOWN_BODY) with a note."""
+
+    note = N_("This answer holds more brackets, values or nesting than any LINE answer, so it was not read as "
+              "JSON: it is shown as text, cut to its first %(shown)s of %(size)s characters. Check "
+              "LINE_API_BASE_URL: this is not LINE.")
+    size = 0
+
+    @classmethod
+    def cut(cls, text: str) -> "UnparsedBody":
+        body = cls(text[:MAX_SHOWN_BODY])
+        body.size = len(text)
+        return body
+
+    @property
+    def note_params(self) -> dict[str, str]:
+        return {"shown": f"{min(self.size, MAX_SHOWN_BODY):,}", "size": f"{self.size:,}"}
 
 
 def _chain(error: BaseException):

@@ -19,7 +19,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 # PyJWT and cryptography are imported where they are used, on the first key or JWT: PyJWT's
 # package imports cryptography's X.509 and SSH modules too, about 25 ms that every worker's
@@ -106,12 +106,15 @@ class PrivateKey:
 # --------------------------------------------------------------------------- parsing
 
 
-NOT_JSON = N_("%(field)s is not valid JSON (%(detail)s). Paste the JSON object exactly as it was given, with double quotes.")
+NOT_JSON = N_("%(field)s is not valid JSON (line %(line)s, column %(column)s). Paste the JSON object exactly as it was given, with double quotes.")
+NOT_JSON_DEEP = N_("%(field)s is not valid JSON: it is nested too deeply. Paste the JSON object exactly as it was given.")
 TOO_MANY_BRACKETS = N_("%(field)s holds %(count)s brackets; no key, header or payload needs more than %(limit)s: paste only the JSON asked for.")
 TOO_MANY_VALUES = N_("%(field)s holds %(count)s values; no key, header or payload needs more than %(limit)s: paste only the JSON asked for.")
 
 
 _JSON_STRING = {str: re.compile(r'"(?:[^"\\]++|\\.)*+"'), bytes: re.compile(rb'"(?:[^"\\]++|\\.)*+"')}
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+MAX_JSON_DEPTH = 32  # how deep JSON shown on a page may nest: LINE's answers and JWTs nest 1 to 3 levels
 
 
 def _json_structure(text: str | bytes) -> tuple[int, int]:
@@ -143,6 +146,25 @@ def check_json_shape(text: str | bytes, field_name: str) -> None:
                            limit=f"{MAX_JSON_SEPARATORS:,}")
 
 
+def json_depth(text: str | bytes) -> int:
+    """How deeply ``text``'s brackets nest, brackets inside strings aside (the JSON need not be valid).
+
+    Linear: one regex pass strips the strings, one drops all but brackets; the loop then runs over
+    brackets only, so call it after counting them (:func:`check_json_shape`) on big texts.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING[str].sub('""', text))
+    depth = deepest = 0
+    for ch in brackets:
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def parse_json_value(value: Any, field_name: str, *, allow_python: bool = True) -> Any:
     """Parse JSON text (or, for the 2020 tutorial's readers, a Python dict literal).
 
@@ -162,14 +184,14 @@ def parse_json_value(value: Any, field_name: str, *, allow_python: bool = True) 
     try:
         return json.loads(text)
     except RecursionError:  # bounded by MAX_JSON_CONTAINERS; kept so a lower recursion limit can't give a 500
-        raise InputError(field_name, NOT_JSON, field=field_name, detail="nested too deeply") from None
+        raise InputError(field_name, NOT_JSON_DEEP, field=field_name) from None
     except ValueError as json_error:
         if allow_python:
             literal = _python_literal(text)
             if literal is not None:
                 return literal
-        raise InputError(field_name, NOT_JSON, field=field_name,
-                           detail=f"line {json_error.lineno}, column {json_error.colno}") from None
+        raise InputError(field_name, NOT_JSON, field=field_name, line=json_error.lineno,
+                         column=json_error.colno) from None
 
 
 def _python_literal(text: str) -> Any:
@@ -429,7 +451,8 @@ def pem_to_jwk(pem: str, field_name: str = "pem") -> tuple[dict, dict]:
 # --------------------------------------------------------------------------- JWT
 
 
-_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() also takes "²" and "١", which int() refuses
+CHANNEL_ID_PATTERN = "[0-9]{1,18}"  # also handed to static/jwt.js, so the browser checks the same rule
+_DIGITS = re.compile(CHANNEL_ID_PATTERN)  # ASCII only: str.isdigit() also takes "²" and "١", which int() refuses
 
 
 def whole_number(value: Any, field_name: str, default: int | None = None,
@@ -495,27 +518,43 @@ def validate_claims(header: Any, payload: Any, now: int | None = None) -> None:
 
 
 class Duration(int):
-    """A length of time in seconds inside an error message; shown roughly ("2 h", "3.5 d").
+    """A length of time in seconds inside an error message, in whole units: "1 h 59 min", "12 min", "3 d 4 h".
 
-    The web layer shows it in the user's language (errors.translate_error).
+    At most two units, the larger first; the second only while the first counts under 10 (past that
+    it is noise: "12 min", not "12 min 1 s"). Never a fraction: "1.99 h" reads as a clock time to some
+    and as nothing to others. The web layer and the CLI show it in the user's language (:meth:`localised`).
     """
 
     UNITS = ((86400, N_("%(n)s d")), (3600, N_("%(n)s h")), (60, N_("%(n)s min")), (1, N_("%(n)s s")))
+    JOIN = N_("%(first)s %(second)s")  # "1 h 59 min"; Japanese joins without a space ("1時間59分")
     CAP = 100 * 365 * 86400
 
-    def parts(self) -> tuple[str, str]:
-        """(template, number): e.g. ("%(n)s h", "2"); any size of int, no float overflow."""
-        seconds = int(self)
+    def pieces(self) -> list[tuple[str, str]]:
+        """[(template, number), ...]: e.g. [("%(n)s h", "1"), ("%(n)s min", "59")]; any size of int.
+
+        Rounded to the smallest unit shown (so 3,599 s is "1 h", not "59 min"), then split.
+        """
+        seconds = abs(int(self))
         if seconds >= self.CAP:
-            return N_("over %(n)s years"), "100"
-        for size, template in self.UNITS:
-            if seconds >= size or size == 1:
-                return template, (f"{seconds / size:.3g}" if size > 1 else str(seconds))
-        raise AssertionError("unreachable")
+            return [(N_("over %(n)s years"), "100")]
+        sizes = [size for size, _ in self.UNITS]
+        top = next(i for i, size in enumerate(sizes) if seconds >= size or size == 1)
+        step = sizes[top] if seconds // sizes[top] >= 10 or top == len(sizes) - 1 else sizes[top + 1]
+        seconds = (seconds + step // 2) // step * step
+        top = next(i for i, size in enumerate(sizes) if seconds >= size or size == 1)
+        count, rest = divmod(seconds, sizes[top])
+        found = [(self.UNITS[top][1], str(count))]
+        if count < 10 and top + 1 < len(sizes) and rest // sizes[top + 1]:
+            found.append((self.UNITS[top + 1][1], str(rest // sizes[top + 1])))
+        return found
+
+    def localised(self, gettext: Callable[[str], str]) -> str:
+        """The duration in the language of ``gettext`` (a catalog's plain gettext)."""
+        texts = [gettext(template) % {"n": number} for template, number in self.pieces()]
+        return texts[0] if len(texts) == 1 else gettext(self.JOIN) % {"first": texts[0], "second": texts[1]}
 
     def __str__(self) -> str:
-        template, number = self.parts()
-        return template % {"n": number}
+        return self.localised(lambda text: text)
 
 
 def _human(seconds: int) -> Duration:

@@ -4,11 +4,11 @@ The tester (line_token.web.errors) uses these same functions for its own pages.
 """
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import current_app, has_request_context, jsonify, request
 from flask_babel import gettext
 
 from ..core.line_client import SANDBOX_PREFIX
-from ..core.signing import Duration, InputError
+from ..core.signing import N_, Duration, InputError
 
 
 def wants_json() -> bool:
@@ -25,10 +25,24 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+# Fields whose messages name them (``%(field)s``) and whose page shows a label: a person reads the label,
+# a script (JSON) the field's name.
+FIELD_LABELS = {
+    "private_key": N_("The private key"),
+    "public_key": N_("The public key"),
+    "header": N_("The header JSON"),
+    "payload": N_("The payload JSON"),
+    "text": N_("The JWT or token"),
+}
+
+
 def translate_error(err: InputError) -> str:
-    """The InputError's message in the user's language."""
+    """The InputError's message in the user's language (on a page, the field's label for its name)."""
     template = gettext(err.template)
     params = {name: localise(value) for name, value in err.params.items()}
+    label = FIELD_LABELS.get(params.get("field")) if isinstance(params.get("field"), str) else None
+    if label and has_request_context() and not wants_json():
+        params["field"] = gettext(label)
     try:
         return template % params if params else template
     except (KeyError, ValueError, TypeError):
@@ -38,8 +52,7 @@ def translate_error(err: InputError) -> str:
 def localise(value):
     """A message parameter in the user's language (durations carry their unit)."""
     if isinstance(value, Duration):
-        template, number = value.parts()
-        return gettext(template, n=number)
+        return value.localised(gettext)
     return value
 
 

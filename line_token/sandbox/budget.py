@@ -56,8 +56,7 @@ class BoundedJSONProvider(DefaultJSONProvider):
         try:
             return super().loads(s, **kwargs)
         except RecursionError:  # bounded by the count above; kept so it can never be a 500
-            raise BodyTooComplex(signing.SigningError(
-                BODY_FIELD, signing.NOT_JSON, field=BODY_FIELD, detail="nested too deeply")) from None
+            raise BodyTooComplex(signing.SigningError(BODY_FIELD, signing.NOT_JSON_DEEP, field=BODY_FIELD)) from None
 
 
 class BoundedFormDataParser(FormDataParser):

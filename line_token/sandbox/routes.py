@@ -19,7 +19,9 @@ State lives in :mod:`store`. ``SANDBOX_ENABLED=0`` makes every sandbox URL 404.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import math
 import os
 import re
@@ -882,6 +884,29 @@ def bot_picture(user_id: str):
            f'<rect width="240" height="240" fill="#f2f4f5"/><g fill="{colour}">{"".join(cells)}</g></svg>')
     response = Response(svg, 200, mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+# --------------------------------------------------------------------------- the OpenAPI document (issue 21 item 7)
+
+# Beside this module: package data, in the wheel too (pyproject.toml). tests/test_openapi.py and the bench read it here.
+OPENAPI_DOCUMENT = os.path.join(os.path.dirname(__file__), "openapi.json")
+
+
+@functools.cache
+def _openapi_document() -> dict:
+    """The OpenAPI 3.1 document of what the sandbox answers (written from docs/line-api.md), read once."""
+    with open(OPENAPI_DOCUMENT, encoding="utf-8") as f:
+        return json.load(f)
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """GET /openapi.json: the document, its first server this sandbox's base URL (then LINE's own)."""
+    document = _openapi_document()
+    servers = [{"url": public_base_url(), "description": "this sandbox"}, *document["servers"]]
+    response = jsonify({**document, "servers": servers})
+    response.headers["Access-Control-Allow-Origin"] = "*"  # viewers such as Swagger UI load it from elsewhere
     return response
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from ..core import inspector
+from ..core import display, inspector
 from ..sandbox import routes
 from .errors import json_error, localise
 from ..core.signing import Duration
@@ -43,8 +43,13 @@ def _translate(template: str, params: dict) -> str:
 
 
 def duration_text(seconds: int) -> str:
-    """A length of time in the user's language, e.g. "12 min"."""
+    """A length of time in the user's language, e.g. "12 min", "1時間59分"."""
     return str(localise(Duration(abs(int(seconds)))))
+
+
+def duration_units() -> list[str]:
+    """The templates a page's countdown (static/app.js) builds durations from: d, h, min, s, the joiner."""
+    return [gettext(template) for _, template in Duration.UNITS] + [gettext(Duration.JOIN)]
 
 
 def sandbox_kid(header: dict | None, payload: dict | None) -> dict | None:
@@ -96,6 +101,8 @@ def inspect_text(text: str, target: str | None = None, now: int | None = None) -
     result["kind_label"] = gettext(KIND_LABELS.get(found.kind, found.kind))
     result["problems"] = [{"field": f.field, "message": _translate(f.template, f.params)} for f in found.findings]
     result["ok"] = found.ok
+    # A token is only checked for its shape: the page says so rather than "No LINE rule broken".
+    result["is_token"] = found.kind in (inspector.V21_TOKEN, inspector.OPAQUE_TOKEN, inspector.STATELESS_TOKEN)
     if found.expires_in is not None:
         result["expires_text"] = (gettext("expires in %(time)s", time=duration_text(found.expires_in))
                                   if found.expires_in > 0 else
@@ -128,7 +135,7 @@ def summary(inspection: dict | None) -> str | None:
     """The first broken rule in one sentence, for a refused result's explanation; None if none."""
     if not inspection or not inspection.get("problems"):
         return None
-    return " ".join(p["message"] for p in inspection["problems"])
+    return display.join_sentences(*(p["message"] for p in inspection["problems"]))
 
 
 @bp.route("/inspect", methods=["GET", "POST"])
@@ -143,18 +150,15 @@ def inspect_page():
     target = data.get("target") if data.get("target") in ("line", "sandbox") else "line"
     values = {"target": target}
     if not isinstance(raw, str) or not raw.strip():
-        message = gettext("text: paste a JWT assertion or an access token to inspect.")
+        message = gettext("Paste a JWT assertion or an access token to inspect.")
         return (json_error("invalid_request", message, 400, field="text") if request.is_json else
                 (render_template("inspect.html", values=values, errors={"text": message}), 400))
     if len(raw) > MAX_TEXT:
-        message = gettext("text is too long: paste only the JWT or token.")
+        message = gettext("This is too long for a JWT or token: paste only the JWT or token.")
         return (json_error("invalid_request", message, 400, field="text") if request.is_json else
                 (render_template("inspect.html", values=values, errors={"text": message}), 400))
-    text = "".join(raw.split())
-    if text.lower().startswith("bearer") and "." in text:
-        text = text[len("bearer"):]
-    try:
-        found = inspect_text(text, target)
+    try:  # read as the CLI reads it (inspector.normalise): line breaks and "Bearer " go, spaces stay
+        found = inspect_text(raw, target)
     except inspector.InspectError as e:
         message = error_message(e)
         return (json_error("invalid_request", message, 400, field="text") if request.is_json else
@@ -167,3 +171,4 @@ def inspect_page():
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.add_template_global(try_inspect, "inspect_jwt")
+    app.add_template_global(duration_units, "duration_units")

@@ -196,7 +196,10 @@ def handle(name: str):
         target = _target(src)
         built = page.build(src)
         response = line_client.call(built.endpoint, built.fields, target)  # LineAPIError → 502/504
-        return jsonify({"response_status_code": response.status_code, "response_body": response.body})
+        envelope = {"response_status_code": response.status_code, "response_body": response.body}
+        if response.body_note:  # an over-complex answer, kept as text and cut (line_client.parse_body)
+            envelope["response_body_note"] = gettext(response.body_note[0], **response.body_note[1])
+        return jsonify(envelope)
 
     src = _source()
     values = dict(page.defaults)
@@ -291,20 +294,34 @@ def result_view(response: LineResponse, built: Call) -> Result:
             kid = (inspection.get("header") or {}).get("kid")
             named = gettext("The JWT's kid is %(kid)s.", kid=kid) if isinstance(kid, str) and kid else None
             sandbox_note = (inspection.get("sandbox") or {}).get("message")
-            explanation = " ".join(x for x in (explanation, named, sandbox_note) if x)
+            # On the sandbox, what it knows of the kid replaces LINE's generic advice (which names LINE's
+            # console): one explanation, not the same one twice.
+            explanation = (display.join_sentences(named, sandbox_note) if sandbox_note else
+                           display.join_sentences(explanation, named))
         elif precise:
             explanation = precise
+            if (inspection.get("expires_in") or 0) > 0 and any(
+                    p.get("field") == "payload.exp" for p in inspection.get("problems") or []):
+                explanation = display.join_sentences(precise, gettext(EXP_TOO_FAR_FIX))
+    code = snippets.for_request(built.endpoint, display_url, response.fields, response.body)
     slots = None
     if response.ok and built.endpoint == "issue_v21" and assertion:
         slots = slots_in_use(assertion, response.target)
     return Result(
         response=response, display_url=display_url, fields_masked=display.masked(response.fields),
         body_text=body_text, explanation=explanation,
-        curl_masked=display.curl_command(response.method, display_url, response.fields),
+        # By default secret-free: the secrets come from the environment (snippets.env_note says which).
+        curl_masked=code["curl"][0] if code else display.curl_command(response.method, display_url, response.fields),
         curl_full=display.curl_command(response.method, display_url, response.fields, include_secrets=True),
         has_secrets=any(k in display.SECRET_FIELDS and v for k, v in response.fields.items()),
         signed_assertion=built.signed_assertion, now=int(time.time()), inspection=inspection, slots=slots,
-        snippets=snippets.for_request(built.endpoint, display_url, response.fields, response.body))
+        snippets=code)
+
+
+# How to fix an exp too far ahead, after the inspector said by how much.
+EXP_TOO_FAR_FIX = N_("Sign a new JWT that expires at most 30 minutes from now: on the JWT page (or in the one-step "
+                     "fields) set \"JWT lifetime in minutes (exp)\" to 30 or less; if you set exp yourself, use the "
+                     "current UNIX time plus at most 1800. If it already is, check that this computer's clock is right.")
 
 
 def slots_in_use(assertion: str, target: str) -> int | None:

@@ -17,6 +17,7 @@ are what the CLI's ``bot`` commands use too.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from ..core import display, line_client, signing
 from . import proxy
 
 from ..sandbox import routes as sandbox
+from ..core import snippets as take_home
 from .errors import translate_error
 
 try:  # the CLI engineer's token inspector (branch cli); absent until that branch is merged
@@ -151,25 +153,34 @@ def public_base(target: str) -> str:
 
 
 def snippets(token: str, target: str, base: str, include_secrets: bool) -> dict[str, str]:
-    """The same three calls as curl, Python SDK and Node SDK code; the token masked unless asked."""
-    shown = token if include_secrets else display.mask(token).replace("…", "...")
-    curl = "\n".join(display.curl_command("GET", base + line_client.ENDPOINTS[e][1], {}, include_secrets,
-                                              bearer=token) for e in CALLS)
+    """The same three calls as curl, Python SDK and Node SDK (an ES module) code, each runnable as copied:
+    the token as sent, or (default) read from LINE_CHANNEL_ACCESS_TOKEN (snippets.env_note says so)."""
+    urls = [base + line_client.ENDPOINTS[e][1] for e in CALLS]
+    if include_secrets:
+        curl = "\n".join(display.curl_command("GET", url, {}, True, bearer=token) for url in urls)
+        py_token, js_token = json.dumps(token), json.dumps(token)
+    else:
+        curl = "\n".join(f"curl -sS -G {shlex.quote(url)} \\\n  -H \"Authorization: Bearer ${take_home.ENV_TOKEN}\""
+                         for url in urls)
+        py_token, js_token = f'os.environ["{take_home.ENV_TOKEN}"]', f"process.env.{take_home.ENV_TOKEN}"
     python = "\n".join([
+        '# pip install "line-bot-sdk>=3,<4"',
+        *([] if include_secrets else ["import os"]),
         "from linebot.v3.messaging import ApiClient, Configuration, MessagingApi",
         "",
-        f"configuration = Configuration(host={json.dumps(base)}, access_token={json.dumps(shown)})",
+        f"configuration = Configuration(host={json.dumps(base)}, access_token={py_token})",
         "with ApiClient(configuration) as api_client:",
         "    api = MessagingApi(api_client)",
         *[f"    print(api.{PYTHON_METHODS[e]}())" for e in CALLS],
     ])
-    node_lines = ['import { messagingApi } from "@line/bot-sdk";', ""]
+    node_lines = ["// npm install @line/bot-sdk; save as an ES module (e.g. try.mjs) and run: node try.mjs",
+                  'import { messagingApi } from "@line/bot-sdk";', ""]
     if target == "sandbox":
         node_lines.append("// The Node SDK keeps only the origin of baseURL: it needs the sandbox at the root "
                           "of its own origin (SANDBOX_PORT).")
     node_lines += [
         "const client = new messagingApi.MessagingApiClient({",
-        f"  channelAccessToken: {json.dumps(shown)},",
+        f"  channelAccessToken: {js_token},",
         f"  baseURL: {json.dumps(base)},",
         "});",
         *[f"console.log(await client.{NODE_METHODS[e]}());" for e in CALLS],
@@ -195,6 +206,8 @@ def handle(endpoint: str):
         response = line_client.call(endpoint, {}, target, bearer=token)  # LineAPIError → 502/504
         envelope: dict[str, Any] = {"response_status_code": response.status_code, "response_body": response.body,
                                     "token_works": response.ok}
+        if response.body_note:  # an over-complex answer, kept as text and cut (line_client.parse_body)
+            envelope["response_body_note"] = gettext(response.body_note[0], **response.body_note[1])
         reason = display.bearer_reason(response.status_code, response.body)
         if reason:
             envelope["reason"] = reason
@@ -227,7 +240,8 @@ def handle(endpoint: str):
                    bodies={e: display.pretty(r.body) if not isinstance(r.body, str) else r.body
                            for e, r in attempt.answers.items()},
                    snippets_masked=snippets(token, target, base, False),
-                   snippets_full=snippets(token, target, base, True))
+                   snippets_full=snippets(token, target, base, True),
+                   snippets_note=take_home.env_note([take_home.ENV_TOKEN]))
 
 
 @bp.route("/v2/bot/info", methods=["GET", "POST"])

@@ -158,14 +158,23 @@ def render_jwt_page(values: dict, errors: dict, status: int = 200, cached: bool 
     """The JWT page, with the validation messages the in-browser signer shares.
     ``cached``: the blank form (GET), the same for everyone reading a language (page_cache.py)."""
     def messages() -> dict:
-        return {"browser_messages": {name: gettext(text) for name, text in signing.MESSAGES.items()}}
+        browser = {name: gettext(text) for name, text in signing.MESSAGES.items()}
+        browser["kid_channel"] = gettext(KID_CHANNEL)
+        # The server's own bounds, so static/jwt.js applies the same rules without copying numbers.
+        return {"browser_messages": browser, "browser_rules": {
+            "channel_id_pattern": signing.CHANNEL_ID_PATTERN, "max_token_exp": signing.MAX_TOKEN_EXP,
+            "max_exp_minutes": signing.MAX_ASSERTION_LIFETIME // 60}}
 
     if cached:
         return render_page("jwt.html", lazy=messages, values=values, errors=errors, **result), status
     return render_template("jwt.html", values=values, errors=errors, **messages(), **result), status
 
 
-JWT_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes", "mode", "header", "payload")
+JWT_FIELDS = ("channel_id", "kid", "token_exp", "token_exp_unit", "exp_minutes", "mode", "header", "payload", "target")
+# The sandbox console of this tab registered the kid on another channel (static/jwt.js knows it; the server
+# says the same when the token is issued: "iss and clientId of key do not match").
+KID_CHANNEL = signing.N_("The kid %(kid)s was registered on channel %(channel)s (in this tab's sandbox console), "
+                         "not on %(typed)s: use channel ID %(channel)s.")
 
 
 @bp.route("/oauth2/v2.1/jwt", methods=["GET", "POST"])
@@ -177,6 +186,11 @@ def jwt():
         return render_jwt_page(values, {}, cached=True)
     values.update({name: form_value(name) for name in JWT_FIELDS if name in request.form})
     values["private_key"] = request.form.get("private_key", "")
+    if values.get("target") not in ("line", "sandbox"):
+        values.pop("target", None)  # carried to the next step's form only when it is one of the two
+    if request.form.get("prefill") == "1":
+        # Arrived from the sandbox console's "Next" (no JavaScript): fill the form, sign nothing yet.
+        return render_jwt_page(values, {})
     try:
         token = sign_from_form(values)
     except InputError as e:
