@@ -201,3 +201,23 @@ def test_export_needs_the_channel_secret(client):
                           auth=(made["channel_id"], made["channel_secret"]))
     assert exported.status_code == 200
     assert exported.json == {"version": 1, "channel_id": made["channel_id"], "name": "", "keys": [], "bot": None}
+
+
+def test_a_seed_replaces_the_channel_of_the_same_id_with_its_keys_and_tokens(tmp_path, keypair):
+    """What `serve --seed` does at every start on a kept database (replace=True); the admin API never replaces."""
+    from line_token.sandbox import seed
+    from line_token.sandbox.server import build_app
+    from line_token.sandbox.service import Sandbox
+
+    app = build_app(str(tmp_path / "s.sqlite3"))
+    sandbox = Sandbox(app.extensions["sandbox_store"])
+    first = good_channel(keypair[1])
+    seed.import_channels(sandbox, first, replace=True)
+    client = app.test_client()
+    token = issue(client.post, "", first["channel_id"], first["keys"][0]["kid"], keypair[0]).json["access_token"]
+    second = good_channel(keypair[1]) | {"name": "again", "channel_secret": "e" * 32}
+    assert seed.import_channels(sandbox, second, replace=True)["kids"] == [second["keys"][0]["kid"]]
+    exported = seed.export_channel(sandbox, sandbox.get_channel(first["channel_id"]))
+    assert exported["name"] == "again" and [k["kid"] for k in exported["keys"]] == [second["keys"][0]["kid"]]
+    assert client.get("/oauth2/v2.1/verify", query_string={"access_token": token}).status_code == 400
+    assert sandbox.check_secret(first["channel_id"], "e" * 32)

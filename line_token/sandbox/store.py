@@ -550,8 +550,9 @@ class Store:
                                      .order_by(keys.c.kid)).scalars().first()
                 if taken is not None:
                     raise KidTaken(taken)
-            for table in (tokens, keys, bots, channels):
-                conn.execute(table.delete().where(table.c.channel_id.in_(existing)))
+            for table in reversed(metadata.sorted_tables):  # a replaced channel's rows, in every table that has them
+                if existing and "channel_id" in table.c:
+                    conn.execute(table.delete().where(table.c.channel_id.in_(existing)))
             if client is not None and per_hour > 0:
                 for _seed in seeds:
                     self._take(conn, "create:" + client, per_hour, 3600, now)
