@@ -15,6 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
+# The package's pytest plugin (the `line_sandbox` fixture): registered here because the suite runs from the
+# checkout, where the plugin's pytest11 entry point is not installed.
+pytest_plugins = ["line_token.sandbox.pytest_plugin", "pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -1,8 +1,5 @@
-"""``line-token`` as a user gets it: ``pip install .`` into a fresh venv, then run from another folder.
-
-The venv sees the test venv's packages through a .pth file, and the project is
-installed with ``--no-deps --no-build-isolation``: no network, a few seconds.
-The project is copied first, so building never writes into the checkout. The
+"""``line-token`` as a user gets it: the project's wheel installed into a fresh venv (tests/installing.py:
+offline, a few seconds), then run from another folder. The
 installed command finds only the installed package (no PYTHONPATH, another cwd):
 its templates, static files and Japanese catalog must have come with the wheel.
 
@@ -16,48 +13,25 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
-import sys
-import sysconfig
 import time
 from pathlib import Path
 
 import pytest
 
 from line_token.core import signing
-from conftest import ROOT, free_port
+from conftest import free_port
+from installing import build_wheel, venv_with
 
 TIMEOUT = 60
-PROJECT_FILES = ["pyproject.toml", "README.md", "requirements.txt", "line_token", "templates", "static",
-                 "translations"]
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """The ``line-token`` executable of a fresh venv that has the project pip-installed."""
+    """The ``line-token`` executable of a fresh venv that has the project's wheel installed."""
     base = tmp_path_factory.mktemp("installed")
-    src = base / "src"
-    src.mkdir()
-    for name in PROJECT_FILES:
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
-        else:
-            shutil.copy2(ROOT / name, src / name)
-    venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=TIMEOUT)
-    python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True, timeout=TIMEOUT).stdout.strip()
-    # The test venv's packages (Flask, setuptools, ...) without installing them again.
-    Path(site, "_test_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--no-index", str(src)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PIP_NO_INPUT": "1"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    exe = venv / "bin" / "line-token"
+    exe = venv_with(base, build_wheel(base)) / "line-token"
     assert exe.exists()
     return exe
 

@@ -18,6 +18,7 @@ from .common import tr as _
 from .inspection import inspect_command
 from .keys import jwt_command, keygen_command
 from .sandbox_admin import sandbox_group
+from .serve import serve_command
 from .tokens import token_group
 
 @click.group("line-token", help="""Make a LINE signing key, sign the JWT assertion, and issue, list, verify,
@@ -46,6 +47,7 @@ cli.add_command(token_group)
 cli.add_command(bot_group)
 cli.add_command(inspect_command)
 cli.add_command(sandbox_group)
+sandbox_group.add_command(serve_command)
 
 
 

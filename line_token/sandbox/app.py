@@ -14,7 +14,7 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
 from .. import RESOURCE_ROOT
-from . import budget, routes
+from . import budget, errors, routes
 from . import store as store_module
 
 
@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any]) -> Flask:
     app.config.update(config)
     app.config["SANDBOX_ONLY"] = True
     budget.init_app(app)
+    errors.init_app(app)  # JSON errors for scripts (a 404, a 405, a 500 with no traceback), as the tester's
     Babel(app)
     csrf = CSRFProtect(app)
     for view in routes.SCRIPT_ENDPOINTS:  # LINE's endpoints and the admin API are for scripts: no CSRF token

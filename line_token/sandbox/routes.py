@@ -37,6 +37,7 @@ from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandb
 from . import clock as clock_module
 from . import faults as faults_module
 from . import reqlog
+from . import seed
 from . import store as store_module
 from .service import (CHANNEL_ID, KID, LONG_LIVED_GRACE_HOURS, MAX_KEY_JSON, STATELESS_LIFETIME, UNSTORABLE,
                       Sandbox)
@@ -544,6 +545,38 @@ def api_issue_long_lived(channel_id: str):
     except SigningError as e:
         return admin_error("invalid_request", translate_error(e), 400, field=e.field)
     return jsonify({"access_token": token, "token_type": "Bearer", "previous_valid_until": previous_until}), 201
+
+
+@bp.get("/api/channels/<channel_id>/export")
+def api_export_channel(channel_id: str):
+    """The channel as seed JSON: ID, name, public keys with their kids, bot settings (seed.py); never its
+    secret, a token or a private key."""
+    return jsonify(seed.export_channel(service(), require_channel_secret(channel_id)))
+
+
+@bp.post("/api/channels/import")
+def api_import_channels():
+    """Create channels from seed JSON (one channel, or {"channels": [...]}): 201 with their IDs and kids, and
+    each generated secret once. Open like creating a channel, under the same cap and per-client limit."""
+    require_json()
+    try:
+        answer = seed.import_channels(service(), json_body(optional=False, what=gettext(
+            "Send the channels to import as a JSON object in the request body (as GET "
+            "/api/channels/{id}/export answers).")), client_ip(), channels_per_hour())
+    except _BadBody as e:
+        return admin_error("invalid_request", str(e), 400, field="body")
+    except SigningError as e:
+        message = translate_error(e)  # a key's own message names the JWK member; say which key of the file
+        message = message if e.field in message else f"{e.field}: {message}"
+        return admin_error(e.code, message, 409 if e.code == "conflict" else 400, field=e.field)
+    except CapReached:
+        return admin_error("limit_reached", channel_cap_message(), 409)
+    except RateLimited as e:
+        message, headers = creation_limited(e)
+        response, status = admin_error("rate_limited", message, 429)
+        response.headers.update(headers)
+        return response, status
+    return jsonify(answer), 201
 
 
 def channel_cap_message() -> str:
@@ -1314,7 +1347,8 @@ def configure(app: Flask) -> None:
 SCRIPT_ENDPOINTS = (issue_v21, revoke_v21, issue_stateless, issue_short_lived, verify_short_lived,
                     revoke_short_lived, api_create_channel, api_add_key, api_delete_key, api_delete_channel,
                     api_revoke_all, api_issue_long_lived, api_add_fault, api_clear_faults, api_advance_clock,
-                    api_reset_clock)
+                    api_reset_clock,
+                    api_import_channels)
 
 
 def init_app(app: Flask) -> None:

@@ -273,6 +273,14 @@ class TokenLimitReached(StoreError):
     """LINE's limit of valid v2.1 tokens per channel is reached."""
 
 
+class ChannelExists(StoreError):
+    """An imported channel's ID is already in use (``args[0]`` is the ID)."""
+
+
+class KidTaken(StoreError):
+    """An imported key's kid is registered on another channel (``args[0]`` is the kid)."""
+
+
 class StoreUnavailable(StoreError):
     """The database is busy or unreachable; the caller may retry."""
 
@@ -316,9 +324,12 @@ def _now(now: int | None) -> int:
     return int(time.time()) if now is None else int(now)
 
 
-def _new_channel_id() -> str:
-    # 10 digits not starting with 0, like LINE's channel IDs.
+def new_channel_id() -> str:
+    """10 digits not starting with 0, like LINE's channel IDs."""
     return str(1_000_000_000 + secrets.randbelow(9_000_000_000))
+
+
+_new_channel_id = new_channel_id
 
 
 def _ensure_wal(cur: Any) -> None:
@@ -544,6 +555,69 @@ class Store:
                 conn.execute(table.delete().where(table.c.channel_id == channel_id))
             deleted = conn.execute(channels.delete().where(channels.c.channel_id == channel_id)).rowcount
         return deleted > 0
+
+    def reset(self) -> None:
+        """Delete every row of every sandbox table: channels, keys, tokens, bots, events (and any table added
+        to ``metadata`` later). Only ``line-token sandbox serve --allow-reset`` and the pytest fixture call it."""
+        self._ensure_schema()
+        with self._write() as conn:
+            for table in reversed(metadata.sorted_tables):  # children before the channels they point to
+                conn.execute(table.delete())
+
+    def import_channels(self, seeds: list[dict], now: int | None = None, client: str | None = None,
+                        per_hour: int = 0, replace: bool = False) -> None:
+        """Create channels as given (already checked by the caller, seed.py): each ``seeds`` item has
+        ``channel_id``, ``secret``, ``name``, ``keys`` (kid, jwk) pairs and ``bot`` (None or the three
+        settings). One transaction: all are created or none.
+
+        Raises ChannelExists for a channel ID in use (unless ``replace``: that channel is deleted first,
+        as ``serve --seed`` does on every start), KidTaken for a kid of another channel, CapReached past
+        MAX_CHANNELS, RateLimited as create_channel does (one event per channel).
+        """
+        now = _now(now)
+        ids = [seed["channel_id"] for seed in seeds]
+        kids = [kid for seed in seeds for kid, _jwk in seed["keys"]]
+        self._ensure_schema()
+        with self._write() as conn:
+            if not self.is_sqlite:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242032)"))  # as create_channel: the cap holds
+            self._purge(conn, now)
+            existing = conn.execute(sa.select(channels.c.channel_id).where(channels.c.channel_id.in_(ids))
+                                    .order_by(channels.c.channel_id)).scalars().all()
+            if existing and not replace:
+                raise ChannelExists(existing[0])
+            if kids:
+                taken = conn.execute(sa.select(keys.c.kid).where(keys.c.kid.in_(kids) & keys.c.channel_id.not_in(ids))
+                                     .order_by(keys.c.kid)).scalars().first()
+                if taken is not None:
+                    raise KidTaken(taken)
+            for table in reversed(metadata.sorted_tables):  # a replaced channel's rows, in every table that has them
+                if existing and "channel_id" in table.c:
+                    conn.execute(table.delete().where(table.c.channel_id.in_(existing)))
+            if client is not None and per_hour > 0:
+                for _seed in seeds:
+                    self._take(conn, "create:" + client, per_hour, 3600, now)
+            count = conn.execute(sa.select(sa.func.count()).select_from(channels)).scalar_one()
+            if count + len(seeds) > MAX_CHANNELS:
+                raise CapReached(f"The sandbox already holds {count} of its maximum of {MAX_CHANNELS} channels.")
+            for seed in seeds:
+                conn.execute(channels.insert().values(
+                    channel_id=seed["channel_id"], secret_hash=hash_token(seed["secret"]), name=seed["name"],
+                    created_at=now, used_at=now))
+                for kid, jwk in seed["keys"]:
+                    conn.execute(keys.insert().values(kid=kid, channel_id=seed["channel_id"],
+                                                      jwk=json.dumps(jwk, sort_keys=True), created_at=now))
+                bot = seed.get("bot")
+                if bot is not None:
+                    conn.execute(bots.insert().values(channel_id=seed["channel_id"], **bot))
+
+    def bot_settings(self, channel_id: str) -> dict | None:
+        """The bot settings as stored (display_name None when never set), or None when the console never
+        changed the defaults: what an export carries, so an import restores exactly that."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(bots.c.display_name, bots.c.chat_mode, bots.c.mark_as_read_mode)
+                               .where(bots.c.channel_id == channel_id)).first()
+        return dict(row._mapping) if row is not None else None
 
     # ---- keys
 
