@@ -12,12 +12,10 @@ Japanese at 1280 and 390 px, against the Procfile server with the sandbox as tar
 - touch targets at least 24x24 CSS px, "Stateless" / "Short-lived" on one line, and
   focus on the result after each action.
 
-Screenshots go to test-artifacts/screenshots/ (ui-*); the README's three small ones are
-made by the English desktop run, into docs/img/ with UPDATE_DOCS_IMG=1.
+Screenshots go to test-artifacts/screenshots/ (ui-*); the README's pictures are made by scripts/screenshots.
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 
@@ -25,14 +23,11 @@ import pytest
 import requests
 
 from line_token.core import signing
-from browsing import DESKTOP, PHONE, ROOT, SHOTS, Watch, screenshot, tr
+from browsing import DESKTOP, PHONE, Watch, screenshot, tr
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 LOCALES = {"en": "en-US", "ja": "ja-JP"}
-# The README's three pictures: written to docs/img/ when asked (UPDATE_DOCS_IMG=1 scripts/test -k ui_flow…),
-# else beside the other screenshots, so an ordinary run leaves the checkout clean.
-DOCS_IMG = ROOT / "docs" / "img" if os.environ.get("UPDATE_DOCS_IMG") == "1" else SHOTS / "docs-img"
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +87,6 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         assert "https://developers.line.biz/console/" in hrefs
         assert any(h.startswith(f"https://developers.line.biz/{lang}/docs/") for h in hrefs)
         assert page.evaluate(TARGET_SIZE_JS) == []
-        if viewport is DESKTOP and lang == "en":
-            DOCS_IMG.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(DOCS_IMG / "home.png"))
         screenshot(page, f"{tag}-home")
 
         # Issue in one step, on the sandbox, from the home page's entry.
@@ -115,8 +107,6 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         expect(page.locator("#issue-again")).not_to_have_attribute("open", "")  # no second Issue button in view
         expect(page.locator("#token-form button[type=submit]")).to_be_hidden()
         expect(page.locator("#sent-token-exp")).to_contain_text("86,400")
-        if viewport is DESKTOP and lang == "en":  # the README's picture: the top of the result, in view
-            page.screenshot(path=str(DOCS_IMG / "token-result.png"))
         # Code to take home: masked by default, the full version when asked.
         expect(page.locator("#python-masked")).to_contain_text("issue_channel_token_by_jwt")
         expect(page.locator("#node-masked")).to_contain_text("issueChannelTokenByJWT")
@@ -199,8 +189,6 @@ def test_issue_flow_back_forward_wallet_and_inspector(browser, live_server, key,
         expect(page.locator("#problems")).to_contain_text(re.compile(r"12\s*(min|分)"))
         expect(page.locator("#inspect-sandbox")).to_contain_text(ch["channel_id"])
         expect(page.locator("#result-title")).to_be_focused()
-        if viewport is DESKTOP and lang == "en":
-            page.locator("#result").screenshot(path=str(DOCS_IMG / "inspector.png"))
         screenshot(page, f"{tag}-inspector")
         page.go_back()  # back to the empty inspector form, without a request
         expect(page.locator("#result")).to_have_count(0)
