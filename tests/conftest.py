@@ -160,11 +160,11 @@ def live_server(tmp_path_factory):
     server.stop()
 
 
-def start_sandbox_origin(tmp_dir: Path) -> LiveServer:
+def start_sandbox_origin(tmp_dir: Path, env: dict | None = None) -> LiveServer:
     """A Procfile server whose SANDBOX_PORT serves the sandbox at the root of its own origin (``.sandbox_url``),
     where LINE's SDKs, which keep only a base URL's origin, find LINE's paths."""
     port = free_port()
-    server = LiveServer(tmp_dir, {"SANDBOX_PORT": str(port)}).start()
+    server = LiveServer(tmp_dir, {"SANDBOX_PORT": str(port), **(env or {})}).start()
     server.sandbox_url = f"http://127.0.0.1:{port}"
     return server
 

@@ -43,7 +43,7 @@ import requests
 from jwcrypto import jwk
 from jwcrypto import jwt as jwcrypto_jwt
 
-from conftest import ROOT, LiveServer, free_port
+from conftest import ROOT, LiveServer, start_sandbox_origin
 
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 SHELL, PYTHON, NODE = {"sh", "bash", "console"}, {"python", "py"}, {"js", "mjs", "javascript"}
@@ -110,10 +110,7 @@ def test_every_code_block_runs_or_says_why_not():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    live = LiveServer(tmp_path_factory.mktemp("docs-server"),
-                      {"SANDBOX_PORT": str(port), "SANDBOX_CHANNELS_PER_HOUR": "100000"}).start()
-    live.sandbox_url = f"http://127.0.0.1:{port}"
+    live = start_sandbox_origin(tmp_path_factory.mktemp("docs-server"), {"SANDBOX_CHANNELS_PER_HOUR": "100000"})
     yield live
     live.stop()
 
