@@ -25,7 +25,7 @@ from filelock import FileLock, Timeout
 
 from ..core import signing
 from .common import tr as _
-from .common import (ANSWER_FIELDS, InputError, KEY_HELP, UpstreamError, check_channel_id, check_secret, emit, make_assertion, output_options, refused, request_fields, resolve_target, secret_option, send, target_options)
+from .common import (ANSWER_FIELDS, InputError, KEY_HELP, UpstreamError, check_channel_id, check_secret, emit, make_assertion, one_line, output_options, refused, request_fields, resolve_target, secret_option, send, target_options)
 
 STATE_FILE = "issued-tokens.json"
 MAX_STATE_FILE = 1024 * 1024  # 100 entries per channel are ~40 KiB; a bigger file is not ours
@@ -262,9 +262,8 @@ def rotate_command(channel_id: str, kid: str | None, key_path: str | None, chann
     emit(response.body, as_json, field_name)
     kept = min(len(holding), keep)
     if failed:
-        body_text = failure.body if isinstance(failure.body, str) else json.dumps(failure.body, ensure_ascii=False)
         click.echo(_("Issued a new token, but %(failed)d older tokens could not be revoked (%(answer)s); the next "
-                     "rotate tries again.", failed=failed, answer=" ".join(body_text.split())[:200]), err=True)
+                     "rotate tries again.", failed=failed, answer=one_line(failure.body)[:200]), err=True)
         click.get_current_context().exit(1)
     if sys.stderr.isatty() or revoked:
         click.echo(_("Revoked %(revoked)d older tokens; %(kept)d tokens from this tool stay valid.",
