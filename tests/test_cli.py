@@ -293,7 +293,10 @@ def test_issue_kids_verify_revoke_against_the_sandbox(sandbox_channel):
     again = flask_cli(["token", "verify", token, "--target", "sandbox"], env)
     assert again.returncode == 1
     assert again.stdout == ""
-    assert json.loads(again.stderr)["error"] == "invalid_request"  # LINE's body, on stderr
+    explained, body = again.stderr.splitlines()  # what it means and the fix, then LINE's body on stderr
+    assert json.loads(body)["error"] == "invalid_request"
+    assert explained == "The sandbox refused the request (HTTP 400). This token was revoked, or LINE does not know " \
+                        "it. Issue a new one."
 
 
 def test_line_error_body_goes_to_stderr_with_exit_1(sandbox_channel):
@@ -302,7 +305,9 @@ def test_line_error_body_goes_to_stderr_with_exit_1(sandbox_channel):
                         "--key", str(FIXTURES / "line-console-key-2020.json"), "--target", "sandbox"], ch["env"])
     assert result.returncode == 1
     assert result.stdout == "" and "Traceback" not in result.stderr
-    assert "message" in json.loads(result.stderr)  # LINE's 404 for an unknown kid
+    explained, body = result.stderr.splitlines()
+    assert "message" in json.loads(body)  # LINE's 404 for an unknown kid, last
+    assert "LINE knows no key with this kid on this channel" in explained and "kid is not-registered" in explained
 
 
 def test_stateless_and_v2_tokens_against_the_sandbox(sandbox_channel):
@@ -322,7 +327,9 @@ def test_stateless_and_v2_tokens_against_the_sandbox(sandbox_channel):
     assert flask_cli(["token", "revoke-v2", token, "--target", "sandbox"], env).returncode == 0
     again = flask_cli(["token", "verify-v2", token, "--target", "sandbox"], env)
     assert again.returncode == 1
-    assert json.loads(again.stderr)["error_description"] == "access_token invalid"
+    assert json.loads(again.stderr.splitlines()[-1])["error_description"] == "access_token invalid"
+    # The web page's explanation, its advice pointing at the command that verifies v2.1 tokens.
+    assert "(v2.1 tokens are verified with line-token token verify.)" in again.stderr.splitlines()[0]
 
 
 def test_rotate_keeps_the_newest_n_and_retries_a_revoke_that_failed(sandbox_channel, tmp_path):

@@ -155,7 +155,9 @@ def test_the_whole_flow_with_the_installed_command_only(installed, home):
                   stdin=token, **secret_env)
     assert ok(revoked) == "" and secret not in revoked.stderr
     gone = run(exe, home, "token", "verify", token, "--target", "sandbox")
-    assert gone.returncode == 1 and json.loads(gone.stderr)["error"] == "invalid_request"
+    # What it means first, then LINE's body as the last line.
+    assert gone.returncode == 1 and json.loads(gone.stderr.splitlines()[-1])["error"] == "invalid_request"
+    assert gone.stderr.startswith("The sandbox refused the request (HTTP 400). This token was revoked")
 
     shown = json.loads(ok(run(exe, home, "sandbox", "channels", "show", channel_id, **secret_env)))
     assert [k["kid"] for k in shown["keys"]] == [kid] and len(shown["tokens"]) == 2
