@@ -459,6 +459,16 @@ def creation_limited(e: RateLimited, json: bool = True):
     return message, {"Retry-After": str(e.retry_after)}
 
 
+def creation_refused(e: CapReached | RateLimited):
+    """A new channel refused by the admin API: 409 at the channel cap, 429 with Retry-After past the per-client limit."""
+    if isinstance(e, CapReached):
+        return admin_error("limit_reached", channel_cap_message(), 409)
+    message, headers = creation_limited(e)
+    response, status = admin_error("rate_limited", message, 429)
+    response.headers.update(headers)
+    return response, status
+
+
 @bp.post("/api/channels")
 def api_create_channel():
     """Create a channel: 201 {"channel_id", "channel_secret"} (the secret is shown only here)."""
@@ -470,13 +480,8 @@ def api_create_channel():
         return admin_error("invalid_request", str(e), 400, field="body")
     except SigningError as e:
         return admin_error("invalid_request", translate_error(e), 400, field=e.field)
-    except CapReached:
-        return admin_error("limit_reached", channel_cap_message(), 409)
-    except RateLimited as e:
-        message, headers = creation_limited(e)
-        response, status = admin_error("rate_limited", message, 429)
-        response.headers.update(headers)
-        return response, status
+    except (CapReached, RateLimited) as e:
+        return creation_refused(e)
     return jsonify({"channel_id": channel.channel_id, "channel_secret": secret, "name": channel.name}), 201
 
 
@@ -569,13 +574,8 @@ def api_import_channels():
         message = translate_error(e)  # a key's own message names the JWK member; say which key of the file
         message = message if e.field in message else f"{e.field}: {message}"
         return admin_error(e.code, message, 409 if e.code == "conflict" else 400, field=e.field)
-    except CapReached:
-        return admin_error("limit_reached", channel_cap_message(), 409)
-    except RateLimited as e:
-        message, headers = creation_limited(e)
-        response, status = admin_error("rate_limited", message, 429)
-        response.headers.update(headers)
-        return response, status
+    except (CapReached, RateLimited) as e:
+        return creation_refused(e)
     return jsonify(answer), 201
 
 
