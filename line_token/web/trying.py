@@ -24,7 +24,7 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from ..core import display, line_client, signing
+from ..core import display, endpoints, line_client, signing
 
 from . import proxy
 
@@ -42,14 +42,8 @@ from ..core.signing import SigningError
 
 bp = Blueprint("trying", __name__)
 
-# The Messaging API's SDK method names, for the snippets.
-PYTHON_METHODS = {"bot_info": "get_bot_info", "quota": "get_message_quota",
-                  "quota_consumption": "get_message_quota_consumption"}
-NODE_METHODS = {"bot_info": "getBotInfo", "quota": "getMessageQuota",
-                "quota_consumption": "getMessageQuotaConsumption"}
-
-CALLS = ("bot_info", "quota", "quota_consumption")
-
+# The Messaging API's three read calls, in the order they are tried (core/endpoints.py).
+CALLS = endpoints.BEARER_ENDPOINTS
 
 
 # --------------------------------------------------------------------------- reading the token
@@ -155,7 +149,7 @@ def public_base(target: str) -> str:
 def snippets(token: str, target: str, base: str, include_secrets: bool) -> dict[str, str]:
     """The same three calls as curl, Python SDK and Node SDK (an ES module) code, each runnable as copied:
     the token as sent, or (default) read from LINE_CHANNEL_ACCESS_TOKEN (snippets.env_note says so)."""
-    urls = [base + line_client.ENDPOINTS[e][1] for e in CALLS]
+    urls = [base + endpoints.get(e).path for e in CALLS]
     if include_secrets:
         curl = "\n".join(display.curl_command("GET", url, {}, True, bearer=token) for url in urls)
         py_token, js_token = json.dumps(token), json.dumps(token)
@@ -171,7 +165,7 @@ def snippets(token: str, target: str, base: str, include_secrets: bool) -> dict[
         f"configuration = Configuration(host={json.dumps(base)}, access_token={py_token})",
         "with ApiClient(configuration) as api_client:",
         "    api = MessagingApi(api_client)",
-        *[f"    print(api.{PYTHON_METHODS[e]}())" for e in CALLS],
+        *[f"    print(api.{endpoints.get(e).python_method}())" for e in CALLS],
     ])
     node_lines = ["// npm install @line/bot-sdk; save as an ES module (e.g. try.mjs) and run: node try.mjs",
                   'import { messagingApi } from "@line/bot-sdk";', ""]
@@ -183,7 +177,7 @@ def snippets(token: str, target: str, base: str, include_secrets: bool) -> dict[
         f"  channelAccessToken: {js_token},",
         f"  baseURL: {json.dumps(base)},",
         "});",
-        *[f"console.log(await client.{NODE_METHODS[e]}());" for e in CALLS],
+        *[f"console.log(await client.{endpoints.get(e).node_method}());" for e in CALLS],
     ]
     return {"curl": curl, "python": python, "node": "\n".join(node_lines)}
 
@@ -235,7 +229,7 @@ def handle(endpoint: str):
     base = public_base(target)
     return _render(values, {}, attempt=attempt, info=info, token_view=inspect_token(token),
                    explanation=gettext(hint) if hint else None,
-                   display_urls={e: base + line_client.ENDPOINTS[e][1] for e in attempt.answers},
+                   display_urls={e: base + endpoints.get(e).path for e in attempt.answers},
                    authorization="Bearer " + display.mask(token),
                    bodies={e: display.pretty(r.body) if not isinstance(r.body, str) else r.body
                            for e, r in attempt.answers.items()},
@@ -244,22 +238,12 @@ def handle(endpoint: str):
                    snippets_note=take_home.env_note([take_home.ENV_TOKEN]))
 
 
-@bp.route("/v2/bot/info", methods=["GET", "POST"])
-def page():
-    """Try a token: the bot's profile (GET /v2/bot/info at LINE), then its quota and consumption."""
-    return handle("bot_info")
-
-
-@bp.route("/v2/bot/message/quota", methods=["GET", "POST"])
-def quota():
-    """JSON: this month's message quota (GET /v2/bot/message/quota at LINE); forms get the whole page."""
-    return handle("quota")
-
-
-@bp.route("/v2/bot/message/quota/consumption", methods=["GET", "POST"])
-def consumption():
-    """JSON: this month's consumption (GET /v2/bot/message/quota/consumption at LINE); forms get the whole page."""
-    return handle("quota_consumption")
+# Each call's page at LINE's path (the form posts to the first; the other two answer JSON posts with their own
+# call, and forms with the whole page): the view's name for url_for, and the registry's endpoint.
+PAGES = {"page": "bot_info", "quota": "quota", "consumption": "quota_consumption"}
+for _view, _endpoint in PAGES.items():
+    bp.add_url_rule(endpoints.get(_endpoint).path, _view, lambda _endpoint=_endpoint: handle(_endpoint),
+                    methods=["GET", "POST"])
 
 
 def init_app(app: Flask) -> None:
