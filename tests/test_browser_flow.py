@@ -26,6 +26,7 @@ import requests
 
 from line_token.core import signing
 from browsing import DESKTOP, PHONE, ROOT, SHOTS, Watch, screenshot, tr
+from conftest import live_channel
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -35,18 +36,9 @@ LOCALES = {"en": "en-US", "ja": "ja-JP"}
 DOCS_IMG = ROOT / "docs" / "img" if os.environ.get("UPDATE_DOCS_IMG") == "1" else SHOTS / "docs-img"
 
 
-@pytest.fixture(scope="module")
-def key(console_key) -> signing.PrivateKey:
-    return signing.load_private_key(console_key)
-
-
 def new_channel(base: str, key) -> dict:
     """A sandbox channel with the console key registered (Basic auth: the sandbox may ask for the secret)."""
-    s = requests.Session()
-    ch = s.post(base + "/sandbox/api/channels", json={}, timeout=30).json()
-    kid = s.post(f"{base}/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                 auth=(ch["channel_id"], ch["channel_secret"]), timeout=30).json()["kid"]
-    return {**ch, "kid": kid}
+    return live_channel(base, key)
 
 
 def kid_count(base: str, ch: dict, key) -> int:

@@ -33,11 +33,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 LANGS = ["en", "ja"]
 
 
-@pytest.fixture(scope="module")
-def key(console_key) -> signing.PrivateKey:
-    return signing.load_private_key(console_key)
-
-
 def open_console_channel(page, base: str, ch: dict) -> None:
     """Open the channel in this tab's sandbox console, as its owner does: the tab then holds its secret."""
     from playwright.sync_api import expect

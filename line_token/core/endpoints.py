@@ -78,6 +78,11 @@ class Endpoint:
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The fields required whichever way the request authenticates (issue_stateless: only grant_type)."""
+        return tuple(f.name for f in self.fields if f.required and all(f.name in sent for _, sent in self.auth))
+
 
 GRANT = Field("grant_type", default=GRANT_TYPE)
 ASSERTION_TYPE_FIELD = Field("client_assertion_type", default=ASSERTION_TYPE)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import endpoints
+from .catalogs import Phrase
 from .redact import redact_log_filter
 from .signing import N_, InputError
 
@@ -510,7 +511,7 @@ def _map_request_error(error: requests.RequestException, target: str, timeout: f
         reason = N_("the connection failed")
     return LineAPIError("upstream_unreachable", N_(
         "Could not reach %(host)s: %(reason)s. Check LINE_API_BASE_URL and this server's network."), 502,
-        host=host, reason=reason)
+        host=host, reason=Phrase(reason))
 
 
 def init_app(app: Any) -> None:

@@ -22,7 +22,7 @@ from ..core import display, endpoints, line_client, signing, snippets
 from . import inspect_web
 
 from ..sandbox import routes as sandbox
-from .errors import json_error, translate_error, wants_json
+from .errors import json_error, translate, translate_error, wants_json
 from .forms import form_assertion, has_key_upload
 from ..core.line_client import LineAPIError, LineResponse, request_fields
 from ..core.fields import Source
@@ -217,23 +217,13 @@ def handle(name: str):
     try:
         response = line_client.call(built.endpoint, built.fields, target)
     except LineAPIError as e:
-        errors = {e.field: translate_line_error(e)} if e.field else {}
-        return _render(page, values, errors, upstream_error=e, upstream_message=translate_line_error(e)), e.status
+        errors = {e.field: translate(e.template, e.params)} if e.field else {}
+        return _render(page, values, errors, upstream_error=e, upstream_message=translate(e.template, e.params)), e.status
     return _render(page, values, {}, result=result_view(response, built))
 
 
 def _render(page: Page, values: dict, errors: dict, **context):
     return render_template(page.template, values=values, errors=errors, section=page.section, **context)
-
-
-def translate_line_error(e: LineAPIError) -> str:
-    """The LineAPIError's message in the user's language."""
-    template = gettext(e.template)
-    params = {k: gettext(v) if isinstance(v, str) else v for k, v in e.params.items()}
-    try:
-        return template % params if params else template
-    except (KeyError, ValueError, TypeError):
-        return e.description
 
 
 # --------------------------------------------------------------------------- the result page
@@ -366,7 +356,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(LineAPIError)
     def line_api_error(e: LineAPIError):
-        message = translate_line_error(e)
+        message = translate(e.template, e.params)
         if wants_json():
             extra = {"field": e.field} if e.field else {}
             return json_error(e.code, message, e.status, **extra)

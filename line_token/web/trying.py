@@ -24,18 +24,14 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from ..core import display, endpoints, line_client, signing
+from ..core import display, endpoints, inspector, line_client
 
 from . import proxy
 
 from ..sandbox import routes as sandbox
 from ..core import snippets as take_home
-from .errors import translate_error
+from .errors import translate, translate_error
 
-try:  # the CLI engineer's token inspector (branch cli); absent until that branch is merged
-    from ..core import inspector
-except ImportError:
-    inspector = None
 from ..core.line_client import LineAPIError, LineResponse
 from ..core.fields import read_token
 from ..core.signing import SigningError
@@ -67,30 +63,13 @@ class TokenView:
 
 
 def inspect_token(token: str) -> TokenView:
-    """Decode a JWT-shaped token's header and claims for display (the signature is not checked).
-
-    Uses the CLI's token inspector (``line_token/inspector.py``) when this checkout has it,
-    else decodes minimally with signing's decode helper; both read tokens the same way.
-    """
-    if inspector is not None:
-        try:
-            found = inspector.inspect(token)
-        except inspector.InspectError:
-            return TokenView("jws" if token.count(".") == 2 else "opaque")
-        return TokenView("opaque" if found.kind == inspector.OPAQUE_TOKEN else "jws", found.header, found.payload)
-    parts = token.split(".")
-    if len(parts) != 3:
-        return TokenView("opaque")
+    """Decode a JWT-shaped token's header and claims for display (the signature is not checked), with the
+    inspector ``line-token inspect`` and the inspector page use."""
     try:
-        header, claims = signing.decode_unverified(token, "access_token")
-        return TokenView("jws", header, claims)
-    except (SigningError, RecursionError):
-        pass
-    try:  # v2.1 tokens: a readable header ({"alg":"HS256"}) over an opaque payload
-        header, _ = signing.decode_unverified(f"{parts[0]}.e30.", "access_token")
-        return TokenView("jws", header)
-    except (SigningError, RecursionError):
-        return TokenView("jws")
+        found = inspector.inspect(token)
+    except inspector.InspectError:
+        return TokenView("jws" if token.count(".") == 2 else "opaque")
+    return TokenView("opaque" if found.kind == inspector.OPAQUE_TOKEN else "jws", found.header, found.payload)
 
 
 # --------------------------------------------------------------------------- calling
@@ -221,7 +200,7 @@ def handle(endpoint: str):
     try:
         attempt = try_token(token, target)
     except LineAPIError as e:
-        message = proxy.translate_line_error(e)
+        message = translate(e.template, e.params)
         return _render(values, {e.field: message} if e.field else {}, e.status, upstream_message=message)
     info = attempt.info
     refused = next((r for r in attempt.answers.values() if not r.ok), None)
