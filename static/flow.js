@@ -23,7 +23,7 @@
   var INPLACE = /^\/(oauth2\/v2\.1\/(keys|jwt|token|tokens|verify|revoke)|oauth2\/v3\/token|v2\/oauth\/(accessToken|verify|revoke)|v2\/bot\/info|inspect)$/;
   // The sandbox console's forms post to /sandbox/console/…, which have no page of their own: their answers are
   // shown in place under the console's address, so a reload there (a GET) finds the saved answer.
-  var CONSOLE = /^(\/sandbox)\/console\/(open|channels|keys|keys\/delete|long-lived|revoke|delete|bot)$/;
+  var CONSOLE = /^(\/sandbox)\/console\/(open|channels|keys|keys\/delete|long-lived|revoke|delete|bot|faults|faults\/clear|clock|clock\/reset)$/;
   function addressFor(path) {
     if (INPLACE.test(path)) return path;
     var m = CONSOLE.exec(path);

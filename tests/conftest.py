@@ -230,6 +230,15 @@ def live_server(tmp_path_factory):
     server.stop()
 
 
+def start_sandbox_origin(tmp_dir: Path) -> LiveServer:
+    """A Procfile server whose SANDBOX_PORT serves the sandbox at the root of its own origin (``.sandbox_url``),
+    where LINE's SDKs, which keep only a base URL's origin, find LINE's paths."""
+    port = free_port()
+    server = LiveServer(tmp_dir, {"SANDBOX_PORT": str(port)}).start()
+    server.sandbox_url = f"http://127.0.0.1:{port}"
+    return server
+
+
 @pytest.fixture(scope="session")
 def browser():
     """One chromium for the whole session, shared by every browser test module (Playwright's sync API

@@ -292,3 +292,209 @@ def long_lived_issue(channel_id: str, keep_old_hours: int, channel_secret: str |
 
 def _auth(channel_id: str, secret: str | None) -> tuple[str, str] | None:
     return (channel_id, secret.strip()) if secret else None
+
+
+# --------------------------------------------------------------------------- faults, clock, log (issue 21)
+
+
+@sandbox_group.group("faults", help="""Make a sandbox channel's next calls fail as LINE fails (429, 500, 503) or answer late.
+
+\b
+Examples:
+  line-token sandbox faults add 1234567890 --path /oauth2/v2.1/token --status 429 --count 2
+  line-token sandbox faults list 1234567890
+  line-token sandbox faults clear 1234567890
+""")
+def faults_group() -> None:
+    pass
+
+
+def _local_faults_call(func, channel_id: str, secret: str | None, *args):
+    """``func(store, channel_id, *args)`` on this process's sandbox, once the channel is known (and its secret, if given)."""
+    sandbox = local_sandbox()
+    local_channel(channel_id, secret)
+    return func(sandbox.store, channel_id, *args)
+
+
+def channel_call(channel_id: str, channel_secret: str | None, base_url: str | None, method: str, path: str,
+                 local, body: Any = None) -> Any:
+    """A running sandbox's admin API at /api/channels/ID + ``path`` with --base-url, else ``local(channel_id)``."""
+    channel_id = check_channel_id(channel_id, "CHANNEL_ID")
+    if base_url is not None:
+        return admin_call(base_url, method, f"/api/channels/{channel_id}{path}", auth=_auth(channel_id, channel_secret),
+                          body=body)
+    return local(channel_id)
+
+
+@faults_group.command("add")
+@click.argument("channel_id", metavar="CHANNEL_ID")
+@click.option("--path", "fault_path", required=True, metavar="PATH",
+              help="One of LINE's paths the sandbox answers, e.g. /oauth2/v2.1/token or /v2/bot/info.")
+@click.option("--status", type=click.Choice(["429", "500", "503"]), default=None,
+              help="LINE's answer to send: 429 (with Retry-After), 500 or 503. Leave out for only a delay.")
+@click.option("--count", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="How many calls the fault answers (1 to 100).")
+@click.option("--delay-seconds", type=click.FloatRange(0, 30), default=0, show_default=True,
+              help="Answer this many seconds late (0 to 30).")
+@click.option("--retry-after", type=click.IntRange(1, 3600), default=None,
+              help="Retry-After in seconds for 429 and 503 (default 1).")
+@admin_secret_option
+@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@output_options(("id", "path", "status", "count", "delay_seconds", "retry_after"))
+@store_errors
+def faults_add(channel_id: str, fault_path: str, status: str | None, count: int, delay_seconds: float,
+               retry_after: int | None, channel_secret: str | None, base_url: str | None, as_json: bool,
+               field_name: str | None) -> None:
+    """Add a fault on one of LINE's paths for a channel.
+
+    \b
+    Examples:
+      line-token sandbox faults add 1234567890 --path /v2/oauth/accessToken --status 503 --count 3
+      line-token sandbox faults add 1234567890 --path /oauth2/v2.1/verify --delay-seconds 5
+    """
+    from ..sandbox import faults as faults_module
+
+    body: dict[str, Any] = {"path": fault_path, "count": count}
+    if status is not None:
+        body["status"] = int(status)
+    if delay_seconds:
+        body["delay_seconds"] = int(delay_seconds) if float(delay_seconds).is_integer() else delay_seconds
+    if retry_after is not None:
+        body["retry_after"] = retry_after
+
+    def local(cid: str) -> dict:
+        try:
+            return _local_faults_call(faults_module.add_fault, cid, channel_secret, body).as_json()
+        except signing.SigningError as e:
+            raise from_signing_error(e, "--" + e.field.replace("_", "-")) from None
+
+    emit(channel_call(channel_id, channel_secret, base_url, "POST", "/faults", local, body), as_json, field_name)
+
+
+@faults_group.command("list")
+@click.argument("channel_id", metavar="CHANNEL_ID")
+@admin_secret_option
+@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@output_options(("faults",))
+@store_errors
+def faults_list(channel_id: str, channel_secret: str | None, base_url: str | None, as_json: bool,
+                field_name: str | None) -> None:
+    """List a channel's pending faults, in the order they fire."""
+    from ..sandbox import faults as faults_module
+
+    emit(channel_call(channel_id, channel_secret, base_url, "GET", "/faults", lambda cid: {"faults": [
+        f.as_json() for f in _local_faults_call(faults_module.list_faults, cid, channel_secret)]}), as_json, field_name)
+
+
+@faults_group.command("clear")
+@click.argument("channel_id", metavar="CHANNEL_ID")
+@admin_secret_option
+@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@output_options(("cleared",))
+@store_errors
+def faults_clear(channel_id: str, channel_secret: str | None, base_url: str | None, as_json: bool,
+                 field_name: str | None) -> None:
+    """Clear a channel's pending faults."""
+    from ..sandbox import faults as faults_module
+
+    emit(channel_call(channel_id, channel_secret, base_url, "DELETE", "/faults", lambda cid: {
+        "cleared": _local_faults_call(faults_module.clear_faults, cid, channel_secret)}), as_json, field_name)
+
+
+@sandbox_group.group("clock", help="""Move a sandbox channel's clock forward: its tokens expire without waiting.
+
+\b
+Examples:
+  line-token sandbox clock advance 1234567890 3600
+  line-token sandbox clock show 1234567890
+  line-token sandbox clock reset 1234567890
+""")
+def clock_group() -> None:
+    pass
+
+
+CLOCK_FIELDS = ("channel_id", "now", "offset_seconds", "real_now")
+
+
+@clock_group.command("advance")
+@click.argument("channel_id", metavar="CHANNEL_ID")
+@click.argument("seconds", type=click.IntRange(1, 10 * 365 * 24 * 60 * 60), metavar="SECONDS")
+@admin_secret_option
+@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@output_options(CLOCK_FIELDS)
+@store_errors
+def clock_advance(channel_id: str, seconds: int, channel_secret: str | None, base_url: str | None, as_json: bool,
+                  field_name: str | None) -> None:
+    """Move the channel's clock SECONDS forward (up to ten years in all).
+
+    Assertions for the channel are then checked against its time: sign their
+    exp from `clock show --field now`.
+
+    \b
+    Example:
+      line-token sandbox clock advance 1234567890 86400
+    """
+    from ..sandbox import clock as clock_module
+
+    def local(cid: str) -> dict:
+        try:
+            _local_faults_call(clock_module.advance, cid, channel_secret, seconds)
+        except signing.SigningError as e:
+            raise from_signing_error(e, "SECONDS") from None
+        return clock_module.clock_json(local_sandbox().store, cid)
+
+    emit(channel_call(channel_id, channel_secret, base_url, "POST", "/clock", local, {"advance_seconds": seconds}),
+         as_json, field_name)
+
+
+@clock_group.command("show")
+@click.argument("channel_id", metavar="CHANNEL_ID")
+@admin_secret_option
+@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@output_options(CLOCK_FIELDS)
+@store_errors
+def clock_show(channel_id: str, channel_secret: str | None, base_url: str | None, as_json: bool,
+               field_name: str | None) -> None:
+    """Show the channel's time (epoch seconds) and how far ahead of real time it is."""
+    from ..sandbox import clock as clock_module
+
+    emit(channel_call(channel_id, channel_secret, base_url, "GET", "/clock", lambda cid: _local_faults_call(
+        clock_module.clock_json, cid, channel_secret)), as_json, field_name)
+
+
+@clock_group.command("reset")
+@click.argument("channel_id", metavar="CHANNEL_ID")
+@admin_secret_option
+@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@output_options(CLOCK_FIELDS)
+@store_errors
+def clock_reset(channel_id: str, channel_secret: str | None, base_url: str | None, as_json: bool,
+                field_name: str | None) -> None:
+    """Return the channel to real time."""
+    from ..sandbox import clock as clock_module
+
+    def local(cid: str) -> dict:
+        _local_faults_call(clock_module.reset, cid, channel_secret)
+        return clock_module.clock_json(local_sandbox().store, cid)
+
+    emit(channel_call(channel_id, channel_secret, base_url, "DELETE", "/clock", local), as_json, field_name)
+
+
+@sandbox_group.command("log")
+@click.argument("channel_id", metavar="CHANNEL_ID")
+@admin_secret_option
+@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@output_options(("entries",))
+@store_errors
+def request_log(channel_id: str, channel_secret: str | None, base_url: str | None, as_json: bool,
+                field_name: str | None) -> None:
+    """Show the channel's request log, newest first (secret values masked).
+
+    \b
+    Example:
+      line-token sandbox log 1234567890 --json | jq '.entries[0]'
+    """
+    from ..sandbox import reqlog
+
+    emit(channel_call(channel_id, channel_secret, base_url, "GET", "/log", lambda cid: {
+        "entries": _local_faults_call(reqlog.entries, cid, channel_secret)}), as_json, field_name)

@@ -29,11 +29,14 @@ import time
 import uuid
 from typing import Any, NoReturn
 
-from flask import (Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request, url_for)
+from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, url_for)
 from flask_babel import gettext, ngettext
 
 from ..core import endpoints, signing
 from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
+from . import clock as clock_module
+from . import faults as faults_module
+from . import reqlog
 from . import store as store_module
 from .service import (CHANNEL_ID, KID, LONG_LIVED_GRACE_HOURS, MAX_KEY_JSON, STATELESS_LIFETIME, UNSTORABLE,
                       Sandbox)
@@ -231,7 +234,7 @@ def line_endpoint(name: str):
 def issue_v21():
     """POST /oauth2/v2.1/token: issue a channel access token v2.1 (§5.1)."""
     assertion = require_assertion_params(with_grant_type=True)
-    now = int(time.time())
+    now = request_now()
     key, token_exp = verify_assertion(assertion, now, check_token_exp=True)
     token, key_id = service().mint_v21_token()
     try:
@@ -245,7 +248,7 @@ def issue_v21():
 def valid_key_ids():
     """GET /oauth2/v2.1/tokens/kid: key IDs of the channel's valid v2.1 tokens, oldest first (§5.2, §9)."""
     assertion = require_assertion_params(with_grant_type=False)
-    now = int(time.time())
+    now = request_now()
     key, _ = verify_assertion(assertion, now, check_token_exp=False)  # token_exp ignored here (§9)
     return jsonify({"kids": [t.key_id for t in get_store().valid_tokens(key.channel_id, V21, now)]})
 
@@ -256,8 +259,8 @@ def verify_v21():
     (token,) = required("access_token")
     if jws_problem(token):
         oauth_error("invalid_request", "The access token not JWS")
-    now = int(time.time())
-    record = get_store().find_token(token)
+    now = request_now()
+    record = find_token_once(token)
     if record is None or record.kind != V21:
         oauth_error("invalid_request", "The access token revoked")  # §9
     if record.expires_in(now) <= 0:
@@ -292,7 +295,7 @@ def issue_stateless():
     if assertion and not (client_id or client_secret):
         if param("client_assertion_type") != ASSERTION_TYPE:
             oauth_error("invalid_request", PARAMS_INVALID)
-        key, _ = verify_assertion(assertion, int(time.time()), check_token_exp=False)  # token_exp ignored (§9)
+        key, _ = verify_assertion(assertion, request_now(), check_token_exp=False)  # token_exp ignored (§9)
         channel_id = key.channel_id
     elif client_id and client_secret and not assertion:
         if not CHANNEL_ID.match(client_id) or not get_store().check_secret(client_id, client_secret):
@@ -302,7 +305,7 @@ def issue_stateless():
         oauth_error("invalid_request", PARAMS_INVALID)
     # Stateless tokens are not stored: unlimited, never revocable, verifiable nowhere (§9).
     # They are signed JWTs, so the Messaging API endpoints below can still tell whose they are.
-    token = service().mint_stateless_token(channel_id)
+    token = service().mint_stateless_token(channel_id, now=request_now())
     if token is None:  # the channel was deleted mid-request
         oauth_error("invalid_request", "Invalid 'client_credentials'.")
     return jsonify({"token_type": "Bearer", "access_token": token, "expires_in": STATELESS_LIFETIME})
@@ -330,7 +333,7 @@ def issue_short_lived():
         oauth_error("invalid_client", "invalid client_secret")
     token = service().mint_opaque_token()
     try:
-        store.issue_token(client_id, SHORT_LIVED, token, store_module.SHORT_LIVED_LIFETIME)
+        store.issue_token(client_id, SHORT_LIVED, token, store_module.SHORT_LIVED_LIFETIME, now=request_now())
     except ChannelNotFound:  # deleted between the two calls
         oauth_error("invalid_request", PARAMS_WRONG_FORMAT)
     return jsonify({"access_token": token, "expires_in": store_module.SHORT_LIVED_LIFETIME, "token_type": "Bearer"})
@@ -342,8 +345,8 @@ def verify_short_lived():
     (token,) = required("access_token")
     if not v2_token_shaped(token):
         oauth_error("invalid_request", "access_token in invalid format")  # §5.7: e.g. "abc"
-    now = int(time.time())
-    record = get_store().find_token(token)
+    now = request_now()
+    record = find_token_once(token)
     if record is None or record.kind not in (SHORT_LIVED, LONG_LIVED) or record.expires_in(now) <= 0:
         oauth_error("invalid_request", "access_token invalid")
     return jsonify({"client_id": record.channel_id, "expires_in": record.expires_in(now), "scope": V2_SCOPE})
@@ -370,12 +373,14 @@ def admin_error(code: str, description: str, status: int, **extra):
     return json_error(code, description, status, **extra)
 
 
-def json_body(optional: bool) -> dict:
-    """The request's JSON object; ``{}`` for an empty body when ``optional``. Raises _BadBody."""
+def json_body(optional: bool, what: str | None = None) -> dict:
+    """The request's JSON object; ``{}`` for an empty body when ``optional``. Raises _BadBody.
+
+    ``what``: the message for a missing body (by default, the key registration's)."""
     if not request.get_data(cache=True):
         if optional:
             return {}
-        raise _BadBody(gettext("Send a public JWK as a JSON object in the request body."))
+        raise _BadBody(what or gettext("Send a public JWK as a JSON object in the request body."))
     try:
         body = request.get_json(force=True, silent=True)
     except BodyTooComplex as e:  # "[[[[..." or a million values: refused before parsing (budget.py)
@@ -528,7 +533,7 @@ def api_delete_channel(channel_id: str):
 @bp.delete("/api/channels/<channel_id>/tokens")
 def api_revoke_all(channel_id: str):
     """Revoke every token of the channel: 200 {"revoked": <how many were valid>}."""
-    revoked = get_store().revoke_all(require_channel_secret(channel_id).channel_id)
+    revoked = service().revoke_all(require_channel_secret(channel_id).channel_id)
     return jsonify({"revoked": revoked})
 
 
@@ -575,13 +580,16 @@ def render_console(channel: store_module.Channel | None = None, status: int = 20
     values = dict(values or {})
     errors = dict(errors or {})
     keys = tokens = bot = None
+    now = int(time.time())
     if channel is not None:
         values.setdefault("channel_id", channel.channel_id)
+        extra.update(_console_faults_clock_log(channel.channel_id))
+        now = extra["channel_clock"]["now"]  # the tokens' expiry as the channel's clock sees it
         keys = get_store().list_keys(channel.channel_id)
-        tokens = get_store().valid_tokens(channel.channel_id)
+        tokens = get_store().valid_tokens(channel.channel_id, now=now)
         bot = _console_bot(channel.channel_id)
     return render_template("sandbox/console.html", channel=channel, keys=keys, tokens=tokens, bot=bot, values=values,
-                           errors=errors, secret=secret if channel is not None else None, now=int(time.time()),
+                           errors=errors, secret=secret if channel is not None else None, now=now,
                            limits=_limits(), grace_hours=LONG_LIVED_GRACE_HOURS,
                            sandbox_base_url=public_base_url(), **extra), status
 
@@ -708,7 +716,7 @@ def console_revoke_all():
     channel, secret, refusal = form_channel()
     if refusal:
         return refusal
-    revoked = get_store().revoke_all(channel.channel_id)
+    revoked = service().revoke_all(channel.channel_id)
     return render_console(channel, secret=secret,
                           notice=ngettext("Revoked %(num)d valid token.", "Revoked %(num)d valid tokens.", revoked))
 
@@ -761,8 +769,8 @@ def bearer_channel() -> str:
         auth_error(AUTH_HEADER_REQUIRED)
     if not v2_token_well_formed(token):  # too long, or characters no token has
         auth_error(AUTH_MALFORMED)
-    now = int(time.time())
-    record = get_store().find_token(token)
+    now = request_now()
+    record = find_token_once(token)
     if record is not None:
         if record.expires_in(now) > 0:
             return record.channel_id
@@ -914,6 +922,303 @@ def console_set_bot():
     return render_console(channel, secret=secret, notice=gettext("The bot profile was saved."))
 
 
+# --------------------------------------------------------------------------- faults, clock and request log (issue 21)
+#
+# Per channel, behind the channel's secret like the rest of the admin API. The channel of a call of LINE's
+# paths is the one it names: client_id, the assertion's iss, or the token's channel (access_token, Bearer).
+# Before the view: its clock's offset gives the call's time (request_now) and a pending fault on its path
+# answers instead (faults.py). After: one entry in its request log (reqlog.py), written with the answer's
+# X-Line-Request-Id. State is in the store, so every worker and instance sees the same.
+
+# LINE's endpoints (and the bot calls) by view, with LINE's path: what faults and the log name.
+LINE_PATHS = {
+    "sandbox.issue_v21": "/oauth2/v2.1/token", "sandbox.valid_key_ids": "/oauth2/v2.1/tokens/kid",
+    "sandbox.verify_v21": "/oauth2/v2.1/verify", "sandbox.revoke_v21": "/oauth2/v2.1/revoke",
+    "sandbox.issue_stateless": "/oauth2/v3/token", "sandbox.issue_short_lived": "/v2/oauth/accessToken",
+    "sandbox.verify_short_lived": "/v2/oauth/verify", "sandbox.revoke_short_lived": "/v2/oauth/revoke",
+    "sandbox.bot_info": "/v2/bot/info", "sandbox.message_quota": "/v2/bot/message/quota",
+    "sandbox.message_quota_consumption": "/v2/bot/message/quota/consumption",
+}
+assert set(LINE_PATHS.values()) == set(faults_module.FAULT_PATHS)
+
+# Requests held by a fault's delay at once, per process. Under gevent (the Procfile's workers) a sleep is
+# cooperative and costs a greenlet; under a threaded server it holds a thread, so only two may sleep at once
+# there and the server keeps answering. A delayed call over the bound is answered without its delay.
+_COOPERATIVE_DELAYS = 64
+_THREADED_DELAYS = 2
+_delay_slots: Any = None
+
+
+def request_now() -> int:
+    """This call's time: real time plus its channel's clock offset (real time when no channel is known)."""
+    now = g.get("sandbox_now")
+    return int(time.time()) if now is None else now
+
+
+def find_token_once(token: str) -> store_module.Token | None:
+    """``store.find_token`` once per request: the channel lookup before the view already made it."""
+    memo = g.get("sandbox_token")
+    if memo is not None and memo[0] == token:
+        return memo[1]
+    record = get_store().find_token(token)
+    g.sandbox_token = (token, record)
+    return record
+
+
+def _call_fields() -> list[tuple[str, str]]:
+    source = request.args if request.method == "GET" else request.form
+    return list(source.items(multi=True))
+
+
+def channel_of_call() -> str | None:
+    """The channel a call of LINE's paths is for, cheaply and without judging it (the view does that)."""
+    if request.endpoint in ("sandbox.bot_info", "sandbox.message_quota", "sandbox.message_quota_consumption"):
+        # The bot calls take their token only in the header (§10), whatever the query string says.
+        scheme, _, bearer = request.headers.get("Authorization", "").strip().partition(" ")
+        token = bearer.strip() if scheme.lower() == "bearer" else None
+        if not token or not v2_token_well_formed(token):
+            return None
+        record = find_token_once(token)
+        if record is not None:
+            return record.channel_id
+        return service().stateless_channel(token, 0)  # its signature only; the view checks its expiry
+    # A body over the budget raises BodyTooComplex here, answered as the view would have (the parse is not retried:
+    # werkzeug has consumed the stream by then).
+    client_id = param("client_id")
+    assertion = param("client_assertion")
+    token = param("access_token")
+    if client_id and CHANNEL_ID.match(client_id):
+        return client_id
+    if assertion and len(assertion) <= 8192:
+        try:
+            _header, payload = signing.decode_unverified(assertion)
+        except (SigningError, RecursionError, ValueError):
+            return None
+        iss = payload.get("iss") if isinstance(payload, dict) else None
+        return iss if isinstance(iss, str) and CHANNEL_ID.match(iss) else None
+    if token and v2_token_well_formed(token):
+        record = find_token_once(token)
+        return record.channel_id if record is not None else None
+    return None
+
+
+def _delay_slots_for_process():
+    global _delay_slots
+    if _delay_slots is None:
+        import sys
+        import threading
+
+        cooperative = False
+        if "gevent.monkey" in sys.modules:
+            cooperative = bool(sys.modules["gevent.monkey"].is_module_patched("time"))
+        _delay_slots = threading.BoundedSemaphore(_COOPERATIVE_DELAYS if cooperative else _THREADED_DELAYS)
+    return _delay_slots
+
+
+def apply_fault(fault: faults_module.Fault) -> Response | None:
+    """Wait the fault's delay (bounded, see _delay_slots), then LINE's answer for its status (None: the real one)."""
+    if fault.delay_ms:
+        slots = _delay_slots_for_process()
+        if slots.acquire(blocking=False):
+            try:
+                time.sleep(min(fault.delay_ms / 1000, faults_module.MAX_DELAY_SECONDS))
+            finally:
+                slots.release()
+    if fault.status is None:
+        return None
+    status, body, headers = faults_module.fault_answer(fault)
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def line_call_context() -> Response | None:
+    """Before each of LINE's endpoints: the call's channel and time, and a pending fault's answer if one is due."""
+    path = LINE_PATHS.get(request.endpoint or "")
+    if path is None:
+        return None
+    g.sandbox_now = int(time.time())
+    channel_id = g.sandbox_channel = channel_of_call()
+    if channel_id is None:
+        return None
+    store = get_store()
+    ahead, has_faults = faults_module.channel_state(store, channel_id)
+    g.sandbox_now += ahead
+    if has_faults:
+        fault = faults_module.take_fault(store, channel_id, path)
+        if fault is not None:
+            return apply_fault(fault)
+    return None
+
+
+def log_call(response: Response, request_id: str) -> None:
+    """After each of LINE's endpoints: an entry in its channel's request log (never a secret; reqlog.py)."""
+    path = LINE_PATHS.get(request.endpoint or "")
+    channel_id = g.get("sandbox_channel")
+    if path is None or channel_id is None:
+        return
+    try:
+        fields = reqlog.mask_fields(_call_fields(), request.headers.get("Authorization"))
+    except BodyTooComplex:
+        fields = {}
+    body = response.get_data() if not response.direct_passthrough else b""
+    try:
+        reqlog.record(get_store(), channel_id, at=int(time.time()), method=request.method, path=path,
+                      status=response.status_code, error=reqlog.error_of(response.status_code, body, response.mimetype),
+                      request_id=request_id, user_agent=request.headers.get("User-Agent"), fields=fields)
+    except StoreUnavailable:
+        pass  # the answer goes out; one entry is missing from the log
+
+
+@bp.post("/api/channels/<channel_id>/faults")
+def api_add_fault(channel_id: str):
+    """Add a fault: 201 with it. Body {"path", "status" (429, 500, 503), "count", "delay_seconds", "retry_after"}."""
+    require_json()
+    channel = require_channel_secret(channel_id)
+    try:
+        body = json_body(optional=False, what=gettext(
+            'Send the fault as a JSON object, e.g. {"path": "/oauth2/v2.1/token", "status": 429, "count": 2}.'))
+        fault = faults_module.add_fault(get_store(), channel.channel_id, body)
+    except _BadBody as e:
+        return admin_error("invalid_request", str(e), 400, field="body")
+    except SigningError as e:
+        return admin_error("invalid_request", translate_error(e), 400, field=e.field)
+    except CapReached:
+        return admin_error("limit_reached", fault_cap_message(), 409)
+    return jsonify(fault.as_json()), 201
+
+
+@bp.get("/api/channels/<channel_id>/faults")
+def api_list_faults(channel_id: str):
+    """The channel's pending faults, in the order they fire: {"faults": [...]}."""
+    channel = require_channel_secret(channel_id)
+    return jsonify({"faults": [f.as_json() for f in faults_module.list_faults(get_store(), channel.channel_id)]})
+
+
+@bp.delete("/api/channels/<channel_id>/faults")
+def api_clear_faults(channel_id: str):
+    """Clear the channel's pending faults: {"cleared": <how many rules>}."""
+    channel = require_channel_secret(channel_id)
+    return jsonify({"cleared": faults_module.clear_faults(get_store(), channel.channel_id)})
+
+
+@bp.post("/api/channels/<channel_id>/clock")
+def api_advance_clock(channel_id: str):
+    """Move the channel's clock forward: body {"advance_seconds": N}; answers as GET."""
+    require_json()
+    channel = require_channel_secret(channel_id)
+    try:
+        body = json_body(optional=False, what=gettext(
+            'Send {"advance_seconds": N} as a JSON object: how many seconds the channel\'s clock moves forward.'))
+        clock_module.advance(get_store(), channel.channel_id, body.get("advance_seconds"))
+    except _BadBody as e:
+        return admin_error("invalid_request", str(e), 400, field="body")
+    except SigningError as e:
+        return admin_error("invalid_request", translate_error(e), 400, field=e.field)
+    return jsonify(clock_module.clock_json(get_store(), channel.channel_id))
+
+
+@bp.get("/api/channels/<channel_id>/clock")
+def api_get_clock(channel_id: str):
+    """The channel's time: {"channel_id", "now", "offset_seconds", "real_now"} (epoch seconds)."""
+    channel = require_channel_secret(channel_id)
+    return jsonify(clock_module.clock_json(get_store(), channel.channel_id))
+
+
+@bp.delete("/api/channels/<channel_id>/clock")
+def api_reset_clock(channel_id: str):
+    """Return the channel to real time; answers as GET."""
+    channel = require_channel_secret(channel_id)
+    clock_module.reset(get_store(), channel.channel_id)
+    return jsonify(clock_module.clock_json(get_store(), channel.channel_id))
+
+
+@bp.get("/api/channels/<channel_id>/log")
+def api_request_log(channel_id: str):
+    """The channel's request log, newest first: {"entries": [...]} (at most reqlog.LOG_KEPT; secrets masked)."""
+    channel = require_channel_secret(channel_id)
+    return jsonify({"entries": reqlog.entries(get_store(), channel.channel_id)})
+
+
+def fault_cap_message() -> str:
+    return gettext("This channel already has %(max)d pending faults, the sandbox's maximum: clear them first.",
+                   max=faults_module.MAX_PENDING_FAULTS)
+
+
+def _console_faults_clock_log(channel_id: str) -> dict:
+    """What the console shows of a channel's faults, clock and request log."""
+    store = get_store()
+    return {"faults": faults_module.list_faults(store, channel_id),
+            "channel_clock": clock_module.clock_json(store, channel_id),
+            "request_log": reqlog.entries(store, channel_id, 50), "fault_paths": faults_module.FAULT_PATHS,
+            "fault_statuses": faults_module.FAULT_STATUSES, "log_kept": reqlog.LOG_KEPT}
+
+
+def _form_number(name: str, default: str = "") -> Any:
+    """A console form's number as int (or float for fractions); the raw text when it is not one (checks name it)."""
+    raw = (request.form.get(name) or default).strip()
+    if re.fullmatch(r"[0-9]{1,12}", raw):
+        return int(raw)
+    if re.fullmatch(r"[0-9]{1,6}\.[0-9]{1,3}", raw):
+        return float(raw)
+    return raw or None
+
+
+@bp.post("/console/faults")
+def console_add_fault():
+    """Form: add a fault on the open channel."""
+    channel, secret, refusal = form_channel()
+    if refusal:
+        return refusal
+    values = {k: request.form.get(k, "") for k in ("path", "status", "count", "delay_seconds")}
+    data = {"path": values["path"], "status": _form_number("status"), "count": _form_number("count", "1"),
+            "delay_seconds": _form_number("delay_seconds", "0")}
+    if data["status"] is None:
+        del data["status"]
+    try:
+        faults_module.add_fault(get_store(), channel.channel_id, data)
+    except SigningError as e:
+        return render_console(channel, 400, values, {e.field: translate_error(e)}, secret=secret)
+    except CapReached:
+        return render_console(channel, 409, values, {"path": fault_cap_message()}, secret=secret)
+    return render_console(channel, 201, secret=secret, notice=gettext("The fault was added."))
+
+
+@bp.post("/console/faults/clear")
+def console_clear_faults():
+    """Form: clear the open channel's pending faults."""
+    channel, secret, refusal = form_channel()
+    if refusal:
+        return refusal
+    faults_module.clear_faults(get_store(), channel.channel_id)
+    return render_console(channel, secret=secret, notice=gettext("The pending faults were cleared."))
+
+
+@bp.post("/console/clock")
+def console_advance_clock():
+    """Form: move the open channel's clock forward."""
+    channel, secret, refusal = form_channel()
+    if refusal:
+        return refusal
+    raw = request.form.get("advance_seconds", "")
+    try:
+        clock_module.advance(get_store(), channel.channel_id, _form_number("advance_seconds"))
+    except SigningError as e:
+        return render_console(channel, 400, {"advance_seconds": raw}, {e.field: translate_error(e)}, secret=secret)
+    return render_console(channel, secret=secret, notice=gettext("The channel's clock moved forward."))
+
+
+@bp.post("/console/clock/reset")
+def console_reset_clock():
+    """Form: return the open channel to real time."""
+    channel, secret, refusal = form_channel()
+    if refusal:
+        return refusal
+    clock_module.reset(get_store(), channel.channel_id)
+    return render_console(channel, secret=secret, notice=gettext("The channel is back on real time."))
+
+
 # --------------------------------------------------------------------------- wiring
 
 
@@ -924,10 +1229,16 @@ def only_when_enabled():
         abort(404)
 
 
+bp.before_request(line_call_context)  # after only_when_enabled: a disabled sandbox takes no fault
+
+
 @bp.after_request
 def line_request_id(response: Response) -> Response:
-    """LINE puts an X-Line-Request-Id on every answer (docs/line-api.md §0); one fresh ID per answer."""
-    response.headers["X-Line-Request-Id"] = str(uuid.uuid4())
+    """LINE puts an X-Line-Request-Id on every answer (docs/line-api.md §0); one fresh ID per answer.
+
+    Calls of LINE's paths are logged here, with that ID (issue 21)."""
+    request_id = response.headers["X-Line-Request-Id"] = str(uuid.uuid4())
+    log_call(response, request_id)
     return response
 
 
@@ -1009,7 +1320,8 @@ def configure(app: Flask) -> None:
 # there, so CSRF has nothing to protect. The one list of Flask-WTF exemptions (the app that mounts the sandbox exempts them); GET routes need none.
 SCRIPT_ENDPOINTS = (issue_v21, revoke_v21, issue_stateless, issue_short_lived, verify_short_lived,
                     revoke_short_lived, api_create_channel, api_add_key, api_delete_key, api_delete_channel,
-                    api_revoke_all, api_issue_long_lived)
+                    api_revoke_all, api_issue_long_lived, api_add_fault, api_clear_faults, api_advance_clock,
+                    api_reset_clock)
 
 
 def init_app(app: Flask) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 
 from ..core import signing
 from ..core.signing import SigningError
+from . import clock
+from . import faults as faults_module
 from . import store as store_module
 from .store import Store
 
@@ -67,7 +69,7 @@ class Sandbox:
     def channel_json(self, channel: store_module.Channel) -> dict:
         """A channel with its keys and valid tokens (never token values or the secret)."""
         store = self.store
-        now = int(time.time())
+        now = clock.channel_now(store, channel.channel_id)  # expires_in counts down on the channel's clock
         return {
             "channel_id": channel.channel_id,
             "name": channel.name,
@@ -122,8 +124,19 @@ class Sandbox:
                 "keep_old_hours must be a whole number of hours from 0 to 24: how long the current long-lived "
                 "token stays valid after the new one is issued."))
         token = self.mint_opaque_token()
-        _, previous_until = self.store.issue_long_lived(channel_id, token, keep_old_hours * 3600)
+        _, previous_until = self.store.issue_long_lived(channel_id, token, keep_old_hours * 3600,
+                                                        now=clock.channel_now(self.store, channel_id))
         return token, previous_until
+
+    def revoke_all(self, channel_id: str) -> int:
+        """Revoke every token of the channel; how many were valid on its clock. Raises ChannelNotFound."""
+        return self.store.revoke_all(channel_id, now=clock.channel_now(self.store, channel_id))
+
+    def reset_faults_and_clocks(self) -> None:
+        """Every channel's pending faults, clock offset and request log, gone; channels, keys, tokens stay.
+
+        For ``line-token sandbox serve`` and the pytest fixture between tests, never the tester app."""
+        faults_module.reset_faults_and_clocks(self.store)
 
     @staticmethod
     def mint_v21_token() -> tuple[str, str]:

@@ -76,13 +76,15 @@ KINDS = (V21, SHORT_LIVED, LONG_LIVED)
 
 # --------------------------------------------------------------------------- schema
 
-_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens", "bots", "events")
+_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens", "bots", "events",
+              "faults", "clocks", "request_log")
 _load_lock = threading.Lock()
 
 
 def _load_sqlalchemy() -> None:
     """Import SQLAlchemy and define the tables, once; sets this module's SQL globals."""
     global sa, event, OperationalError, metadata, channels, keys, bots, events, _STATEMENTS, tokens  # plain names linters can follow
+    global faults, clocks, request_log
     if "tokens" in globals():
         return
     with _load_lock:
@@ -144,6 +146,43 @@ def _load_sqlalchemy() -> None:
             sa.Column("display_name", sa.String(MAX_NAME_LENGTH), nullable=True),
             sa.Column("chat_mode", sa.String(8), nullable=False),
             sa.Column("mark_as_read_mode", sa.String(8), nullable=False),
+        )
+        # Issue 21: faults and time travel per channel (faults.py, clock.py) and the request log (reqlog.py).
+        # New tables, never new columns on the ones above: create_all(checkfirst) adds them to an existing
+        # database as it is, SQLite or PostgreSQL, with no migration step.
+        faults = sa.Table(
+            "sandbox_faults", metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # first added, first used
+            sa.Column("channel_id", sa.String(10),
+                      sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), nullable=False),
+            sa.Column("path", sa.String(64), nullable=False),
+            sa.Column("status", sa.Integer, nullable=True),  # None: only a delay, then the real answer
+            sa.Column("remaining", sa.Integer, nullable=False),
+            sa.Column("delay_ms", sa.Integer, nullable=False),
+            sa.Column("retry_after", sa.Integer, nullable=True),
+            sa.Column("created_at", sa.BigInteger, nullable=False),
+            sa.Index("ix_sandbox_faults_channel", "channel_id", "path", "id"),
+        )
+        clocks = sa.Table(
+            "sandbox_clocks", metadata,
+            sa.Column("channel_id", sa.String(10),
+                      sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), primary_key=True),
+            sa.Column("offset_seconds", sa.BigInteger, nullable=False),
+        )
+        request_log = sa.Table(
+            "sandbox_request_log", metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("channel_id", sa.String(10),
+                      sa.ForeignKey("sandbox_channels.channel_id", ondelete="CASCADE"), nullable=False),
+            sa.Column("at", sa.BigInteger, nullable=False),  # real time, epoch seconds
+            sa.Column("method", sa.String(8), nullable=False),
+            sa.Column("path", sa.String(64), nullable=False),
+            sa.Column("status", sa.Integer, nullable=False),
+            sa.Column("error", sa.String(200), nullable=True),
+            sa.Column("request_id", sa.String(36), nullable=False),
+            sa.Column("user_agent", sa.String(200), nullable=True),
+            sa.Column("fields", sa.Text, nullable=False),  # JSON, every secret value already masked
+            sa.Index("ix_sandbox_request_log_channel", "channel_id", "id"),
         )
         # The hot statements (issue, verify), built once with bound parameters: SQLAlchemy then
         # reuses their cache key and compiled SQL. Building the expression on every call cost
@@ -499,6 +538,8 @@ class Store:
             conn.execute(tokens.delete().where(tokens.c.channel_id == channel_id))
             conn.execute(keys.delete().where(keys.c.channel_id == channel_id))
             conn.execute(bots.delete().where(bots.c.channel_id == channel_id))
+            for table in (faults, clocks, request_log):
+                conn.execute(table.delete().where(table.c.channel_id == channel_id))
             deleted = conn.execute(channels.delete().where(channels.c.channel_id == channel_id)).rowcount
         return deleted > 0
 
@@ -663,6 +704,8 @@ class Store:
             conn.execute(tokens.delete().where(tokens.c.channel_id.in_(idle_ids)))
             conn.execute(keys.delete().where(keys.c.channel_id.in_(idle_ids)))
             conn.execute(bots.delete().where(bots.c.channel_id.in_(idle_ids)))
+            for table in (faults, clocks, request_log):
+                conn.execute(table.delete().where(table.c.channel_id.in_(idle_ids)))
             conn.execute(channels.delete().where(channels.c.channel_id.in_(idle_ids)))
 
     def purge(self, now: int | None = None) -> None:
