@@ -1,6 +1,7 @@
 """Calls to LINE's channel access token API, for the proxy pages and the CLI.
 
-One module owns LINE's endpoints, one pooled ``requests.Session`` per process,
+One module sends requests to LINE's endpoints (as the registry, core/endpoints.py,
+describes them), with one pooled ``requests.Session`` per process,
 the timeout, and the mapping of network failures to :class:`LineAPIError`
 (502 unreachable, 504 timeout). LINE's own answers, 4xx and 5xx included, are
 returned as they are in a :class:`LineResponse`.
