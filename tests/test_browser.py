@@ -92,7 +92,6 @@ def copy_and_read(page, copy_for: str, lang: str) -> str:
 # --------------------------------------------------------------------------- every page, both languages
 
 
-@pytest.mark.parametrize("lang", LANGS)
 def shown_jwt(page, prefix: str) -> tuple[str, dict, dict]:
     """The JWT a result shows (``#browser-jwt`` signed in the browser, ``#jwt`` on the server), its header
     and payload."""
@@ -100,6 +99,7 @@ def shown_jwt(page, prefix: str) -> tuple[str, dict, dict]:
             json.loads(page.inner_text(prefix + "-payload")))
 
 
+@pytest.mark.parametrize("lang", LANGS)
 def test_every_page_loads_clean_in_both_languages_and_on_a_phone(context_for, live_server, lang):
     sideways = []
     for viewport, suffix in ((DESKTOP, ""), (PHONE, "-phone")):
