@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from browsing import DESKTOP, Watch, create_console_channel, tab
+from browsing import DESKTOP, Watch
 from line_token.core import signing
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -28,43 +28,52 @@ def test_secret_stays_in_the_tab_through_every_step(browser, start_server, publi
     from playwright.sync_api import expect
 
     server = start_server()
-    with tab(browser, server.url, "en-US", timeout=15_000) as (page, watch):
-        channel_id, secret = create_console_channel(page, server.url, "tab secret")
-        assert re.fullmatch(r"[0-9a-f]{32}", secret)
+    context = browser.new_context(locale="en-US", viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    watch = Watch(page, server.url)
+    page.goto(server.url + "/sandbox/")
+    page.fill("#name", "tab secret")
+    page.click("#create-channel button[type=submit]")
+    expect(page.locator("#created-channel")).to_be_visible()
+    channel_id = page.inner_text("#new-channel-id").strip()
+    secret = page.input_value("#channel_secret")
+    assert re.fullmatch(r"[0-9a-f]{32}", secret)
 
-        # The very next step: register the key. The secret is still shown and retrievable.
-        page.fill("#public_key", json.dumps(public_jwk))
-        page.click("#register-key-form button[type=submit]")
-        expect(page.locator("#registered-key")).to_be_visible()
-        kid = page.inner_text("#new-kid").strip()
-        assert page.input_value("#channel_secret") == secret
-        assert page.evaluate(f"sessionStorage.getItem('lineTester.sandboxSecret.{channel_id}')") == secret
-        assert page.evaluate("localStorage.getItem('lineTester.sandboxChannels')").count(channel_id) == 1
-        assert secret not in (page.evaluate("JSON.stringify(localStorage)") or "")  # only the tab keeps it
+    # The very next step: register the key. The secret is still shown and retrievable.
+    page.fill("#public_key", json.dumps(public_jwk))
+    page.click("#register-key-form button[type=submit]")
+    expect(page.locator("#registered-key")).to_be_visible()
+    kid = page.inner_text("#new-kid").strip()
+    assert page.input_value("#channel_secret") == secret
+    assert page.evaluate(f"sessionStorage.getItem('lineTester.sandboxSecret.{channel_id}')") == secret
+    assert page.evaluate("localStorage.getItem('lineTester.sandboxChannels')").count(channel_id) == 1
+    assert secret not in (page.evaluate("JSON.stringify(localStorage)") or "")  # only the tab keeps it
 
-        # A fresh console in the same tab: the remembered channel opens with one click (posted with its secret).
-        page.goto(server.url + "/sandbox/")
-        expect(page.locator("#open-channel")).to_have_count(0)
-        page.click(f'button[data-open-channel="{channel_id}"]')
-        expect(page.locator("#open-channel")).to_be_visible()
-        expect(page.locator("#open-channel")).to_contain_text(kid)
-        assert page.input_value("#channel_secret") == secret
+    # A fresh console in the same tab: the remembered channel opens with one click (posted with its secret).
+    page.goto(server.url + "/sandbox/")
+    expect(page.locator("#open-channel")).to_have_count(0)
+    page.click(f'button[data-open-channel="{channel_id}"]')
+    expect(page.locator("#open-channel")).to_be_visible()
+    expect(page.locator("#open-channel")).to_contain_text(kid)
+    assert page.input_value("#channel_secret") == secret
 
-        # A ?channel_id= link fills the ID and, in this tab, the secret: one press on Open.
-        page.goto(f"{server.url}/sandbox/?channel_id={channel_id}")
-        assert page.input_value('#open-channel-form input[name="channel_secret"]') == secret
-        page.click("#open-channel-form button[type=submit]")
-        expect(page.locator("#open-channel")).to_contain_text(kid)
+    # A ?channel_id= link fills the ID and, in this tab, the secret: one press on Open.
+    page.goto(f"{server.url}/sandbox/?channel_id={channel_id}")
+    assert page.input_value('#open-channel-form input[name="channel_secret"]') == secret
+    page.click("#open-channel-form button[type=submit]")
+    expect(page.locator("#open-channel")).to_contain_text(kid)
 
-        # Another tab of the same browser remembers the ID but not the secret.
-        other = page.context.new_page()
-        other.goto(server.url + "/sandbox/")
-        other.click(f'button[data-open-channel="{channel_id}"]')
-        expect(other.locator('#open-channel-form input[name="channel_secret"]')).to_be_focused()
-        expect(other.locator("#open-channel")).to_have_count(0)
+    # Another tab of the same browser remembers the ID but not the secret.
+    other = context.new_page()
+    other.goto(server.url + "/sandbox/")
+    other.click(f'button[data-open-channel="{channel_id}"]')
+    expect(other.locator('#open-channel-form input[name="channel_secret"]')).to_be_focused()
+    expect(other.locator("#open-channel")).to_have_count(0)
 
-        assert urls_carrying(watch, secret) == []
-        watch.assert_clean()
+    assert urls_carrying(watch, secret) == []
+    watch.assert_clean()
+    context.close()
 
 
 def test_console_works_without_javascript(browser, start_server, public_jwk):

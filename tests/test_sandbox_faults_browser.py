@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from browsing import create_console_channel, tab
+from browsing import DESKTOP, Watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -17,26 +17,35 @@ def test_faults_clock_and_log_from_the_console(browser, start_server):
     from playwright.sync_api import expect
 
     server = start_server()
-    with tab(browser, server.url, "ja-JP", timeout=15_000) as (page, watch):
-        channel_id, secret = create_console_channel(page, server.url, "faults")
+    context = browser.new_context(locale="ja-JP", viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    watch = Watch(page, server.url)
+    page.goto(server.url + "/sandbox/")
+    page.fill("#name", "faults")
+    page.click("#create-channel button[type=submit]")
+    expect(page.locator("#created-channel")).to_be_visible()
+    channel_id = page.inner_text("#new-channel-id").strip()
+    secret = page.input_value("#channel_secret")
 
-        page.select_option("#fault_path", "/v2/oauth/accessToken")
-        page.select_option("#fault_status", "503")
-        page.fill("#fault_count", "2")
-        page.click("#fault-form button[type=submit]")
-        expect(page.locator("#pending-faults")).to_contain_text("/v2/oauth/accessToken")
-        expect(page.locator("#open-channel")).to_contain_text("障害")
-        assert page.input_value("#channel_secret") == secret
+    page.select_option("#fault_path", "/v2/oauth/accessToken")
+    page.select_option("#fault_status", "503")
+    page.fill("#fault_count", "2")
+    page.click("#fault-form button[type=submit]")
+    expect(page.locator("#pending-faults")).to_contain_text("/v2/oauth/accessToken")
+    expect(page.locator("#open-channel")).to_contain_text("障害")
+    assert page.input_value("#channel_secret") == secret
 
-        answer = requests.post(f"{server.url}/sandbox/v2/oauth/accessToken", timeout=30, data={
-            "grant_type": "client_credentials", "client_id": channel_id, "client_secret": secret})
-        assert answer.status_code == 503 and answer.json() == {"message": "Service unavailable"}
+    answer = requests.post(f"{server.url}/sandbox/v2/oauth/accessToken", timeout=30, data={
+        "grant_type": "client_credentials", "client_id": channel_id, "client_secret": secret})
+    assert answer.status_code == 503 and answer.json() == {"message": "Service unavailable"}
 
-        page.fill("#advance_seconds", "7200")
-        page.click("#clock-form button[type=submit]")
-        expect(page.locator("#channel-clock")).to_have_attribute("data-offset", "7200")
-        expect(page.locator("#request-log")).to_contain_text("Service unavailable")
-        expect(page.locator("#request-log")).to_contain_text("[masked: 32 characters]")
-        assert secret not in page.inner_text("#request-log")
-        assert not [url for _, url, _ in watch.requests if secret in url]
-        assert re.search(r"/sandbox/?$", page.url)
+    page.fill("#advance_seconds", "7200")
+    page.click("#clock-form button[type=submit]")
+    expect(page.locator("#channel-clock")).to_have_attribute("data-offset", "7200")
+    expect(page.locator("#request-log")).to_contain_text("Service unavailable")
+    expect(page.locator("#request-log")).to_contain_text("[masked: 32 characters]")
+    assert secret not in page.inner_text("#request-log")
+    assert not [url for _, url, _ in watch.requests if secret in url]
+    assert re.search(r"/sandbox/?$", page.url)
+    context.close()
