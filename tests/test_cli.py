@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk
 
 from line_token.core import signing
-from conftest import CONSOLE_KID, FIXTURES, ROOT, free_port
+from conftest import CONSOLE_KID, FIXTURES, ROOT, free_port, one_line_error
 
 CHANNEL = "1234567890"
 AUDIENCE = "https://api.line.me/"
@@ -61,18 +61,6 @@ def flask_cli(args: list[str], env: dict, stdin: str | None = None) -> subproces
     return finish(start(args, env, stdin))
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
-    """Exit ``code``, nothing on stdout, one stderr line containing every needle, no traceback."""
-    assert result.returncode == code, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
-
-
 def public_pem(key: signing.PrivateKey) -> bytes:
     return key.key.public_key().public_bytes(serialization.Encoding.PEM,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -107,7 +95,7 @@ def test_keygen_out_writes_private_0600_and_refuses_to_overwrite(env, tmp_path):
     assert "d" in private and "kid" not in public and public["n"] == private["n"]
 
     again = flask_cli(["keygen", "--out", str(out)], env)
-    assert_one_line_error(again, 2, "--out", "already exists")
+    one_line_error(again, 2, "--out", "already exists")
     assert json.loads((out / "private.json").read_text()) == private  # the kept key survives
 
 
@@ -198,18 +186,18 @@ def bad_input_results(tmp_path_factory, console_key) -> dict[str, subprocess.Com
 
 @pytest.mark.parametrize("name, option, hint", [(c[0], c[3], c[4]) for c in BAD_INPUTS])
 def test_bad_input_exits_2_with_one_line_naming_the_option(bad_input_results, name, option, hint):
-    line = assert_one_line_error(bad_input_results[name], 2, option, hint)
+    line = one_line_error(bad_input_results[name], 2, option, hint)
     assert line.startswith("Error: " + option)
 
 
 def test_revoke_checks_channel_id_and_never_echoes_the_secret(bad_input_results):
     result = bad_input_results["revoke_channel_id"]
-    assert_one_line_error(result, 2, "--channel-id", "numeric")
+    one_line_error(result, 2, "--channel-id", "numeric")
     assert "s3cret-value" not in result.stderr
 
 
 def test_issue_refuses_assertion_and_key_together(bad_input_results):
-    assert_one_line_error(bad_input_results["issue_both_ways"], 2, "--assertion", "not both")
+    one_line_error(bad_input_results["issue_both_ways"], 2, "--assertion", "not both")
 
 
 def test_console_wrapper_key_file_is_accepted(bad_input_results):
@@ -237,7 +225,7 @@ def test_help_shows_an_example(runner, command):
 
 def test_upstream_unreachable_exits_1_with_one_line(env):
     result = flask_cli(["token", "verify", "a.b.c"], env)  # LINE_API_BASE_URL is a closed port
-    line = assert_one_line_error(result, 1)
+    line = one_line_error(result, 1)
     assert "a.b.c" not in line  # the token may be a secret; it stays out of the message
 
 
@@ -409,4 +397,4 @@ def test_sandbox_long_lived_issue_gives_a_token_verify_v2_accepts(tmp_path):
     assert verified.stdout.strip() == channel["channel_id"]
     wrong = line_token_cli(["sandbox", "long-lived", "issue", channel["channel_id"]],
                            {**env, "LINE_CHANNEL_SECRET": "not-the-secret"})
-    assert_one_line_error(wrong, 1, channel["channel_id"])
+    one_line_error(wrong, 1, channel["channel_id"])

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from line_token.core import signing
-from conftest import free_port
+from conftest import free_port, one_line_error
 from installing import build_wheel, venv_with
 
 TIMEOUT = 60
@@ -78,18 +78,6 @@ def ok(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 0, (result.args, result.stderr)
     assert "Traceback" not in result.stderr
     return result.stdout
-
-
-def one_line_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
-    """Exit ``code``, nothing on stdout, one stderr line with every needle, no traceback."""
-    assert result.returncode == code, (result.args, result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def test_the_whole_flow_with_the_installed_command_only(installed, home):

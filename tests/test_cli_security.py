@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from test_cli import (FIXTURES, assert_one_line_error, cli_env, line_token_cli,  # noqa: F401
+from conftest import one_line_error as assert_one_line_error
+from test_cli import (FIXTURES, cli_env, line_token_cli,  # noqa: F401
                       sandbox_channel as cli_sandbox_channel)
 
 KEY_FILE = str(FIXTURES / "line-console-key-2020.json")

@@ -210,17 +210,24 @@ def _worker(url: str, channel_id: str, start, results, n: int) -> None:
     s.dispose()
 
 
-def test_v21_limit_holds_across_processes(db, channel_id):
-    """40 issues from 4 processes at once: exactly 30 succeed, on either backend."""
+def at_once(work, processes: int, answers: int) -> list[str]:
+    """Fork ``processes`` processes that each run ``work(start, results)`` from the same moment (``start``
+    is set once all have started); the ``answers`` outcomes they put in ``results``."""
     ctx = multiprocessing.get_context("fork")
     start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(db.url, channel_id, start, results, 10)) for _ in range(4)]
+    procs = [ctx.Process(target=work, args=(start, results)) for _ in range(processes)]
     for p in procs:
         p.start()
     start.set()
-    outcomes = [results.get(timeout=60) for _ in range(40)]
+    outcomes = [results.get(timeout=60) for _ in range(answers)]
     for p in procs:
         p.join(timeout=30)
+    return outcomes
+
+
+def test_v21_limit_holds_across_processes(db, channel_id):
+    """40 issues from 4 processes at once: exactly 30 succeed, on either backend."""
+    outcomes = at_once(lambda start, results: _worker(db.url, channel_id, start, results, 10), 4, 40)
     assert outcomes.count("ok") == 30 and outcomes.count("limit") == 10
     assert len(db.valid_tokens(channel_id, V21)) == 30
 
@@ -238,33 +245,16 @@ def _create_schema(url: str, start, results) -> None:
 
 def test_tables_are_created_once_when_workers_start_together(backend):
     url = store_module.database_url(backend)
-    ctx = multiprocessing.get_context("fork")
-    start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_create_schema, args=(url, start, results)) for _ in range(6)]
-    for p in procs:
-        p.start()
-    start.set()
-    outcomes = [results.get(timeout=60) for _ in range(6)]
-    for p in procs:
-        p.join(timeout=30)
-    assert outcomes == ["ok"] * 6
+    assert at_once(lambda start, results: _create_schema(url, start, results), 6, 6) == ["ok"] * 6
 
 
 def test_fresh_sqlite_file_opened_by_six_workers_at_once_never_locks(tmp_path):
     """Issue 15: six processes opening one fresh SQLite file together sometimes got "database is
     locked" (each connection switched the file to WAL). Twelve fresh files in a row, six processes
     each: every first request answers."""
-    ctx = multiprocessing.get_context("fork")
     for round_ in range(12):
         url = f"sqlite:///{tmp_path / f'fresh-{round_}.sqlite3'}"
-        start, results = ctx.Event(), ctx.Queue()
-        procs = [ctx.Process(target=_create_schema, args=(url, start, results)) for _ in range(6)]
-        for p in procs:
-            p.start()
-        start.set()
-        outcomes = [results.get(timeout=60) for _ in range(6)]
-        for p in procs:
-            p.join(timeout=30)
+        outcomes = at_once(lambda start, results: _create_schema(url, start, results), 6, 6)
         assert outcomes == ["ok"] * 6, f"round {round_}: {outcomes}"
 
 
@@ -300,15 +290,7 @@ def test_take_counts_events_in_a_sliding_window(db):
 
 def test_channel_creation_limit_is_atomic_across_processes(db):
     """Four processes create at once for one client with a limit of 5: exactly 5 channels."""
-    ctx = multiprocessing.get_context("fork")
-    start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_create_limited, args=(db.url, start, results, 3)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    start.set()
-    outcomes = [results.get(timeout=60) for _ in range(12)]
-    for p in procs:
-        p.join(timeout=30)
+    outcomes = at_once(lambda start, results: _create_limited(db.url, start, results, 3), 4, 12)
     assert outcomes.count("ok") == 5 and outcomes.count("limited") == 7
 
 

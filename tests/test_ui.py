@@ -17,29 +17,9 @@ import pytest
 import requests
 
 from line_token.core import display, inspector, signing
-from conftest import free_port
+from conftest import free_port, live_channel
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@pytest.fixture
-def key(console_key) -> signing.PrivateKey:
-    return signing.load_private_key(console_key)
-
-
-def make_channel(client, key) -> dict:
-    created = client.post("/sandbox/api/channels", json={})
-    assert created.status_code == 201, created.get_data(as_text=True)
-    ch = created.get_json()
-    registered = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                             auth=(ch['channel_id'], ch['channel_secret']))
-    assert registered.status_code == 201, registered.get_data(as_text=True)
-    return {**ch, "kid": registered.get_json()["kid"]}
-
-
-@pytest.fixture
-def channel(client, key) -> dict:
-    return make_channel(client, key)
 
 
 def expired_jwt(channel: dict, key, minutes_ago: int = 12) -> str:
@@ -164,11 +144,9 @@ def test_snippets_mask_secrets_and_the_python_one_runs(start_server, console_key
     """The Python snippet (line-bot-sdk v3), secrets included, gets a token from a live sandbox."""
     server = start_server()
     s = requests.Session()
-    ch = s.post(server.url + "/sandbox/api/channels", json={}, timeout=30).json()
     key = signing.load_private_key(console_key_text)
-    kid = s.post(f"{server.url}/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                 auth=(ch['channel_id'], ch['channel_secret']), timeout=30).json()["kid"]
-    jwt = signing.build_assertion(ch["channel_id"], kid, key, 600)
+    ch = live_channel(server.url, key)
+    jwt = signing.build_assertion(ch["channel_id"], ch["kid"], key, 600)
     form = s.get(server.url + "/oauth2/v2.1/token", timeout=30).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     page = html.unescape(s.post(server.url + "/oauth2/v2.1/token", data={
@@ -199,11 +177,9 @@ NODE_DIR = __import__("pathlib").Path(__file__).resolve().parent / "node"  # LIN
 def issue_on_live_server(server, console_key_text) -> tuple[str, str]:
     """Issue a token through the token page of a live server (sandbox target); return (page, JWT)."""
     s = requests.Session()
-    ch = s.post(server.url + "/sandbox/api/channels", json={}, timeout=30).json()
     key = signing.load_private_key(console_key_text)
-    kid = s.post(f"{server.url}/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                 auth=(ch["channel_id"], ch["channel_secret"]), timeout=30).json()["kid"]
-    jwt = signing.build_assertion(ch["channel_id"], kid, key, 600)
+    ch = live_channel(server.url, key)
+    jwt = signing.build_assertion(ch["channel_id"], ch["kid"], key, 600)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', s.get(server.url + "/oauth2/v2.1/token", timeout=30).text)
     page = html.unescape(s.post(server.url + "/oauth2/v2.1/token", data={
         "csrf_token": csrf.group(1), "client_assertion": jwt, "target": "sandbox"}, timeout=30).text)

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..core import display, line_client
+from ..core import display, endpoints, line_client
 from ..core.fields import Source, read_token
 from ..core.signing import N_, SigningError
 from .common import tr as _
@@ -19,8 +19,9 @@ from .common import (InputError, clean, emit, from_signing_error, one_line, read
 BOT_REASONS = {"no_header": N_("no Authorization: Bearer header reached the target"),
                "malformed": N_("the token is malformed"),
                "invalid": N_("the token is invalid, expired or revoked")}
-BOT_FIELDS = {"info": ("userId", "basicId", "premiumId", "displayName", "pictureUrl", "chatMode", "markAsReadMode"),
-              "quota": ("type", "value", "totalUsage")}
+# What each command asks (the registry's Messaging API calls), and the fields of their merged answers.
+BOT_CALLS = {"info": ("bot_info",), "quota": ("quota", "quota_consumption")}
+BOT_FIELDS = {what: tuple(f for e in calls for f in endpoints.get(e).answer) for what, calls in BOT_CALLS.items()}
 
 
 def read_bot_token(value: str) -> str:
@@ -47,7 +48,7 @@ def ask_bot(what: str, token: str, target: str, base_url: str | None = None) -> 
     Raises TokenRefused when the target refuses the token, UpstreamError when it cannot be asked.
     """
     merged: dict = {}
-    for endpoint in ("bot_info",) if what == "info" else ("quota", "quota_consumption"):
+    for endpoint in BOT_CALLS[what]:
         response = send(endpoint, {}, target, base_url, bearer=token)
         if not response.ok or not isinstance(response.body, dict):
             reason = display.bearer_reason(response.status_code, response.body)

@@ -26,9 +26,9 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
-from ..core import catalogs, display, line_client, signing
+from ..core import catalogs, display, endpoints, line_client, signing
 from ..core.settings import line_settings
-from ..core.signing import Duration, SigningError
+from ..core.signing import N_, SigningError
 
 MAX_KEY_FILE = 64 * 1024  # a JWK or PEM is a few KiB; anything larger is the wrong file
 
@@ -46,15 +46,8 @@ FIELD_OPTIONS = {
     "client_assertion": "--assertion",
 }
 
-# The fields of each endpoint's 2xx answer (docs/line-api.md §5), for --field.
-ANSWER_FIELDS = {
-    "issue_v21": ("access_token", "expires_in", "token_type", "key_id"),
-    "kids_v21": ("kids",),
-    "verify_v21": ("client_id", "expires_in", "scope"),
-    "issue_stateless": ("access_token", "expires_in", "token_type"),
-    "issue_v2": ("access_token", "expires_in", "token_type"),
-    "verify_v2": ("client_id", "expires_in", "scope"),
-}
+# The fields of each endpoint's 2xx answer (the registry, core/endpoints.py), for --field.
+ANSWER_FIELDS = {e.name: e.answer for e in endpoints.REGISTRY if e.answer}
 
 
 # --------------------------------------------------------------------------- language
@@ -72,20 +65,9 @@ def translations():
 
 
 def tr(msgid: str, /, **params: Any) -> str:
-    """``msgid`` in the user's language, with ``%(name)s`` params filled in. Modules import it as ``_``."""
-    text = translations().gettext(msgid)
-    params = {name: localise(value) for name, value in params.items()}
-    try:
-        return text % params if params else text
-    except (KeyError, ValueError, TypeError):  # a broken translation must not hide the message
-        return msgid % params if params else msgid
-
-
-def localise(value: Any) -> Any:
-    """A message parameter in the user's language (durations carry their unit)."""
-    if isinstance(value, Duration):
-        return value.localised(translations().gettext)
-    return value
+    """``msgid`` in the user's language, with ``%(name)s`` params filled in (core.catalogs.translate).
+    Modules import it as ``_``."""
+    return catalogs.translate(translations().gettext, msgid, params)
 
 
 def translate_template(template: str, params: dict) -> str:
@@ -121,22 +103,21 @@ def from_signing_error(err: SigningError, option: str | None = None) -> InputErr
 
 
 # The shared messages are written for the web pages; on the command line, their advice names commands.
+# Each pair is a piece of those messages and its command-line wording; the catalog translates both, so the
+# piece is found (and replaced) in the message's translation too.
 PAGE_TO_COMMAND = (
-    ("Make a new key pair on the keys page.", "Make a new key pair with: line-token keygen"),
-    ("キーペアのページで新しいキーペアを作成してください。", "line-token keygen で新しいキーペアを作成してください。"),
-    ("is verified and revoked on the \"Other token types\" page.",
-     "is verified with line-token token verify-v2 and revoked with line-token token revoke-v2."),
-    ("短期・長期のトークンの検証と取り消しは「その他のトークン」ページで行います。",
-     "短期・長期のトークンは line-token token verify-v2 で検証し、line-token token revoke-v2 で取り消します。"),
-    ("(v2.1 tokens are verified on the v2.1 Verify page.)", "(v2.1 tokens are verified with line-token token verify.)"),
-    ("（v2.1のトークンはv2.1の「検証」ページで検証します）", "（v2.1のトークンは line-token token verify で検証します）"),
+    (N_("Make a new key pair on the keys page."), N_("Make a new key pair with: line-token keygen")),
+    (N_("is verified and revoked on the \"Other token types\" page."),
+     N_("is verified with line-token token verify-v2 and revoked with line-token token revoke-v2.")),
+    (N_("(v2.1 tokens are verified on the v2.1 Verify page.)"),
+     N_("(v2.1 tokens are verified with line-token token verify.)")),
 )
 
 
 def for_the_command_line(message: str) -> str:
     """A shared (web page) message with its page advice turned into the command to run."""
     for page, command in PAGE_TO_COMMAND:
-        message = message.replace(page, command)
+        message = message.replace(_(page), _(command))
     return message
 
 

@@ -9,9 +9,11 @@ import json
 import shlex
 from typing import Any
 
+from .endpoints import SECRET_FIELDS as LINE_SECRET_FIELDS
 from .signing import N_
 
-SECRET_FIELDS = ("client_assertion", "client_secret", "access_token", "private_key")
+# The registry's secret fields (client_assertion, client_secret, access_token) and the pages' private key.
+SECRET_FIELDS = (*LINE_SECRET_FIELDS, "private_key")
 
 
 def pretty(obj) -> str:
@@ -32,13 +34,17 @@ def masked(fields: dict[str, str]) -> dict[str, str]:
     return {k: mask(v) if k in SECRET_FIELDS and v else v for k, v in fields.items()}
 
 
+# Japanese sentence ends: the ideographic full stop, full-width ! ? ) and the closing corner bracket.
+FULL_WIDTH_ENDS = ("\u3002", "\uff01", "\uff1f", "\uff09", "\u300d")
+
+
 def join_sentences(*sentences: str | None) -> str:
-    """Sentences in one paragraph: a space after Latin punctuation, none after Japanese (。！？)."""
+    """Sentences in one paragraph: a space after Latin punctuation, none after Japanese full-width marks."""
     text = ""
     for sentence in sentences:
         if not sentence:
             continue
-        text += sentence if not text or text.endswith(("。", "！", "？", "）", "」")) else " " + sentence
+        text += sentence if not text or text.endswith(FULL_WIDTH_ENDS) else " " + sentence
     return text
 
 

@@ -526,7 +526,7 @@ class Duration(int):
     """
 
     UNITS = ((86400, N_("%(n)s d")), (3600, N_("%(n)s h")), (60, N_("%(n)s min")), (1, N_("%(n)s s")))
-    JOIN = N_("%(first)s %(second)s")  # "1 h 59 min"; Japanese joins without a space ("1時間59分")
+    JOIN = N_("%(first)s %(second)s")  # "1 h 59 min"; the Japanese catalog joins without a space
     CAP = 100 * 365 * 86400
 
     def pieces(self) -> list[tuple[str, str]]:

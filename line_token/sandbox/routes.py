@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, url_for)
 from flask_babel import gettext, ngettext
 
-from ..core import signing
+from ..core import endpoints, signing
 from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
 from . import clock as clock_module
 from . import faults as faults_module
@@ -224,7 +224,14 @@ def empty_ok() -> Response:
 # --------------------------------------------------------------------------- LINE's endpoints
 
 
-@bp.post("/oauth2/v2.1/token")
+def line_endpoint(name: str):
+    """Register the view as LINE's endpoint ``name`` at the registry's method and path (core/endpoints.py)."""
+    described = endpoints.get(name)
+    return bp.route(described.path, methods=[described.method])
+
+
+
+@line_endpoint("issue_v21")
 def issue_v21():
     """POST /oauth2/v2.1/token: issue a channel access token v2.1 (§5.1)."""
     assertion = require_assertion_params(with_grant_type=True)
@@ -238,7 +245,7 @@ def issue_v21():
     return jsonify({"access_token": token, "expires_in": token_exp, "token_type": "Bearer", "key_id": key_id})
 
 
-@bp.get("/oauth2/v2.1/tokens/kid")
+@line_endpoint("kids_v21")
 def valid_key_ids():
     """GET /oauth2/v2.1/tokens/kid: key IDs of the channel's valid v2.1 tokens, oldest first (§5.2, §9)."""
     assertion = require_assertion_params(with_grant_type=False)
@@ -247,7 +254,7 @@ def valid_key_ids():
     return jsonify({"kids": [t.key_id for t in get_store().valid_tokens(key.channel_id, V21, now)]})
 
 
-@bp.get("/oauth2/v2.1/verify")
+@line_endpoint("verify_v21")
 def verify_v21():
     """GET /oauth2/v2.1/verify: verify a v2.1 token (§5.3; unknown or revoked per §9)."""
     (token,) = required("access_token")
@@ -262,7 +269,7 @@ def verify_v21():
     return jsonify({"client_id": record.channel_id, "expires_in": record.expires_in(now), "scope": V21_SCOPE})
 
 
-@bp.post("/oauth2/v2.1/revoke")
+@line_endpoint("revoke_v21")
 def revoke_v21():
     """POST /oauth2/v2.1/revoke: revoke a v2.1 token with the channel secret (§5.4, §9)."""
     client_id, client_secret, token = required("client_id", "client_secret", "access_token")
@@ -277,7 +284,7 @@ def revoke_v21():
     return empty_ok()
 
 
-@bp.post("/oauth2/v3/token")
+@line_endpoint("issue_stateless")
 def issue_stateless():
     """POST /oauth2/v3/token: a stateless token, by client secret or by JWT assertion (§5.5).
 
@@ -305,7 +312,7 @@ def issue_stateless():
     return jsonify({"token_type": "Bearer", "access_token": token, "expires_in": STATELESS_LIFETIME})
 
 
-@bp.post("/v2/oauth/accessToken")
+@line_endpoint("issue_v2")
 def issue_short_lived():
     """POST /v2/oauth/accessToken: a short-lived token; the 31st revokes the oldest (§5.6)."""
     grant_type, client_id, client_secret = required("grant_type", "client_id", "client_secret")
@@ -333,7 +340,7 @@ def issue_short_lived():
     return jsonify({"access_token": token, "expires_in": store_module.SHORT_LIVED_LIFETIME, "token_type": "Bearer"})
 
 
-@bp.post("/v2/oauth/verify")
+@line_endpoint("verify_v2")
 def verify_short_lived():
     """POST /v2/oauth/verify: verify a short-lived or long-lived token (§5.7); other kinds are invalid here."""
     (token,) = required("access_token")
@@ -346,7 +353,7 @@ def verify_short_lived():
     return jsonify({"client_id": record.channel_id, "expires_in": record.expires_in(now), "scope": V2_SCOPE})
 
 
-@bp.post("/v2/oauth/revoke")
+@line_endpoint("revoke_v2")
 def revoke_short_lived():
     """POST /v2/oauth/revoke: revoke a short-lived or long-lived token; 200 even when unknown (§5.8)."""
     (token,) = required("access_token")
@@ -851,20 +858,20 @@ def _bot_for_request() -> store_module.BotProfile:
     return bot
 
 
-@bp.get("/v2/bot/info")
+@line_endpoint("bot_info")
 def bot_info():
     """GET /v2/bot/info: the bot of the token's channel (§10)."""
     return messaging_answer(bot_info_json(_bot_for_request()))
 
 
-@bp.get("/v2/bot/message/quota")
+@line_endpoint("quota")
 def message_quota():
     """GET /v2/bot/message/quota: the sandbox sends nothing, so no limit (§10)."""
     _bot_for_request()
     return messaging_answer({"type": "none"})
 
 
-@bp.get("/v2/bot/message/quota/consumption")
+@line_endpoint("quota_consumption")
 def message_quota_consumption():
     """GET /v2/bot/message/quota/consumption: the sandbox sends nothing, so 0 (§10)."""
     _bot_for_request()

@@ -431,27 +431,25 @@ class Store:
             self._ready = True
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A short write transaction holding the database's write lock (SQLite) from the start."""
+    def _transaction(self, sqlite_begin: str) -> Iterator[Connection]:
+        """A transaction (on SQLite begun with ``BEGIN <sqlite_begin>``, without one when empty); a database that
+        cannot be used raises StoreUnavailable."""
         try:
             with self.engine.connect() as conn:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                conn = conn.execution_options(sqlite_begin=sqlite_begin)
                 with conn.begin():
                     yield conn
         except OperationalError as e:
             raise _unavailable(e) from None
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _write(self):
+        """A short write transaction holding the database's write lock (SQLite) from the start."""
+        return self._transaction("IMMEDIATE")
+
+    def _read(self):
         """One read-only statement (never blocks on writers in WAL mode; on SQLite without a BEGIN)."""
         self._ensure_schema()
-        try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(sqlite_begin="")
-                with conn.begin():
-                    yield conn
-        except OperationalError as e:
-            raise _unavailable(e) from None
+        return self._transaction("")
 
     @contextmanager
     def _locked_channel(self, channel_id: str, now: int) -> Iterator[Connection]:

@@ -17,7 +17,7 @@ from flask_babel import gettext
 
 from ..core import display, inspector
 from ..sandbox import routes
-from .errors import json_error, localise
+from .errors import json_error, localise, translate
 from ..core.signing import Duration
 
 bp = Blueprint("inspect", __name__)
@@ -33,17 +33,8 @@ KIND_LABELS = {
 }
 
 
-def _translate(template: str, params: dict) -> str:
-    text = gettext(template)
-    localised = {k: localise(v) for k, v in params.items()}
-    try:
-        return text % localised if localised else text
-    except (KeyError, ValueError, TypeError):
-        return template % params if params else template
-
-
 def duration_text(seconds: int) -> str:
-    """A length of time in the user's language, e.g. "12 min", "1時間59分"."""
+    """A length of time in the user's language, e.g. "12 min" (in the units the catalog gives)."""
     return str(localise(Duration(abs(int(seconds)))))
 
 
@@ -99,7 +90,7 @@ def inspect_text(text: str, target: str | None = None, now: int | None = None) -
     found = inspector.inspect(text, now)
     result = found.as_dict()
     result["kind_label"] = gettext(KIND_LABELS.get(found.kind, found.kind))
-    result["problems"] = [{"field": f.field, "message": _translate(f.template, f.params)} for f in found.findings]
+    result["problems"] = [{"field": f.field, "message": translate(f.template, f.params)} for f in found.findings]
     result["ok"] = found.ok
     # A token is only checked for its shape: the page says so rather than "No LINE rule broken".
     result["is_token"] = found.kind in (inspector.V21_TOKEN, inspector.OPAQUE_TOKEN, inspector.STATELESS_TOKEN)
@@ -118,7 +109,7 @@ def inspect_text(text: str, target: str | None = None, now: int | None = None) -
 
 
 def error_message(e: inspector.InspectError) -> str:
-    return _translate(e.template, e.params)
+    return translate(e.template, e.params)
 
 
 def try_inspect(text: str, target: str | None = None) -> dict | None:
