@@ -481,3 +481,51 @@ def test_housekeeping_keeps_the_documented_bounds_even_when_creation_is_refused(
     assert count == store_module.EXPIRED_KEPT_PER_CHANNEL and oldest > clock[0] - week and not idle_left
     # The channel itself is still its owner's.
     assert first.test_client().get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, secret)).status_code == 200
+
+
+# --------------------------------------------------------------------------- failed authentications (issue 23 item 10)
+
+
+def test_failed_authentications_are_limited_per_client_then_429_with_retry_after(app, client, monkeypatch):
+    """Guessing a channel's secret ran at 1,855 tries a second: failures on the admin API, the console and LINE's
+    secret-taking endpoints share one per-client budget; past it every try, right secret included, is a 429."""
+    assert app.config["SANDBOX_AUTH_FAILURE_LIMIT"] == "30/minute"  # the default
+    app.config["SANDBOX_AUTH_FAILURE_LIMIT"] = "4/minute"
+    now = [int(time.time())]
+    monkeypatch.setattr(time, "time", lambda: float(now[0]))
+    channel_id, secret = create(client)
+    wrong = "0" * 32
+    guesser = {"REMOTE_ADDR": "2001:db8:1:2::10"}
+    failures = [
+        client.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, wrong), environ_base=guesser),
+        client.post("/sandbox/console/open", data={"channel_id": channel_id, "channel_secret": wrong},
+                    environ_base=guesser),
+        client.post("/sandbox/v2/oauth/accessToken", data={"grant_type": "client_credentials", "client_id": "1999999999",
+                                                   "client_secret": wrong}, environ_base=guesser),
+        client.post("/sandbox/oauth2/v2.1/revoke", data={"client_id": channel_id, "client_secret": wrong,
+                                                        "access_token": "a.b.c"}, environ_base=guesser),
+    ]
+    assert [r.status_code for r in failures] == [401, 401, 400, 400]
+    # Another address of the same /64 is the same client: the budget is spent, and even the right secret is refused.
+    same_client = {"REMOTE_ADDR": "2001:db8:1:2:ffff::1"}
+    answers = {
+        "admin": client.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, secret), environ_base=same_client),
+        "console": client.post("/sandbox/console/open", data={"channel_id": channel_id, "channel_secret": secret},
+                               environ_base=same_client),
+        "line": client.post("/sandbox/v2/oauth/accessToken", data={
+            "grant_type": "client_credentials", "client_id": channel_id, "client_secret": secret},
+            environ_base=same_client),
+    }
+    for name, r in answers.items():
+        text = r.get_data(as_text=True)
+        assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60, name
+        assert "SANDBOX_AUTH_FAILURE_LIMIT" in text and "4 per 1 minute" in text and secret not in text, name
+    assert answers["admin"].json["error"] == "too_many_failures"
+    assert "access_token" not in answers["line"].json and "message" in answers["line"].json  # LINE's 429 shape
+    assert 'id="console-refusal"' in answers["console"].get_data(as_text=True)
+    # Another client (another /64) is not affected, and the guesser's budget comes back after the window.
+    other = {"REMOTE_ADDR": "2001:db8:1:3::10"}
+    assert client.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, secret), environ_base=other).status_code == 200
+    now[0] += 61
+    assert client.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, secret),
+                      environ_base=same_client).status_code == 200

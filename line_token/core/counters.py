@@ -10,6 +10,7 @@ No Flask here: the tester (web/security.py) and the sandbox both use it.
 from __future__ import annotations
 
 import ipaddress
+import math
 import logging
 import os
 import re
@@ -192,7 +193,7 @@ class ClientLimit:
         except Exception:  # noqa: BLE001 - the counter store is unreachable: serve
             log.warning("%s limit store unusable", self.namespace)
             return None
-        return max(1, int(reset_at - time.time()) + 1)
+        return max(1, math.ceil(reset_at - time.time()))
 
     def hit(self, client: str) -> int | None:
         """Count one event for ``client``; the seconds to wait if that went over the limit, else None."""
@@ -203,4 +204,4 @@ class ClientLimit:
         except Exception:  # noqa: BLE001 - the counter store is unreachable: serve
             log.warning("%s limit store unusable", self.namespace)
             return None
-        return max(1, int(reset_at - time.time()) + 1)
+        return max(1, math.ceil(reset_at - time.time()))
