@@ -186,22 +186,18 @@ class ClientLimit:
 
     def wait(self, client: str) -> int | None:
         """Seconds until ``client`` may try again if it is over the limit, else None (counts nothing)."""
-        try:
-            if self.strategy.test(self.item, "tester", self.namespace, client):
-                return None
-            reset_at, _ = self.strategy.get_window_stats(self.item, "tester", self.namespace, client)
-        except Exception:  # noqa: BLE001 - the counter store is unreachable: serve
-            log.warning("%s limit store unusable", self.namespace)
-            return None
-        return max(1, math.ceil(reset_at - time.time()))
+        return self._ask(self.strategy.test, client)
 
     def hit(self, client: str) -> int | None:
         """Count one event for ``client``; the seconds to wait if that went over the limit, else None."""
+        return self._ask(self.strategy.hit, client)
+
+    def _ask(self, within, client: str) -> int | None:
         try:
-            if self.strategy.hit(self.item, "tester", self.namespace, client):
+            if within(self.item, "tester", self.namespace, client):
                 return None
             reset_at, _ = self.strategy.get_window_stats(self.item, "tester", self.namespace, client)
-        except Exception:  # noqa: BLE001 - the counter store is unreachable: serve
+        except Exception:  # noqa: BLE001 - the counter store is unreachable: serve, as the rate limit does
             log.warning("%s limit store unusable", self.namespace)
             return None
         return max(1, math.ceil(reset_at - time.time()))
