@@ -33,6 +33,8 @@ from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, r
 from flask_babel import gettext, ngettext
 
 from ..core import endpoints, signing
+from ..core.counters import RATE_LIMIT_SYNTAX, ClientLimit, client_bucket
+from ..core.settings import trust_proxy_hops
 from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
 from . import clock as clock_module
 from . import faults as faults_module
@@ -130,6 +132,64 @@ def require_assertion_params(with_grant_type: bool) -> str:
         oauth_error("invalid_request", PARAMS_INVALID)
     (assertion,) = required("client_assertion")
     return assertion
+
+
+# --------------------------------------------------------------------------- failed authentications
+
+
+class TooManyFailures(Exception):
+    """This client is over SANDBOX_AUTH_FAILURE_LIMIT: 429 with Retry-After, in the shape of the route asked."""
+
+    def __init__(self, retry_after: int, limit: str):
+        super().__init__(retry_after)
+        self.retry_after, self.limit = retry_after, limit
+
+
+def auth_failure_limit() -> ClientLimit | None:
+    """The per-client budget of failed authentications (wrong channel ID or secret), or None when off.
+
+    Counted in the rate limit's store (SQLite beside the database, or Redis with REDIS_URL), so every worker
+    and instance shares it (issue 23 item 10: guessing ran at 1,855 a second).
+    """
+    limit = current_app.config.get("SANDBOX_AUTH_FAILURE_LIMIT")
+    if not limit:
+        return None
+    counter = current_app.extensions.get("sandbox_auth_failures")
+    if counter is None:
+        counter = current_app.extensions["sandbox_auth_failures"] = ClientLimit(current_app.config, limit,
+                                                                                "sandbox-auth")
+    return counter
+
+
+def before_secret_check() -> None:
+    """Refuse a client already over its failed-authentication budget, before its secret is checked."""
+    counter = auth_failure_limit()
+    wait = counter.wait(client_ip()) if counter else None
+    if wait:
+        raise TooManyFailures(wait, str(counter))
+
+
+def secret_check_failed() -> None:
+    """Count one failed authentication against this client."""
+    counter = auth_failure_limit()
+    if counter:
+        counter.hit(client_ip())
+
+
+def secret_opens(channel_id: str, secret: str) -> bool:
+    """Whether ``secret`` opens channel ``channel_id``. An unknown channel and a wrong secret fail alike, and
+    each failure counts toward the client's SANDBOX_AUTH_FAILURE_LIMIT; past it, TooManyFailures."""
+    before_secret_check()
+    if CHANNEL_ID.match(channel_id) and get_store().check_secret(channel_id, secret):
+        return True
+    secret_check_failed()
+    return False
+
+
+def too_many_failures_message(e: TooManyFailures) -> str:
+    return gettext("Too many attempts with a wrong channel ID or channel secret from this address (at most "
+                   "%(limit)s, SANDBOX_AUTH_FAILURE_LIMIT). Try again in %(seconds)d seconds, with the ID and "
+                   "secret shown when the channel was created.", limit=e.limit, seconds=e.retry_after)
 
 
 # --------------------------------------------------------------------------- assertions
@@ -274,7 +334,7 @@ def revoke_v21():
     """POST /oauth2/v2.1/revoke: revoke a v2.1 token with the channel secret (§5.4, §9)."""
     client_id, client_secret, token = required("client_id", "client_secret", "access_token")
     store = get_store()
-    if not CHANNEL_ID.match(client_id) or not store.check_secret(client_id, client_secret):
+    if not secret_opens(client_id, client_secret):
         oauth_error("invalid_client", "invalid client_secret")  # §9: wrong id or secret
     problem = jws_problem(token)
     if problem:
@@ -299,7 +359,7 @@ def issue_stateless():
         key, _ = verify_assertion(assertion, request_now(), check_token_exp=False)  # token_exp ignored (§9)
         channel_id = key.channel_id
     elif client_id and client_secret and not assertion:
-        if not CHANNEL_ID.match(client_id) or not get_store().check_secret(client_id, client_secret):
+        if not secret_opens(client_id, client_secret):
             oauth_error("invalid_request", "Invalid 'client_credentials'.")
         channel_id = client_id
     else:
@@ -319,8 +379,12 @@ def issue_short_lived():
     if grant_type != GRANT_TYPE:
         oauth_error("invalid_request", PARAMS_INVALID)
     store = get_store()
-    if not CHANNEL_ID.match(client_id) or store.get_channel(client_id) is None:
-        oauth_error("invalid_request", PARAMS_WRONG_FORMAT)  # §5.6 live record: unknown or non-numeric ID
+    if not CHANNEL_ID.match(client_id):
+        oauth_error("invalid_request", PARAMS_WRONG_FORMAT)  # §5.6 live record: a non-numeric ID
+    # An unknown channel answers as a known one with a wrong secret (LINE's documented invalid_client, §5.6):
+    # a caller who has not proven the secret cannot tell which channel IDs exist (issue 23 item 9).
+    if not secret_opens(client_id, client_secret):
+        oauth_error("invalid_client", "invalid client_secret")
     per_second = current_app.config.get("SANDBOX_SHORT_LIVED_PER_SECOND") or 0
     if per_second > 0:  # LINE: 370 requests per second per channel, then 429 (§5.6, §6); off by default
         try:
@@ -330,13 +394,11 @@ def issue_short_lived():
             response.status_code = 429
             response.headers["Retry-After"] = str(e.retry_after)
             return response
-    if not store.check_secret(client_id, client_secret):
-        oauth_error("invalid_client", "invalid client_secret")
     token = service().mint_opaque_token()
     try:
         store.issue_token(client_id, SHORT_LIVED, token, store_module.SHORT_LIVED_LIFETIME, now=request_now())
     except ChannelNotFound:  # deleted between the two calls
-        oauth_error("invalid_request", PARAMS_WRONG_FORMAT)
+        oauth_error("invalid_client", "invalid client_secret")
     return jsonify({"access_token": token, "expires_in": store_module.SHORT_LIVED_LIFETIME, "token_type": "Bearer"})
 
 
@@ -412,7 +474,8 @@ def require_json() -> None:
 
 
 def require_channel_secret(channel_id: str) -> store_module.Channel:
-    """The channel, if the request carries its ID and secret as HTTP Basic credentials; else 401 (or 404).
+    """The channel, if the request carries its ID and secret as HTTP Basic credentials; else 401 (429 past
+    SANDBOX_AUTH_FAILURE_LIMIT).
 
     As LINE's own short-lived endpoint takes client credentials: user = channel ID, password = channel secret.
     """
@@ -424,25 +487,23 @@ def require_channel_secret(channel_id: str) -> store_module.Channel:
         raise AdminRefused("unauthorized", gettext(
             "Send the channel ID and channel secret with HTTP Basic authentication (user: channel ID, "
             "password: channel secret), e.g. curl -u CHANNEL_ID:CHANNEL_SECRET."), 401, {"WWW-Authenticate": AUTH_REALM})
-    channel = channel_or_404(channel_id)
-    if auth.username != channel.channel_id or not get_store().check_secret(channel.channel_id, auth.password):
+    if auth.username != channel_id or not secret_opens(channel_id, auth.password):
+        # The same answer for an unknown channel and a wrong secret: who has not proven the secret cannot tell
+        # which channel IDs exist (issue 23 item 9).
         raise AdminRefused("unauthorized", gettext(
-            "The channel ID or channel secret is wrong. Use the secret shown when the channel was created."),
+            "The channel ID or channel secret is wrong. Use the ID and secret shown when the channel was created."),
             401, {"WWW-Authenticate": AUTH_REALM})
+    channel = get_store().get_channel(channel_id)
+    if channel is None:  # deleted since the secret was checked
+        raise ChannelNotFound(channel_id)
+    get_store().touch_channel(channel.channel_id)  # the owner's activity keeps the channel (issue 23 item 2)
     return channel
 
 
 def client_ip() -> str:
-    """The client's address (ProxyFix has put the real one here when TRUST_PROXY is set)."""
-    return request.remote_addr or "127.0.0.1"
-
-
-def channel_or_404(channel_id: str) -> store_module.Channel:
-    """The channel, or a 404 for an unknown or malformed ID."""
-    channel = get_store().get_channel(channel_id) if CHANNEL_ID.match(channel_id) else None
-    if channel is None:
-        raise ChannelNotFound(channel_id)
-    return channel
+    """The client a per-client limit counts: its address (ProxyFix has put the real one here when TRUST_PROXY
+    is set), an IPv6 one by its /64."""
+    return client_bucket(request.remote_addr or "127.0.0.1")
 
 
 def key_error_json(e: SigningError):
@@ -460,8 +521,9 @@ def channels_per_hour() -> int:
 
 def creation_limited(e: RateLimited, json: bool = True):
     """429 with Retry-After for a client over SANDBOX_CHANNELS_PER_HOUR."""
-    message = gettext("This address already created %(max)d sandbox channels in the last hour. Try again in "
-                      "%(minutes)d minutes, or reuse a channel you made.",
+    message = gettext("This address already created %(max)d sandbox channels in the last hour, the limit this "
+                      "server sets (SANDBOX_CHANNELS_PER_HOUR). Try again in %(minutes)d minutes, or reuse a channel "
+                      "you made. On your own machine, SANDBOX_CHANNELS_PER_HOUR=0 lifts the limit.",
                       max=channels_per_hour(), minutes=max(1, math.ceil(e.retry_after / 60)))
     return message, {"Retry-After": str(e.retry_after)}
 
@@ -590,7 +652,7 @@ def channel_cap_message() -> str:
     """Why a new channel was refused, in the user's language."""
     return gettext("The sandbox already holds its maximum of %(max)d channels. Delete channels you no longer "
                    "need; channels unused for %(days)d days are removed.",
-                   max=store_module.MAX_CHANNELS, days=store_module.CHANNEL_IDLE_LIFETIME // 86400)
+                   max=get_store().channel_cap, days=store_module.CHANNEL_IDLE_LIFETIME // 86400)
 
 
 def key_cap_message() -> str:
@@ -636,33 +698,34 @@ def _console_bot(channel_id: str) -> dict | None:
 def _limits() -> dict:
     """The numbers the console page quotes, from the constants that enforce them."""
     return {"v21": store_module.V21_TOKENS_PER_CHANNEL, "short": store_module.SHORT_LIVED_TOKENS_PER_CHANNEL,
-            "max_keys": store_module.KEYS_PER_CHANNEL, "channels": store_module.MAX_CHANNELS,
-            "idle_days": store_module.CHANNEL_IDLE_LIFETIME // 86400, "skew": ASSERTION_EXP_SKEW}
+            "max_keys": store_module.KEYS_PER_CHANNEL, "channels": get_store().channel_cap,
+            "idle_days": store_module.CHANNEL_IDLE_LIFETIME // 86400, "max_days": get_store().channel_max_age // 86400, "skew": ASSERTION_EXP_SKEW}
 
 
 def form_channel() -> tuple[store_module.Channel | None, str, Any]:
     """The channel a console form names, if its posted secret matches: (channel, secret, refusal).
 
-    The refusal is a ready console answer (404 unknown channel, 401 wrong or missing secret) that
-    changes nothing; None when the channel is open.
+    The refusal is a ready console answer (400 no ID, 401 a missing secret, or an ID and secret that open no
+    channel: an unknown ID and a wrong secret alike) that changes nothing; None when the channel is open.
+    Past SANDBOX_AUTH_FAILURE_LIMIT it raises TooManyFailures (a 429 console page).
     """
     channel_id = (request.form.get("channel_id") or "").strip()
     secret = (request.form.get("channel_secret") or "").strip()
     values = {"channel_id": channel_id}
-    if not channel_id:
+    if not CHANNEL_ID.match(channel_id):  # its shape alone: telling it says nothing about which channels exist
         return None, secret, render_console(None, 400, values, {"channel_id": gettext(
             "Enter the channel ID: the 10 digits shown when the channel was created.")})
-    channel = get_store().get_channel(channel_id) if CHANNEL_ID.match(channel_id) else None
-    if channel is None:
-        return None, secret, render_console(None, 404, values, {"channel_id": gettext(
-            "No sandbox channel has the ID %(id)s. Check the ID, or create a channel below.", id=channel_id[:20])})
     if not secret:
         return None, secret, render_console(None, 401, values, {"channel_secret": gettext(
             "Enter the channel secret shown when the channel was created: it is needed to open the channel.")})
-    if not get_store().check_secret(channel.channel_id, secret):
+    if not secret_opens(channel_id, secret):  # an unknown channel and a wrong secret answer alike (issue 23 item 9)
         return None, secret, render_console(None, 401, values, {"channel_secret": gettext(
-            "This is not the secret of channel %(id)s. Use the secret shown when the channel was created.",
-            id=channel.channel_id)})
+            "No sandbox channel has this ID and secret. Check both: use the ID and secret shown when the channel "
+            "was created, or create a channel below.")})
+    channel = get_store().get_channel(channel_id)
+    if channel is None:  # deleted since the secret was checked
+        raise ChannelNotFound(channel_id)
+    get_store().touch_channel(channel.channel_id)  # the owner's activity keeps the channel (issue 23 item 2)
     return channel, secret, None
 
 
@@ -688,11 +751,11 @@ def console_create_channel():
         channel, secret = service().create_channel(values["name"], client_ip(), channels_per_hour())
     except SigningError as e:
         return render_console(None, 400, values, {"name": translate_error(e)})
-    except CapReached:
-        return render_console(None, 409, values, {"name": channel_cap_message()})
+    except CapReached:  # no field is wrong: the message says what to do (issue 22 item 8)
+        return render_console(None, 409, values, refusal=channel_cap_message())
     except RateLimited as e:
         message, headers = creation_limited(e)
-        body, status = render_console(None, 429, values, {"name": message})
+        body, status = render_console(None, 429, values, refusal=message)
         return body, status, headers
     return render_console(channel, 201, secret=secret, created=True)
 
@@ -1262,6 +1325,16 @@ def only_when_enabled():
         abort(404)
 
 
+@bp.before_request
+def housekeeping():
+    """Purge what the documented bounds no longer keep, at most once a minute across processes (store.housekeep),
+    in its own transaction: a request that is then refused rolls nothing of it back (issue 23 item 5)."""
+    try:
+        get_store().housekeep()
+    except StoreUnavailable:  # busy: the next due request tries again; this one is served
+        pass
+
+
 bp.before_request(line_call_context)  # after only_when_enabled: a disabled sandbox takes no fault
 
 
@@ -1279,6 +1352,24 @@ def line_request_id(response: Response) -> Response:
 def line_error(e: LineError):
     """LINE's error body and status, exactly."""
     return jsonify(e.body), e.status
+
+
+@bp.errorhandler(TooManyFailures)
+def too_many_failures(e: TooManyFailures):
+    """429 with Retry-After past SANDBOX_AUTH_FAILURE_LIMIT: the console page, the admin API's JSON, or
+    LINE's ``{"message"}`` shape on LINE's endpoints."""
+    message, headers = too_many_failures_message(e), {"Retry-After": str(e.retry_after)}
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("sandbox.console_"):
+        body, status = render_console(None, 429, {"channel_id": (request.form.get("channel_id") or "")[:20]},
+                                      refusal=message)
+        return body, status, headers
+    if endpoint.startswith("sandbox.api_"):
+        response, status = admin_error("too_many_failures", message, 429)
+    else:
+        response, status = jsonify({"message": message}), 429
+    response.headers.update(headers)
+    return response, status
 
 
 @bp.errorhandler(AdminRefused)
@@ -1339,9 +1430,34 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def public_deploy(config) -> bool:
+    """Whether the app runs for the public: TRUST_PROXY is set (a proxy in front; app.json sets it)."""
+    try:
+        return trust_proxy_hops(config.get("TRUST_PROXY", os.environ.get("TRUST_PROXY", ""))) > 0
+    except ValueError:  # unreadable: assume the public (web/app.py refuses to start on it anyway)
+        return True
+
+
 def configure(app: Flask) -> None:
     """The sandbox's settings from the environment, unless the app's config (tests) set them."""
-    app.config.setdefault("SANDBOX_CHANNELS_PER_HOUR", _env_int("SANDBOX_CHANNELS_PER_HOUR", 20))
+    # Per client and hour: 20 on a public deploy (TRUST_PROXY set, or app.json's own SANDBOX_CHANNELS_PER_HOUR),
+    # none for one person on their own machine (./scripts/start, line-token sandbox serve). Deciding by the
+    # client's address would not do: behind a proxy on the same host every client is loopback (issue 22 item 8).
+    app.config.setdefault("SANDBOX_CHANNELS_PER_HOUR",
+                          _env_int("SANDBOX_CHANNELS_PER_HOUR", 20 if public_deploy(app.config) else 0))
+    # Failed authentications (wrong channel ID or secret) per client, then 429 (issue 23 item 10); empty: off.
+    limit = app.config.setdefault("SANDBOX_AUTH_FAILURE_LIMIT",
+                                  os.environ.get("SANDBOX_AUTH_FAILURE_LIMIT", "30/minute").strip())
+    if limit and not RATE_LIMIT_SYNTAX.fullmatch(limit):
+        raise RuntimeError(f"SANDBOX_AUTH_FAILURE_LIMIT={limit!r}: give one limit such as 30/minute or 100/hour; "
+                           "empty turns it off")
+    # Unset: store.py's constants (1,000 channels, 90 days, 60 s).
+    for name in ("SANDBOX_MAX_CHANNELS", "SANDBOX_CHANNEL_MAX_DAYS", "SANDBOX_HOUSEKEEPING_SECONDS"):
+        value = (os.environ.get(name) or "").strip()
+        if name not in app.config and value:
+            if not value.isdigit():
+                raise RuntimeError(f"{name}={value!r}: give a whole number")
+            app.config[name] = int(value)
     # LINE's documented rate for /v2/oauth/accessToken is 370 per second per channel (§6); 0 = off.
     app.config.setdefault("SANDBOX_SHORT_LIVED_PER_SECOND", _env_int("SANDBOX_SHORT_LIVED_PER_SECOND", 0))
     app.config.setdefault("SANDBOX_PORT", (os.environ.get("SANDBOX_PORT") or "").strip())

@@ -90,6 +90,10 @@ class Sandbox:
         if not isinstance(name, str) or len(name) > store_module.MAX_NAME_LENGTH or UNSTORABLE.search(name):
             raise SigningError("name", signing.N_("name must be text of at most %(max)d characters, without control characters."),
                                max=store_module.MAX_NAME_LENGTH)
+        try:
+            self.store.housekeep()  # its own transaction, at most once a minute (the CLI has no other trigger)
+        except store_module.StoreUnavailable:
+            pass  # busy: creating matters more; the next one purges
         return self.store.create_channel(name.strip(), client=client, per_hour=per_hour)
 
     def register_key(self, channel_id: str, data: Any) -> store_module.Key:

@@ -44,23 +44,25 @@ def duration_units() -> list[str]:
 
 
 def sandbox_kid(header: dict | None, payload: dict | None) -> dict | None:
-    """On the sandbox: is the JWT's kid registered, to which channel, and does its iss channel exist."""
+    """On the sandbox: is the JWT's kid registered, and to which channel.
+
+    Whether the iss channel exists is not said: a caller who has not proven the channel's secret cannot
+    learn which channel IDs exist (issue 23 item 9). A registered kid's channel may be named: a kid cannot
+    be guessed, and it shows the holder a JWT made for the wrong channel.
+    """
     if not current_app.config.get("SANDBOX_ENABLED", True) or not isinstance(header, dict):
         return None
     kid = header.get("kid")
     iss = payload.get("iss") if isinstance(payload, dict) else None
     info: dict[str, Any] = {"kid": kid if isinstance(kid, str) else None, "registered": False, "channel_id": None,
-                            "iss": iss if isinstance(iss, str) else None, "iss_channel_exists": None}
+                            "iss": iss if isinstance(iss, str) else None}
     try:
-        sandbox = routes.service()  # the store opens lazily, on this first use
-        owner = sandbox.key_owner(kid)
-        if owner is not None:
-            info.update(registered=True, channel_id=owner)
-        if isinstance(iss, str) and iss.isdigit() and len(iss) <= 20:
-            info["iss_channel_exists"] = sandbox.get_channel(iss) is not None
+        owner = routes.service().key_owner(kid)  # the store opens lazily, on this first use
     except Exception:  # the store down: say nothing rather than fail the page
         current_app.logger.warning("inspector: sandbox store unavailable")
         return None
+    if owner is not None:
+        info.update(registered=True, channel_id=owner)
     if not info["kid"]:
         info["message"] = gettext("The JWT has no kid, so the sandbox cannot tell which key signed it.")
     elif info["registered"] and info["iss"] and info["channel_id"] != info["iss"]:
@@ -70,13 +72,9 @@ def sandbox_kid(header: dict | None, payload: dict | None) -> dict | None:
     elif info["registered"]:
         info["message"] = gettext("The kid %(kid)s is registered to sandbox channel %(channel)s.",
                                   kid=info["kid"], channel=info["channel_id"])
-    elif info["iss_channel_exists"] is False:
-        info["message"] = gettext("The sandbox knows no key with kid %(kid)s, and has no channel %(iss)s: this JWT "
-                                  "was made for a channel on the LINE Platform (send it to LINE), or the sandbox "
-                                  "channel was deleted. Create a sandbox channel and register your public key there.",
-                                  kid=info["kid"], iss=info["iss"] or "?")
     else:
-        info["message"] = gettext("The sandbox knows no key with kid %(kid)s. Register your public key on the "
+        info["message"] = gettext("The sandbox knows no key with kid %(kid)s. If this JWT was made for a channel on "
+                                  "the LINE Platform, send it to LINE; otherwise register your public key on the "
                                   "sandbox console and use the kid it shows.", kid=info["kid"])
     return info
 
