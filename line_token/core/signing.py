@@ -21,19 +21,19 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+# LINE's assertion and token rules and their bounds live in the rules table (rules.py); the names below stay
+# importable from here for the callers that read them from the signer.
+from .rules import (DEFAULT_TOKEN_EXP, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME,  # noqa: F401
+                    MAX_EXP_MINUTES, MAX_TOKEN_EXP, MIN_TOKEN_EXP, RULES, TOKEN_EXP_UNITS, first_breach, is_channel_id)
+from .rules import whole_number as _whole_number
+from .text import N_, Duration  # noqa: F401  (re-exported: the marker and durations every layer takes from here)
+
 # PyJWT and cryptography are imported where they are used, on the first key or JWT: PyJWT's
 # package imports cryptography's X.509 and SSH modules too, about 25 ms that every worker's
 # start-up and every CLI command would pay (docs/BENCHMARKS.md, `import app`).
 if TYPE_CHECKING:  # the annotations only
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-LINE_AUDIENCE = "https://api.line.me/"
-MAX_ASSERTION_LIFETIME = 30 * 60  # LINE: exp at most 30 minutes after generation
-MAX_TOKEN_EXP = 30 * 24 * 60 * 60  # LINE: token_exp at most 30 days (2,592,000 s)
-# Issuing defaults to a one-day token: each v2.1 token holds one of the channel's 30 slots for its
-# whole lifetime, and a test token needs no more. Up to 30 days is one choice away.
-DEFAULT_TOKEN_EXP = 24 * 60 * 60
-CLOCK_SKEW = 5  # seconds of slack for "exp at most 30 minutes ahead"
 KEY_BITS = 2048
 MAX_EXPONENT_BITS = 32  # e is 65537 in practice; a huge e only makes work (OpenSSL caps it too)
 
@@ -49,17 +49,13 @@ MAX_MEMBER_BITS = 2 * KEY_BITS  # d, p, q, dp, dq, qi of a 2048-bit key are at m
 RSA_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
 
-def N_(message: str) -> str:
-    """Mark a message for translation without translating it (the web layer does)."""
-    return message
-
 # Messages the browser-side signer shows too (static/jwt.js), so both paths say the same.
 MESSAGES = {
     "empty_key": N_("The private key is empty: paste the private key JSON (JWK) or PEM."),
     "kty": N_("The key type (kty) is %(kty)s; LINE needs an RSA key (kty \"RSA\", 2048 bits). Make a new key pair on the keys page."),
     "public_only": N_("This is a public key (no \"d\"): sign with the private key you kept, not the public key you registered."),
     "bits": N_("The key is %(bits)d bits; LINE needs exactly 2048 bits. Make a new key pair on the keys page."),
-    "kid_missing": N_("The kid is missing: enter the kid the LINE Developers Console showed when you registered the public key (Basic settings > Assertion Signing Key)."),
+    "kid_missing": RULES["kid"].refusals["missing"],
     "not_object": N_("The private key must be a JSON object (a JWK) or a PEM block."),
     "encrypted": N_("The PEM key is encrypted: decrypt it first (openssl pkey -in key.pem -out plain.pem)."),
     "pem_unreadable": N_("The PEM private key could not be read: paste the whole block, from -----BEGIN to -----END."),
@@ -429,97 +425,33 @@ def pem_to_jwk(pem: str, field_name: str = "pem") -> tuple[dict, dict]:
 # --------------------------------------------------------------------------- JWT
 
 
-_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: str.isdigit() also takes "²" and "١", which int() refuses
-
-
 def whole_number(value: Any, field_name: str, default: int | None = None,
                  message: str = N_("%(field)s must be a whole number.")) -> int:
-    """A whole number from JSON or a form: an int, an integral float, or ASCII digits.
-
-    ``default`` stands in for a missing or empty value; otherwise raises InputError naming ``field_name``.
+    """A whole number from JSON or a form (the rules table's one parser: an int, an integral float, or
+    ASCII digits); ``default`` stands in for a missing or empty value; otherwise raises InputError naming
+    ``field_name``.
     """
     if default is not None and (value is None or value == ""):
         return default
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        return int(value.strip())
-    raise InputError(field_name, message, field=field_name)
-
-
-def is_channel_id(value: Any) -> bool:
-    """True for a channel ID as LINE writes it: ASCII digits as text."""
-    return isinstance(value, str) and _DIGITS.fullmatch(value) is not None
-
-
-def _as_int(value: Any, field_name: str) -> int:
-    """An integer claim; numeric strings are accepted as one LINE doc sample uses them."""
-    return whole_number(value, field_name, message=N_("%(field)s must be a whole number of seconds."))
+    number = _whole_number(value)
+    if number is None:
+        raise InputError(field_name, message, field=field_name)
+    return number
 
 
 def validate_claims(header: Any, payload: Any, now: int | None = None) -> None:
-    """Check a header and payload against LINE's rules for a client assertion."""
+    """Check a header and payload against LINE's rules for a client assertion (rules.ASSERTION_RULES).
+
+    Raises InputError for the first rule broken, in LINE's order, naming the field a person fixes.
+    """
     now = int(time.time()) if now is None else now
     if not isinstance(header, dict):
         raise InputError("header", N_("The header must be a JSON object like {\"alg\": \"RS256\", \"typ\": \"JWT\", \"kid\": \"...\"}."))
     if not isinstance(payload, dict):
         raise InputError("payload", N_("The payload must be a JSON object with iss, sub, aud, exp and token_exp."))
-    if header.get("alg") != "RS256":
-        raise InputError("header.alg", N_("header.alg is %(value)s; LINE needs \"RS256\"."), value=json.dumps(header.get("alg")))
-    if header.get("typ") != "JWT":
-        raise InputError("header.typ", N_("header.typ is %(value)s; LINE needs \"JWT\"."), value=json.dumps(header.get("typ")))
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid.strip():
-        raise InputError("kid", MESSAGES["kid_missing"])
-    iss = payload.get("iss")
-    if not is_channel_id(iss):
-        raise InputError("channel_id", N_("The channel ID (payload.iss) must be the channel's numeric ID as text, e.g. \"1234567890\" (see Basic settings in the LINE Developers Console)."))
-    if payload.get("sub") != iss:
-        raise InputError("payload.sub", N_("payload.sub must equal payload.iss (both are the channel ID)."))
-    if payload.get("aud") != LINE_AUDIENCE:
-        raise InputError("payload.aud", N_("payload.aud must be exactly \"https://api.line.me/\" (with the trailing slash)."))
-    if "exp" not in payload:
-        raise InputError("payload.exp", N_("payload.exp is missing: set it to a UNIX time at most 30 minutes from now."))
-    exp = _as_int(payload.get("exp"), "payload.exp")
-    if exp <= now:
-        raise InputError("payload.exp", N_("payload.exp is in the past (%(ago)s ago): set it to a UNIX time at most 30 minutes from now."), ago=_human(now - exp))
-    if exp > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
-        raise InputError("payload.exp", N_("payload.exp is %(ahead)s ahead; LINE allows at most 30 minutes."), ahead=_human(exp - now))
-    if "token_exp" not in payload:
-        raise InputError("token_exp", N_("token_exp is missing: set the token lifetime in seconds (1 to 2,592,000 = 30 days)."))
-    token_exp = _as_int(payload.get("token_exp"), "token_exp")
-    if not 1 <= token_exp <= MAX_TOKEN_EXP:
-        raise InputError("token_exp", N_("token_exp is %(value)s seconds; LINE allows 1 to 2,592,000 seconds (30 days)."), value=f"{token_exp:,}")
-
-
-class Duration(int):
-    """A length of time in seconds inside an error message; shown roughly ("2 h", "3.5 d").
-
-    The web layer shows it in the user's language (errors.translate_error).
-    """
-
-    UNITS = ((86400, N_("%(n)s d")), (3600, N_("%(n)s h")), (60, N_("%(n)s min")), (1, N_("%(n)s s")))
-    CAP = 100 * 365 * 86400
-
-    def parts(self) -> tuple[str, str]:
-        """(template, number): e.g. ("%(n)s h", "2"); any size of int, no float overflow."""
-        seconds = int(self)
-        if seconds >= self.CAP:
-            return N_("over %(n)s years"), "100"
-        for size, template in self.UNITS:
-            if seconds >= size or size == 1:
-                return template, (f"{seconds / size:.3g}" if size > 1 else str(seconds))
-        raise AssertionError("unreachable")
-
-    def __str__(self) -> str:
-        template, number = self.parts()
-        return template % {"n": number}
-
-
-def _human(seconds: int) -> Duration:
-    return Duration(seconds)
+    breach = first_breach(header, payload, now)
+    if breach is not None:
+        raise InputError(breach.rule.field, breach.refusal, **breach.params)
 
 
 def sign(header: dict, payload: dict, key: PrivateKey, now: int | None = None, *, validate: bool = True) -> str:
@@ -566,7 +498,6 @@ def build_assertion(channel_id: str, kid: str, key: PrivateKey, token_exp: int =
     return sign(header, payload, key, now)
 
 
-TOKEN_EXP_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 GUIDED_FIELDS = ("channel_id", "kid", "private_key", "token_exp", "token_exp_unit", "exp_minutes")
 
 
@@ -600,10 +531,10 @@ def assertion_from_fields(fields: Any, key: PrivateKey | None = None, now: int |
         raise InputError("token_exp_unit", N_("Choose seconds, minutes, hours or days."))
     amount = fields.get("token_exp")
     token_exp = DEFAULT_TOKEN_EXP if amount is None or amount == "" else whole_number(amount, "token_exp") * TOKEN_EXP_UNITS[unit]
-    if not 1 <= token_exp <= MAX_TOKEN_EXP:
+    if not MIN_TOKEN_EXP <= token_exp <= MAX_TOKEN_EXP:
         raise InputError("token_exp", MESSAGES["token_exp_range"], value=f"{token_exp:,}")
-    exp_minutes = whole_number(fields.get("exp_minutes"), "exp_minutes", 30)
-    if not 1 <= exp_minutes <= MAX_ASSERTION_LIFETIME // 60:
+    exp_minutes = whole_number(fields.get("exp_minutes"), "exp_minutes", MAX_EXP_MINUTES)
+    if not 1 <= exp_minutes <= MAX_EXP_MINUTES:
         raise InputError("exp_minutes", MESSAGES["exp_minutes"], value=exp_minutes)
     kid = guided_text(fields.get("kid"), "kid")
     return build_assertion(channel_id, kid, key, token_exp, exp_minutes * 60, now)

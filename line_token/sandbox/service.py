@@ -15,19 +15,19 @@ import secrets
 import time
 from typing import Any
 
-from ..core import signing
+from ..core import rules, signing
+from ..core.rules import STATELESS_LIFETIME  # noqa: F401  (LINE docs: 900 s; routes import it from here)
 from ..core.signing import SigningError
 from . import store as store_module
 from .store import Store
 
-STATELESS_LIFETIME = 15 * 60  # LINE docs: 900 s
 PUBLIC_JWK_MEMBERS = ("kty", "n", "e", "alg", "use", "key_ops")
 MAX_KEY_JSON = 8 * 1024  # a 2048-bit public JWK is about 450 bytes
 LONG_LIVED_GRACE_HOURS = tuple(range(0, 25))  # reissue: the old token stays valid 0-24 h
 STATELESS_TOKEN_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 # The header every v2.1 token carries, as in LINE's samples: {"alg":"HS256"}.
 V21_TOKEN_HEADER = "eyJhbGciOiJIUzI1NiJ9"
-CHANNEL_ID = re.compile(r"^[0-9]{10}$")
+CHANNEL_ID = re.compile(rules.CHANNEL_ID_PATTERN)  # the rules table's one channel-ID rule
 # The sandbox assigns uuid4 kids; anything else cannot be registered, so it is not looked up
 # (a lone surrogate or NUL in a kid would otherwise reach the database driver).
 KID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from ..core import inspector
+from ..core import inspector, rules
 from ..sandbox import routes
 from .errors import json_error, localise
 from ..core.signing import Duration
@@ -60,7 +60,7 @@ def sandbox_kid(header: dict | None, payload: dict | None) -> dict | None:
         owner = sandbox.key_owner(kid)
         if owner is not None:
             info.update(registered=True, channel_id=owner)
-        if isinstance(iss, str) and iss.isdigit() and len(iss) <= 20:
+        if rules.is_channel_id(iss):
             info["iss_channel_exists"] = sandbox.get_channel(iss) is not None
     except Exception:  # the store down: say nothing rather than fail the page
         current_app.logger.warning("inspector: sandbox store unavailable")
@@ -101,7 +101,7 @@ def inspect_text(text: str, target: str | None = None, now: int | None = None) -
                                   if found.expires_in > 0 else
                                   gettext("expired %(time)s ago", time=duration_text(found.expires_in)))
     payload = found.payload if isinstance(found.payload, dict) else {}
-    token_exp = inspector._number(payload.get("token_exp")) if "token_exp" in payload else None
+    token_exp = rules.whole_number(payload.get("token_exp")) if "token_exp" in payload else None
     if token_exp is not None and token_exp > 0:
         result["token_exp"] = token_exp
         result["token_exp_text"] = duration_text(token_exp)
