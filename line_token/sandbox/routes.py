@@ -665,7 +665,8 @@ def console_issue_long_lived():
         return refusal
     raw = (request.form.get("keep_old_hours") or "0").strip()
     try:
-        hours = int(raw) if raw.isdigit() and len(raw) <= 2 else -1
+        hours = rules.whole_number(raw)
+        hours = -1 if hours is None else hours
         token, previous_until = service().issue_long_lived(channel.channel_id, hours)
     except SigningError as e:
         return render_console(channel, 400, {"keep_old_hours": raw}, {"keep_old_hours": translate_error(e)},
