@@ -18,7 +18,7 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 # LINE's assertion and token rules and their bounds live in the rules table (rules.py); the names below stay
@@ -28,11 +28,12 @@ from .rules import (DEFAULT_TOKEN_EXP, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME,  #
 from .rules import whole_number as _whole_number
 from .text import N_, Duration  # noqa: F401  (re-exported: the marker and durations every layer takes from here)
 
-# PyJWT and cryptography are imported where they are used, on the first key or JWT: PyJWT's
-# package imports cryptography's X.509 and SSH modules too, about 25 ms that every worker's
-# start-up and every CLI command would pay (docs/BENCHMARKS.md, `import app`).
+# jwcrypto (every JOSE operation: sign, verify, decode) and cryptography are imported where they are used,
+# on the first key or JWT: jwcrypto's package imports cryptography's X.509 and key modules, tens of ms that
+# every worker's start-up and every CLI command would pay (docs/BENCHMARKS.md, `import app`).
 if TYPE_CHECKING:  # the annotations only
     from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwcrypto.jwk import JWK
 
 KEY_BITS = 2048
 MAX_EXPONENT_BITS = 32  # e is 65537 in practice; a huge e only makes work (OpenSSL caps it too)
@@ -93,10 +94,24 @@ SigningError = InputError  # the old name, kept for callers not yet renamed
 
 @dataclass
 class PrivateKey:
-    """A loaded RSA private key, ready to sign, plus the kid it carried (if any)."""
+    """A loaded RSA private key, ready to sign, plus the kid it carried (if any).
+
+    ``key`` is the cryptography key (numbers, public key); ``jwk`` the same key as the jwcrypto JWK that
+    signs. The loaders build the JWK first from the checked numbers and take ``key`` from it, so the key
+    is built once; a PrivateKey made from a bare ``key`` builds its JWK on first use.
+    """
 
     key: rsa.RSAPrivateKey
     kid: str | None = None
+    _jwk: JWK | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def jwk(self) -> JWK:
+        if self._jwk is None:
+            nums = self.key.private_numbers()
+            self._jwk = _jwk_from_numbers(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
+                                          nums.dmp1, nums.dmq1, nums.iqmp)
+        return self._jwk
 
 
 # --------------------------------------------------------------------------- parsing
@@ -274,9 +289,9 @@ def _load_jwk(data: dict, field_name: str) -> PrivateKey:
     if (e.bit_length() > MAX_EXPONENT_BITS or d >= n
             or any(v.bit_length() > MAX_MEMBER_BITS for v in (p, q, *crt.values()))):
         raise InputError(field_name, MESSAGES["damaged"])
-    key = _build_key(n, e, d, p, q, crt, field_name)
+    key, jwk = _build_key(n, e, d, p, q, crt, field_name)
     kid = data.get("kid") if isinstance(data.get("kid"), str) and data.get("kid") else None
-    return PrivateKey(key=key, kid=kid)
+    return PrivateKey(key=key, kid=kid, _jwk=jwk)
 
 
 def _load_pem(text: str, field_name: str) -> PrivateKey:
@@ -303,9 +318,9 @@ def _load_pem(text: str, field_name: str) -> PrivateKey:
         raise InputError(field_name, MESSAGES["kty"], kty=json.dumps(kty))
     nums = loaded.private_numbers()
     _check_size(nums.public_numbers.n, field_name)
-    key = _build_key(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
-                     {"dp": nums.dmp1, "dq": nums.dmq1, "qi": nums.iqmp}, field_name)
-    return PrivateKey(key=key)
+    key, jwk = _build_key(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
+                          {"dp": nums.dmp1, "dq": nums.dmq1, "qi": nums.iqmp}, field_name)
+    return PrivateKey(key=key, _jwk=jwk)
 
 
 def _check_size(n: int, field_name: str) -> None:
@@ -314,8 +329,26 @@ def _check_size(n: int, field_name: str) -> None:
         raise InputError(field_name, MESSAGES["bits"], bits=bits)
 
 
-def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: str) -> rsa.RSAPrivateKey:
-    """Cheap consistency checks, then build the key without OpenSSL's slow primality re-check."""
+def _jwk_from_numbers(n: int, e: int, d: int, p: int, q: int, dp: int, dq: int, qi: int) -> JWK:
+    """The jwcrypto JWK of checked RSA numbers, told not to re-check the primes (jwcrypto >= 1.5).
+
+    Its full validation (OpenSSL's primality checks) costs tens of milliseconds per load; our own
+    checks (:func:`_build_key`) have run instead.
+    """
+    from jwcrypto.jwk import JWK
+
+    jwk = JWK()
+    jwk.unsafe_skip_rsa_key_validation = True
+    jwk.import_key(kty="RSA", n=_int_b64u(n), e=_int_b64u(e), d=_int_b64u(d), p=_int_b64u(p), q=_int_b64u(q),
+                   dp=_int_b64u(dp), dq=_int_b64u(dq), qi=_int_b64u(qi))
+    return jwk
+
+
+def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: str) -> tuple[rsa.RSAPrivateKey, JWK]:
+    """Cheap consistency checks, then build the key without OpenSSL's slow primality re-check.
+
+    Returns the cryptography key and the jwcrypto JWK that signs with it (one key built, not two).
+    """
     damaged = InputError(field_name, MESSAGES["damaged"])
     if p * q != n or p == q or e < 3 or e % 2 == 0 or e.bit_length() > MAX_EXPONENT_BITS or p < 3 or q < 3:
         raise damaged
@@ -331,12 +364,12 @@ def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: st
         qi = pow(q, -1, p)
     elif (qi * q) % p != 1:
         raise damaged
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwcrypto.common import JWException
 
-    numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n))
+    jwk = _jwk_from_numbers(n, e, d, p, q, dp, dq, qi)
     try:
-        return numbers.private_key(unsafe_skip_rsa_key_validation=True)
-    except ValueError:
+        return jwk.get_op_key("sign"), jwk  # builds the key once (jwcrypto keeps it)
+    except (ValueError, JWException):
         raise damaged from None
 
 
@@ -364,7 +397,7 @@ def private_jwk(key: PrivateKey | rsa.RSAPrivateKey, kid: str | None = None) -> 
 
 def generate_key_pair() -> tuple[dict, dict]:
     """Make a new RSA-2048 pair with jwcrypto: (private JWK, public JWK without kid)."""
-    from jwcrypto import jwk  # imported here: it costs ~30 ms at start-up and only this needs it
+    from jwcrypto import jwk
 
     generated = jwk.JWK.generate(kty="RSA", size=KEY_BITS)
     key = generated.get_op_key("sign")
@@ -455,7 +488,7 @@ def validate_claims(header: Any, payload: Any, now: int | None = None) -> None:
 
 
 def sign(header: dict, payload: dict, key: PrivateKey, now: int | None = None, *, validate: bool = True) -> str:
-    """Sign ``header`` and ``payload`` with RS256 (PyJWT) and return the compact JWT.
+    """Sign ``header`` and ``payload`` with RS256 (jwcrypto) and return the compact JWT.
 
     Fills a missing or empty header kid from the key's own kid. Validates
     against LINE's rules first unless ``validate`` is False (the header must
@@ -468,13 +501,29 @@ def sign(header: dict, payload: dict, key: PrivateKey, now: int | None = None, *
         validate_claims(header, payload, now)
     elif header.get("alg", "RS256") != "RS256":
         raise InputError("header.alg", N_("header.alg is %(value)s; LINE needs \"RS256\"."), value=json.dumps(header.get("alg")))
+    # The header as JWT libraries write it: typ "JWT" unless given, alg RS256, keys sorted, no spaces.
+    header = {"typ": "JWT", **header, "alg": "RS256"}
+    if not header["typ"]:
+        del header["typ"]
     try:  # a lone surrogate ("\ud800") is valid JSON but not text: LINE can't read it
         json.dumps([header, payload], ensure_ascii=False).encode("utf-8")
+        protected = json.dumps(header, separators=(",", ":"), sort_keys=True)
+        body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
     except UnicodeEncodeError:
         raise InputError("payload", N_("The header or payload holds a broken character (a lone UTF-16 surrogate): type the value again.")) from None
-    import jwt as pyjwt
+    except (TypeError, ValueError):  # not JSON (only a caller passing Python objects gets here)
+        raise InputError("payload", N_("The payload must be a JSON object with iss, sub, aud, exp and token_exp.")) from None
+    from jwcrypto.jws import JWS
 
-    return pyjwt.encode(payload, key.key, algorithm="RS256", headers=header)
+    from jwcrypto.common import JWException
+
+    token = JWS(body)
+    try:
+        token.add_signature(key.jwk, alg="RS256", protected=protected)
+        return token.serialize(compact=True)
+    except JWException:  # "crit" or "b64" in the header: RFC 7515 rules no compact RS256 JWT here can meet
+        raise InputError("header", N_("The header's \"crit\" or \"b64\" member cannot be signed into a compact JWT: "
+                                      "remove it (LINE reads only alg, typ and kid).")) from None
 
 
 def build_claims(channel_id: str, kid: str, token_exp: int = DEFAULT_TOKEN_EXP,
@@ -558,12 +607,14 @@ def decode_unverified(token: str, field_name: str = "client_assertion") -> tuple
         raise InputError(field_name, N_("This is not a JWT: a JWT has three parts separated by dots (header.payload.signature)."))
     if len(token) > MAX_DECODED_JWT:  # sizes before parsing: an assertion or token is under 2 KiB
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))
-    import jwt as pyjwt
+    from jwcrypto.common import JWException
+    from jwcrypto.jws import JWS
 
     try:
-        decoded = pyjwt.api_jws.decode_complete(token.strip(), options={"verify_signature": False})
-        header, payload = decoded["header"], json.loads(decoded["payload"])
-    except (pyjwt.PyJWTError, ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        decoded = JWS()
+        decoded.deserialize(token.strip())  # no key: parsed, not verified
+        header, payload = decoded.jose_header, json.loads(decoded.objects["payload"])
+    except (JWException, ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError, RecursionError):
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again.")) from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))
@@ -575,18 +626,18 @@ def verify_signature(token: str, public_key: dict | rsa.RSAPublicKey) -> bool:
 
     Only the signature: the claims are LINE's rules, checked by the caller.
     """
-    import jwt as pyjwt
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwcrypto.common import JWException
+    from jwcrypto.jwk import JWK
+    from jwcrypto.jws import JWS
 
-    if isinstance(public_key, dict):
-        try:
-            n = _b64u_int(public_key.get("n"), "public_key", "n")
-            e = _b64u_int(public_key.get("e"), "public_key", "e")
-            public_key = rsa.RSAPublicNumbers(e, n).public_key()
-        except (InputError, ValueError):
-            return False
     try:
-        pyjwt.api_jws.decode_complete(token, public_key, algorithms=["RS256"])
+        if isinstance(public_key, dict):
+            n = _b64u_int(public_key.get("n"), "public_key", "n")  # sizes checked before any arithmetic
+            e = _b64u_int(public_key.get("e"), "public_key", "e")
+            verifier = JWK(kty="RSA", n=_int_b64u(n), e=_int_b64u(e))
+        else:
+            verifier = JWK.from_pyca(public_key)
+        JWS().deserialize(token, key=verifier, alg="RS256")
         return True
-    except (pyjwt.PyJWTError, ValueError, TypeError):
+    except (InputError, JWException, ValueError, TypeError):
         return False
