@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-import jwt as pyjwt
+import rs256  # RS256 checked with cryptography alone, independent of the app's jwcrypto
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -21,16 +21,16 @@ def _public_pem(key: signing.PrivateKey) -> bytes:
 
 
 def _verify(token: str, key: signing.PrivateKey) -> dict:
-    """Verify with PyJWT, independent of our code."""
-    return pyjwt.decode(token, _public_pem(key), algorithms=["RS256"], audience="https://api.line.me/",
+    """Verify with cryptography alone (tests/rs256.py), independent of our code and of jwcrypto."""
+    return rs256.decode(token, _public_pem(key), algorithms=["RS256"], audience="https://api.line.me/",
                         options={"verify_exp": False})
 
 
-def test_console_key_2020_signs_a_jwt_pyjwt_accepts(console_key_text):
+def test_console_key_2020_signs_a_jwt_an_independent_check_accepts(console_key_text):
     key = signing.load_private_key(console_key_text)
     assert key.kid == "1dab2f4f-b73f-47a3-b99d-1730e22b9544"
     token = signing.build_assertion(CHANNEL, "", key, token_exp=86400, now=NOW)
-    header = pyjwt.get_unverified_header(token)
+    header = rs256.get_unverified_header(token)
     assert header == {"alg": "RS256", "typ": "JWT", "kid": "1dab2f4f-b73f-47a3-b99d-1730e22b9544"}
     claims = _verify(token, key)
     assert claims == {"iss": CHANNEL, "sub": CHANNEL, "aud": "https://api.line.me/", "exp": NOW + 1800, "token_exp": 86400}
@@ -161,7 +161,7 @@ def test_refusals_name_the_field_and_fix(key, changes, field, words):
 def test_empty_kid_is_filled_from_the_keys_own_kid(key):
     header, payload = _claims(h__kid="")
     token = signing.sign(header, payload, key, now=NOW)
-    assert pyjwt.get_unverified_header(token)["kid"] == "1dab2f4f-b73f-47a3-b99d-1730e22b9544"
+    assert rs256.get_unverified_header(token)["kid"] == "1dab2f4f-b73f-47a3-b99d-1730e22b9544"
 
 
 def test_limits_are_inclusive(key):
