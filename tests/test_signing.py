@@ -214,3 +214,42 @@ def test_decode_unverified(key):
     _refused(lambda: signing.decode_unverified("abc"), "client_assertion", "three parts")
     assert signing.verify_signature(token, signing.public_jwk(key))
     assert not signing.verify_signature(token[:-4] + "AAAA", signing.public_jwk(key))
+
+
+def test_a_header_no_compact_jwt_can_carry_is_refused_naming_the_header(key):
+    header, payload = signing.build_claims(CHANNEL, "k", now=NOW)
+    for extra in ({"crit": ["exp"]}, {"b64": False}, {"b64": False, "crit": ["b64"]}):
+        _refused(lambda: signing.sign({**header, **extra}, payload, key, NOW), "header", "crit")
+
+
+def test_every_jose_operation_runs_without_pyjwt(tmp_path):
+    """jwcrypto signs, verifies and decodes, and makes and checks the sandbox's stateless tokens: with PyJWT
+    unimportable, all of it still works; PyJWT is in no requirement and no module of ours."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = (
+        "import sys\n"
+        "sys.modules['jwt'] = None\n"
+        "from line_token.core import signing\n"
+        "from line_token.sandbox import service, store\n"
+        "private, public = signing.generate_key_pair()\n"
+        "key = signing.load_private_key(private)\n"
+        "token = signing.build_assertion('1234567890', 'k', key)\n"
+        "print(signing.verify_signature(token, public), signing.decode_unverified(token)[0]['kid'])\n"
+        f"box = service.Sandbox(store.open_store({{'SANDBOX_DATABASE': {str(tmp_path / 's.sqlite3')!r}}}))\n"
+        "channel, _ = box.create_channel('x')\n"
+        "stateless = box.mint_stateless_token(channel.channel_id)\n"
+        "import time\n"
+        "print(box.stateless_channel(stateless, int(time.time())) == channel.channel_id,\n"
+        "      box.stateless_channel(stateless[:-2] + 'AA', int(time.time())))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["True k", "True None"]
+    assert "pyjwt" not in (ROOT / "requirements.txt").read_text().lower()
+    import re
+
+    for path in (ROOT / "line_token").rglob("*.py"):
+        assert not re.search(r"^\s*(import jwt\b|from jwt\b)", path.read_text(), re.M), path
