@@ -632,9 +632,9 @@ def verify_signature(token: str, public_key: dict | rsa.RSAPublicKey) -> bool:
 
     try:
         if isinstance(public_key, dict):
-            n = _b64u_int(public_key.get("n"), "public_key", "n")  # sizes checked before any arithmetic
-            e = _b64u_int(public_key.get("e"), "public_key", "e")
-            verifier = JWK(kty="RSA", n=_int_b64u(n), e=_int_b64u(e))
+            for member in ("n", "e"):  # sizes and base64url checked before jwcrypto reads them
+                _b64u_int(public_key.get(member), "public_key", member)
+            verifier = JWK(kty="RSA", n=public_key["n"], e=public_key["e"])
         else:
             verifier = JWK.from_pyca(public_key)
         JWS().deserialize(token, key=verifier, alg="RS256")
