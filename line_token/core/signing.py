@@ -289,7 +289,9 @@ def _load_jwk(data: dict, field_name: str) -> PrivateKey:
     if (e.bit_length() > MAX_EXPONENT_BITS or d >= n
             or any(v.bit_length() > MAX_MEMBER_BITS for v in (p, q, *crt.values()))):
         raise InputError(field_name, MESSAGES["damaged"])
-    key, jwk = _build_key(n, e, d, p, q, crt, field_name)
+    # jwcrypto reads the members as given (the same bytes our checks decoded): none encoded again.
+    texts = {m: data[m] for m in ("n", "e", "d", "p", "q", *crt)}
+    key, jwk = _build_key(n, e, d, p, q, crt, field_name, texts)
     kid = data.get("kid") if isinstance(data.get("kid"), str) and data.get("kid") else None
     return PrivateKey(key=key, kid=kid, _jwk=jwk)
 
@@ -329,22 +331,26 @@ def _check_size(n: int, field_name: str) -> None:
         raise InputError(field_name, MESSAGES["bits"], bits=bits)
 
 
-def _jwk_from_numbers(n: int, e: int, d: int, p: int, q: int, dp: int, dq: int, qi: int) -> JWK:
+def _jwk_from_numbers(n: int, e: int, d: int, p: int, q: int, dp: int, dq: int, qi: int,
+                      texts: dict[str, str] | None = None) -> JWK:
     """The jwcrypto JWK of checked RSA numbers, told not to re-check the primes (jwcrypto >= 1.5).
 
     Its full validation (OpenSSL's primality checks) costs tens of milliseconds per load; our own
-    checks (:func:`_build_key`) have run instead.
+    checks (:func:`_build_key`) have run instead. ``texts``: members as the key gave them, base64url
+    that decoded to these very numbers; the others are encoded here.
     """
     from jwcrypto.jwk import JWK
 
+    texts = texts or {}
+    numbers = {"n": n, "e": e, "d": d, "p": p, "q": q, "dp": dp, "dq": dq, "qi": qi}
     jwk = JWK()
     jwk.unsafe_skip_rsa_key_validation = True
-    jwk.import_key(kty="RSA", n=_int_b64u(n), e=_int_b64u(e), d=_int_b64u(d), p=_int_b64u(p), q=_int_b64u(q),
-                   dp=_int_b64u(dp), dq=_int_b64u(dq), qi=_int_b64u(qi))
+    jwk.import_key(kty="RSA", **{m: texts[m] if m in texts else _int_b64u(v) for m, v in numbers.items()})
     return jwk
 
 
-def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: str) -> tuple[rsa.RSAPrivateKey, JWK]:
+def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: str,
+               texts: dict[str, str] | None = None) -> tuple[rsa.RSAPrivateKey, JWK]:
     """Cheap consistency checks, then build the key without OpenSSL's slow primality re-check.
 
     Returns the cryptography key and the jwcrypto JWK that signs with it (one key built, not two).
@@ -366,10 +372,10 @@ def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: st
         raise damaged
     from jwcrypto.common import JWException
 
-    jwk = _jwk_from_numbers(n, e, d, p, q, dp, dq, qi)
     try:
+        jwk = _jwk_from_numbers(n, e, d, p, q, dp, dq, qi, texts)
         return jwk.get_op_key("sign"), jwk  # builds the key once (jwcrypto keeps it)
-    except (ValueError, JWException):
+    except (ValueError, TypeError, JWException):
         raise damaged from None
 
 
