@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-import jwt as pyjwt
+import rs256  # RS256 checked with cryptography alone, independent of the app's jwcrypto
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -102,16 +102,16 @@ def test_keygen_out_writes_private_0600_and_refuses_to_overwrite(env, tmp_path):
 # --------------------------------------------------------------------------- jwt
 
 
-def test_jwt_prints_only_a_jwt_that_pyjwt_verifies(env, console_key_text):
+def test_jwt_prints_only_a_jwt_that_verifies_independently(env, console_key_text):
     result = flask_cli(["jwt", "--channel-id", CHANNEL, "--key", str(FIXTURES / "line-console-key-2020.json"),
                         "--token-exp", "86400", "--exp-minutes", "5"], env)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     assert result.stdout == token + "\n"
     # No --kid: the console key's own kid is used.
-    assert pyjwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": CONSOLE_KID}
+    assert rs256.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": CONSOLE_KID}
     key = signing.load_private_key(console_key_text)
-    claims = pyjwt.decode(token, public_pem(key), algorithms=["RS256"], audience=AUDIENCE)
+    claims = rs256.decode(token, public_pem(key), algorithms=["RS256"], audience=AUDIENCE)
     assert claims["iss"] == claims["sub"] == CHANNEL
     assert claims["token_exp"] == 86400
     assert 4 * 60 <= claims["exp"] - int(time.time()) <= 5 * 60
@@ -124,8 +124,8 @@ def test_jwt_reads_a_pem_key_from_stdin_with_explicit_kid(env):
     result = flask_cli(["jwt", "--channel-id", CHANNEL, "--kid", "my-kid", "--key", "-"], env, stdin=pem)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
-    assert pyjwt.get_unverified_header(token)["kid"] == "my-kid"
-    claims = pyjwt.decode(token, private.public_key(), algorithms=["RS256"], audience=AUDIENCE)
+    assert rs256.get_unverified_header(token)["kid"] == "my-kid"
+    claims = rs256.decode(token, private.public_key(), algorithms=["RS256"], audience=AUDIENCE)
     assert claims["token_exp"] == signing.DEFAULT_TOKEN_EXP == 86400  # one day: each token holds one of 30 slots
 
 
@@ -203,7 +203,7 @@ def test_issue_refuses_assertion_and_key_together(bad_input_results):
 def test_console_wrapper_key_file_is_accepted(bad_input_results):
     result = bad_input_results["wrapper_ok"]
     assert result.returncode == 0, result.stderr
-    assert pyjwt.get_unverified_header(result.stdout.strip())["kid"] == CONSOLE_KID
+    assert rs256.get_unverified_header(result.stdout.strip())["kid"] == CONSOLE_KID
 
 
 # --------------------------------------------------------------------------- help

@@ -32,9 +32,14 @@ from typing import Any, NoReturn
 from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, url_for)
 from flask_babel import gettext, ngettext
 
-from ..core import endpoints, signing
+from ..core import endpoints, rules, signing
 from ..core.counters import RATE_LIMIT_SYNTAX, ClientLimit, client_bucket
 from ..core.settings import trust_proxy_hops
+# LINE's error strings and assertion rules: the rules table (core/rules.py), never translated here.
+from ..core.rules import (ACCESS_TOKEN_INVALID, ACCESS_TOKEN_INVALID_FORMAT, AUTH_FAILED, AUTH_HEADER_REQUIRED,
+                          AUTH_MALFORMED, INVALID_CLIENT_CREDENTIALS, INVALID_CLIENT_SECRET,
+                          PARAMS_INVALID, PARAMS_WRONG_FORMAT, RATE_LIMITED, TOKEN_EXPIRED,
+                          TOKEN_LIMIT, TOKEN_MALFORMED, TOKEN_NOT_JWS, TOKEN_REVOKED, LineAnswer)
 from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
 from . import clock as clock_module
 from . import faults as faults_module
@@ -53,7 +58,6 @@ bp = Blueprint("sandbox", __name__, template_folder="templates")  # sandbox/temp
 
 V21_SCOPE = "profile chat_message.write"  # docs/line-api.md §9
 V2_SCOPE = "P CM"  # docs/line-api.md §9
-ASSERTION_EXP_SKEW = 60  # docs/line-api.md §9: 60 s of clock skew on "exp at most 30 min ahead"
 MAX_TOKEN_LENGTH = 2048
 
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -63,12 +67,6 @@ _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 _V2_TOKEN = re.compile(r"^[A-Za-z0-9+/=._~-]+$")
 MIN_V2_TOKEN_LENGTH = 32
 
-# LINE's error strings (docs/line-api.md §3, §5, §9). Never translated: clients match on them.
-PARAMS_INVALID = "some parameters missed or invalid"
-PARAMS_WRONG_FORMAT = "some parameters in the wrong format"  # §5.6 live record
-RATE_LIMITED = "The API rate limit has been exceeded. Try again later."  # LINE's 429 body (§5.6, §6)
-TOKEN_LIMIT = "The maximum number of access tokens has already been issued"
-KEY_NOT_FOUND = "Cannot find channel key that satisfies the conditions"
 
 
 class LineError(Exception):
@@ -195,60 +193,42 @@ def too_many_failures_message(e: TooManyFailures) -> str:
 # --------------------------------------------------------------------------- assertions
 
 
-def _number(value: Any) -> int | float | None:
-    """A JSON number, or a numeric string as one LINE doc sample uses (§9); else None.
-
-    Integers stay integers: a 400-digit token_exp must be refused, not overflow a float.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str) and len(value) <= 32 and re.fullmatch(r"\s*-?[0-9]+(\.[0-9]+)?\s*", value):
-        return float(value) if "." in value else int(value)
-    return None
+def line_answer(answer: LineAnswer) -> NoReturn:
+    """Raise LINE's answer from the rules table."""
+    raise LineError(dict(answer.body), answer.status)
 
 
 def verify_assertion(assertion: str, now: int, check_token_exp: bool) -> tuple[store_module.Key, int | None]:
     """Verify a client assertion as LINE does; return the key it was signed with and token_exp.
 
-    Raises LineError with LINE's status and body for each failure (§3, §9).
+    Raises LineError with LINE's status and body for each failure (§3, §9): the rules table's answer for
+    the first rule broken, in LINE's order, with the kid looked up, iss matched to the key's channel and
+    the signature checked where LINE does (after iss).
     """
     try:
         header, payload = signing.decode_unverified(assertion)
     except (SigningError, RecursionError):  # RecursionError: absurdly nested JSON
-        oauth_error("invalid_client", "Invalid assertion")  # §9
-    if header.get("alg") != "RS256":
-        oauth_error("invalid_client", "Invalid alg")  # §9
-    if header.get("typ") != "JWT":
-        oauth_error("invalid_client", "Invalid typ")  # §9
+        line_answer(rules.UNREADABLE_ASSERTION)  # §9
+
+    def check(*names: str) -> None:
+        breach = rules.first_breach(header, payload, now, names=names)
+        if breach is not None:
+            line_answer(breach.rule.line)
+
+    check("alg", "typ", "kid")
     kid = header.get("kid")
     key = get_store().find_key(kid) if isinstance(kid, str) and KID.match(kid) else None
     if key is None:
-        message_error(KEY_NOT_FOUND, 404)
-    if payload.get("iss") != key.channel_id:
-        oauth_error("invalid_client", "iss and clientId of key do not match")
+        line_answer(rules.RULES["kid"].line)  # an unknown kid is answered as a missing one
+    if payload.get("iss") != key.channel_id:  # a channel ID, and this key's channel
+        line_answer(rules.RULES["iss"].line)
     if not signing.verify_signature(assertion, key.jwk):
-        oauth_error("invalid_client", "Invalid signature")  # §9
-    if payload.get("sub") != payload.get("iss"):
-        oauth_error("invalid_client", "Invalid sub")  # §9
-    if payload.get("aud") != signing.LINE_AUDIENCE:
-        oauth_error("invalid_client", "Invalid aud")  # §9
-    exp = _number(payload.get("exp"))
-    if exp is None or exp <= now or exp > now + signing.MAX_ASSERTION_LIFETIME + ASSERTION_EXP_SKEW:
-        oauth_error("invalid_client", "Invalid exp")
-    return key, (_token_exp(payload) if check_token_exp else None)
-
-
-def _token_exp(payload: dict) -> int:
-    """token_exp as whole seconds, 1 to 30 days, else LINE's invalid_request (§9: no clamping)."""
-    value = _number(payload.get("token_exp"))
-    if value is None or (isinstance(value, float) and not value.is_integer()) \
-            or not 1 <= value <= signing.MAX_TOKEN_EXP:
-        oauth_error("invalid_request", "Invalid token_exp")
-    return int(value)
+        line_answer(rules.BAD_SIGNATURE)  # §9
+    check("sub", "aud", "exp")
+    if not check_token_exp:
+        return key, None
+    check("token_exp")
+    return key, rules.whole_number(payload.get("token_exp"))
 
 
 # --------------------------------------------------------------------------- tokens
@@ -258,9 +238,9 @@ def jws_problem(token: str) -> str | None:
     """None for a JWS-shaped token; else "not JWS" (not 3 segments) or "malformed" (bad segments)."""
     parts = token.split(".")
     if len(parts) != 3 or len(token) > MAX_TOKEN_LENGTH:
-        return "The access token not JWS"
+        return TOKEN_NOT_JWS
     if not all(_B64URL.match(part) for part in parts):
-        return "The access token malformed"
+        return TOKEN_MALFORMED
     return None
 
 
@@ -319,13 +299,13 @@ def verify_v21():
     """GET /oauth2/v2.1/verify: verify a v2.1 token (§5.3; unknown or revoked per §9)."""
     (token,) = required("access_token")
     if jws_problem(token):
-        oauth_error("invalid_request", "The access token not JWS")
+        oauth_error("invalid_request", TOKEN_NOT_JWS)
     now = request_now()
     record = find_token_once(token)
     if record is None or record.kind != V21:
-        oauth_error("invalid_request", "The access token revoked")  # §9
+        oauth_error("invalid_request", TOKEN_REVOKED)  # §9
     if record.expires_in(now) <= 0:
-        oauth_error("invalid_request", "The access token expired")
+        oauth_error("invalid_request", TOKEN_EXPIRED)
     return jsonify({"client_id": record.channel_id, "expires_in": record.expires_in(now), "scope": V21_SCOPE})
 
 
@@ -335,7 +315,7 @@ def revoke_v21():
     client_id, client_secret, token = required("client_id", "client_secret", "access_token")
     store = get_store()
     if not secret_opens(client_id, client_secret):
-        oauth_error("invalid_client", "invalid client_secret")  # §9: wrong id or secret
+        oauth_error("invalid_client", INVALID_CLIENT_SECRET)  # §9: wrong id or secret
     problem = jws_problem(token)
     if problem:
         oauth_error("invalid_request", problem)
@@ -360,7 +340,7 @@ def issue_stateless():
         channel_id = key.channel_id
     elif client_id and client_secret and not assertion:
         if not secret_opens(client_id, client_secret):
-            oauth_error("invalid_request", "Invalid 'client_credentials'.")
+            oauth_error("invalid_request", INVALID_CLIENT_CREDENTIALS)
         channel_id = client_id
     else:
         oauth_error("invalid_request", PARAMS_INVALID)
@@ -368,7 +348,7 @@ def issue_stateless():
     # They are signed JWTs, so the Messaging API endpoints below can still tell whose they are.
     token = service().mint_stateless_token(channel_id, now=request_now())
     if token is None:  # the channel was deleted mid-request
-        oauth_error("invalid_request", "Invalid 'client_credentials'.")
+        oauth_error("invalid_request", INVALID_CLIENT_CREDENTIALS)
     return jsonify({"token_type": "Bearer", "access_token": token, "expires_in": STATELESS_LIFETIME})
 
 
@@ -384,7 +364,7 @@ def issue_short_lived():
     # An unknown channel answers as a known one with a wrong secret (LINE's documented invalid_client, §5.6):
     # a caller who has not proven the secret cannot tell which channel IDs exist (issue 23 item 9).
     if not secret_opens(client_id, client_secret):
-        oauth_error("invalid_client", "invalid client_secret")
+        oauth_error("invalid_client", INVALID_CLIENT_SECRET)
     per_second = current_app.config.get("SANDBOX_SHORT_LIVED_PER_SECOND") or 0
     if per_second > 0:  # LINE: 370 requests per second per channel, then 429 (§5.6, §6); off by default
         try:
@@ -398,7 +378,7 @@ def issue_short_lived():
     try:
         store.issue_token(client_id, SHORT_LIVED, token, store_module.SHORT_LIVED_LIFETIME, now=request_now())
     except ChannelNotFound:  # deleted between the two calls
-        oauth_error("invalid_client", "invalid client_secret")
+        oauth_error("invalid_client", INVALID_CLIENT_SECRET)
     return jsonify({"access_token": token, "expires_in": store_module.SHORT_LIVED_LIFETIME, "token_type": "Bearer"})
 
 
@@ -407,11 +387,11 @@ def verify_short_lived():
     """POST /v2/oauth/verify: verify a short-lived or long-lived token (§5.7); other kinds are invalid here."""
     (token,) = required("access_token")
     if not v2_token_shaped(token):
-        oauth_error("invalid_request", "access_token in invalid format")  # §5.7: e.g. "abc"
+        oauth_error("invalid_request", ACCESS_TOKEN_INVALID_FORMAT)  # §5.7: e.g. "abc"
     now = request_now()
     record = find_token_once(token)
     if record is None or record.kind not in (SHORT_LIVED, LONG_LIVED) or record.expires_in(now) <= 0:
-        oauth_error("invalid_request", "access_token invalid")
+        oauth_error("invalid_request", ACCESS_TOKEN_INVALID)
     return jsonify({"client_id": record.channel_id, "expires_in": record.expires_in(now), "scope": V2_SCOPE})
 
 
@@ -699,7 +679,7 @@ def _limits() -> dict:
     """The numbers the console page quotes, from the constants that enforce them."""
     return {"v21": store_module.V21_TOKENS_PER_CHANNEL, "short": store_module.SHORT_LIVED_TOKENS_PER_CHANNEL,
             "max_keys": store_module.KEYS_PER_CHANNEL, "channels": get_store().channel_cap,
-            "idle_days": store_module.CHANNEL_IDLE_LIFETIME // 86400, "max_days": get_store().channel_max_age // 86400, "skew": ASSERTION_EXP_SKEW}
+            "idle_days": store_module.CHANNEL_IDLE_LIFETIME // 86400, "max_days": get_store().channel_max_age // 86400, "skew": rules.CLOCK_TOLERANCE}
 
 
 def form_channel() -> tuple[store_module.Channel | None, str, Any]:
@@ -798,7 +778,8 @@ def console_issue_long_lived():
         return refusal
     raw = (request.form.get("keep_old_hours") or "0").strip()
     try:
-        hours = int(raw) if raw.isdigit() and len(raw) <= 2 else -1
+        hours = rules.whole_number(raw)
+        hours = -1 if hours is None else hours
         token, previous_until = service().issue_long_lived(channel.channel_id, hours)
     except SigningError as e:
         return render_console(channel, 400, {"keep_old_hours": raw}, {"keep_old_hours": translate_error(e)},
@@ -834,11 +815,6 @@ def console_delete_channel():
 # gets that channel's bot; anything else LINE's 401s. Plus the bot's generated
 # picture and the console form that sets the bot's name and modes.
 
-AUTH_HEADER_REQUIRED = ("Authorization header required. Must follow the scheme, "
-                        "'Authorization: Bearer <ACCESS TOKEN>'")
-AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
-AUTH_MALFORMED = ("Authentication failed due to the following reason: The access token malformed. "
-                  "Confirm that the access token in the authorization header is valid.")
 # A stateless token's JWS header: {"alg":"HS256","typ":"JWT"}.
 _USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 

@@ -28,6 +28,8 @@ from typing import Any, Iterator
 
 from typing import TYPE_CHECKING
 
+from ..core import rules
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
@@ -39,8 +41,8 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- limits
 
 # LINE's own per-channel limits (docs/line-api.md §1).
-V21_TOKENS_PER_CHANNEL = 30  # the 31st issue is refused
-SHORT_LIVED_TOKENS_PER_CHANNEL = 30  # the 31st issue revokes the oldest
+V21_TOKENS_PER_CHANNEL = rules.TOKENS_PER_CHANNEL  # the 31st issue is refused
+SHORT_LIVED_TOKENS_PER_CHANNEL = rules.TOKENS_PER_CHANNEL  # the 31st issue revokes the oldest
 SHORT_LIVED_LIFETIME = 30 * 24 * 60 * 60  # 2,592,000 s
 
 # Caps for a public deploy, so strangers cannot grow the database without bound.
@@ -722,7 +724,7 @@ class Store:
             valid = conn.execute(_STATEMENTS["valid_ids"],
                                  {"p_channel": channel_id, "p_kind": kind, "p_now": now}).scalars().all()
             if kind == V21 and len(valid) >= V21_TOKENS_PER_CHANNEL:
-                raise TokenLimitReached("The maximum number of access tokens has already been issued")
+                raise TokenLimitReached(rules.TOKEN_LIMIT)
             if kind == SHORT_LIVED and len(valid) >= SHORT_LIVED_TOKENS_PER_CHANNEL:
                 oldest = valid[:len(valid) - SHORT_LIVED_TOKENS_PER_CHANNEL + 1]
                 conn.execute(tokens.delete().where(tokens.c.id.in_(oldest)))

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from ..core import display, inspector
+from ..core import display, inspector, rules
 from ..sandbox import routes
 from .errors import json_error, localise, translate
 from ..core.signing import Duration
@@ -97,7 +97,7 @@ def inspect_text(text: str, target: str | None = None, now: int | None = None) -
                                   if found.expires_in > 0 else
                                   gettext("expired %(time)s ago", time=duration_text(found.expires_in)))
     payload = found.payload if isinstance(found.payload, dict) else {}
-    token_exp = inspector._number(payload.get("token_exp")) if "token_exp" in payload else None
+    token_exp = rules.whole_number(payload.get("token_exp")) if "token_exp" in payload else None
     if token_exp is not None and token_exp > 0:
         result["token_exp"] = token_exp
         result["token_exp_text"] = duration_text(token_exp)
