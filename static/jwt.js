@@ -1,16 +1,8 @@
 /* JWT page: sign the assertion in this browser with WebCrypto, so the private key never leaves it.
-   The same rules and messages as the server (signing.py / views.py), which the page hands us in #jwt-messages. */
+   The same rules and messages as the server: the page hands us the messages in #jwt-messages (signing.MESSAGES)
+   and LINE's bounds in #line-rules (rules.browser_rules(), from the rules table); no bound is written here. */
 (function () {
   "use strict";
-  var UNITS = { seconds: 1, minutes: 60, hours: 3600, days: 86400 };
-  // The server's own rules (views.render_jwt_page hands them over in #jwt-rules): the same bounds, not a copy.
-  var RULES = { channel_id_pattern: "[0-9]{1,18}", max_token_exp: 2592000, max_exp_minutes: 30 };
-  try {
-    var given = JSON.parse(document.getElementById("jwt-rules").textContent);
-    Object.keys(given).forEach(function (k) { RULES[k] = given[k]; });
-  } catch (e) { /* an older page: the defaults above are the server's */ }
-  var MAX_TOKEN_EXP = RULES.max_token_exp;
-  var CHANNEL_ID = new RegExp("^(?:" + RULES.channel_id_pattern + ")$");
 
   function Refusal(field, message) { this.field = field; this.message = message; }
 
@@ -110,9 +102,10 @@
     }, function () { throw new Refusal("private_key", M.not_object); });
   }
 
-  function wholeNumber(value, fallback) {
-    value = (value || "").trim() || fallback;
-    return /^\d+$/.test(value) ? parseInt(value, 10) : NaN;
+  /* rules.whole_number for a form field: ASCII digits (the pattern comes from the page); NaN otherwise. */
+  function wholeNumber(value, pattern) {
+    value = (value || "").trim();
+    return new RegExp(pattern).test(value) ? parseInt(value, 10) : NaN;
   }
 
   function showError(form, field, message) {
@@ -152,18 +145,20 @@
     return Promise.resolve(form.querySelector("#private_key").value);
   }
 
-  function signInBrowser(form, M) {
+  function signInBrowser(form, M, R) {
     var channel = form.querySelector("#channel_id").value.trim();
     var kidField = form.querySelector("#kid").value.trim();
     var unit = form.querySelector("#token_exp_unit").value;
-    var amount = wholeNumber(form.querySelector("#token_exp").value, "30");
-    var minutes = wholeNumber(form.querySelector("#exp_minutes").value, "30");
+    var amountText = form.querySelector("#token_exp").value.trim(), minutesText = form.querySelector("#exp_minutes").value.trim();
+    var amount = wholeNumber(amountText, R.whole_number_pattern);
+    var minutes = minutesText ? wholeNumber(minutesText, R.whole_number_pattern) : R.max_exp_minutes;
     return readKeyText(form).then(function (text) { return loadKey(text, M); }).then(function (loaded) {
       // The order of checks follows views.sign_from_form and signing.validate_claims.
-      var tokenExp = amount * (UNITS[unit] || 86400);
-      if (!(tokenExp >= 1 && tokenExp <= MAX_TOKEN_EXP)) throw new Refusal("token_exp", fmt(M.token_exp_range, { value: isNaN(tokenExp) ? "?" : tokenExp.toLocaleString("en") }));
-      if (!(minutes >= 1 && minutes <= RULES.max_exp_minutes)) throw new Refusal("exp_minutes", fmt(M.exp_minutes, { value: isNaN(minutes) ? "?" : minutes }));
-      if (!CHANNEL_ID.test(channel)) throw new Refusal("channel_id", M.channel_id);
+      // An empty lifetime is the server's default (signing.assertion_from_fields), whatever the unit.
+      var tokenExp = amountText ? amount * (R.token_exp_units[unit] || R.token_exp_units.days) : R.default_token_exp;
+      if (!(tokenExp >= R.min_token_exp && tokenExp <= R.max_token_exp)) throw new Refusal("token_exp", fmt(M.token_exp_range, { value: isNaN(tokenExp) ? "?" : tokenExp.toLocaleString("en") }));
+      if (!(minutes >= R.min_exp_minutes && minutes <= R.max_exp_minutes)) throw new Refusal("exp_minutes", fmt(M.exp_minutes, { value: isNaN(minutes) ? "?" : minutes }));
+      if (!new RegExp(R.channel_id_pattern).test(channel)) throw new Refusal("channel_id", M.channel_id);
       var kid = kidField || loaded.kid || "";
       if (!kid) throw new Refusal("kid", M.kid_missing);
       // A kid this tab registered in the sandbox console belongs to one channel: a mistyped channel ID (9 digits,
@@ -174,8 +169,8 @@
         throw new Refusal("channel_id", fmt(M.kid_channel, { kid: kid, channel: owner, typed: channel }));
       }
       var now = Math.floor(Date.now() / 1000);
-      var header = { alg: "RS256", typ: "JWT", kid: kid };
-      var payload = { iss: channel, sub: channel, aud: "https://api.line.me/", exp: now + minutes * 60, token_exp: tokenExp };
+      var header = { alg: R.alg, typ: R.typ, kid: kid };
+      var payload = { iss: channel, sub: channel, aud: R.aud, exp: now + minutes * 60, token_exp: tokenExp };
       var input = b64url(utf8(JSON.stringify(header))) + "." + b64url(utf8(JSON.stringify(payload)));
       return crypto.subtle.sign(ALG.name, loaded.key, utf8(input)).then(function (sig) {
         return { token: input + "." + b64url(new Uint8Array(sig)), header: header, payload: payload };
@@ -206,9 +201,10 @@
   function init() {
     var form = document.getElementById("jwt-form");
     var messagesEl = document.getElementById("jwt-messages");
-    if (!form || !messagesEl || !(window.crypto && crypto.subtle) || form.ltBound) return;
+    var rulesEl = document.getElementById("line-rules");
+    if (!form || !messagesEl || !rulesEl || !(window.crypto && crypto.subtle) || form.ltBound) return;
     form.ltBound = true;  // a property, not an attribute: a restored snapshot's copy is bound again
-    var M = JSON.parse(messagesEl.textContent);
+    var M = JSON.parse(messagesEl.textContent), R = JSON.parse(rulesEl.textContent);
     var where = document.getElementById("sign-where");
     var button = document.getElementById("sign-button");
     var advanced = form.querySelector('input[name="mode"][value="advanced"]');
@@ -233,7 +229,7 @@
       ev.preventDefault();
       clearErrors(form);
       button.disabled = true;
-      signInBrowser(form, M).then(function (result) {
+      signInBrowser(form, M, R).then(function (result) {
         showResult(result);
         button.disabled = false;
         // This entry keeps the JWT: reload, Back and Forward show it again (this tab only, as flow.js does).

@@ -2,6 +2,7 @@
 that records what a page logs and every request it makes."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -86,6 +87,19 @@ class Watch:
     def assert_clean(self) -> None:
         assert self.problems == [], self.problems
         assert self.off_machine() == [], self.off_machine()
+
+
+@contextlib.contextmanager
+def tab(browser, base: str, locale: str, viewport: dict = DESKTOP, timeout: int = 20_000, **options):
+    """A page in a fresh browser context (``options`` as Playwright's new_context takes them) and a Watch on it
+    for ``base``; the context closes after."""
+    context = browser.new_context(locale=locale, viewport=viewport, **options)
+    context.set_default_timeout(timeout)
+    try:
+        page = context.new_page()
+        yield page, Watch(page, base)
+    finally:
+        context.close()
 
 
 def screenshot(page, name: str) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,6 +77,34 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture(scope="session")
+def key(console_key):
+    """The 2020 console key, loaded (a key object is never changed: one serves every test)."""
+    from line_token.core import signing
+
+    return signing.load_private_key(console_key)
+
+
+def make_sandbox_channel(client, key) -> dict:
+    """A new channel in the test app's sandbox with ``key``'s public half registered: channel_id,
+    channel_secret, name, kid."""
+    from line_token.core import signing
+
+    created = client.post("/sandbox/api/channels", json={})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    ch = created.get_json()
+    registered = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
+                             auth=(ch["channel_id"], ch["channel_secret"]))
+    assert registered.status_code == 201, registered.get_data(as_text=True)
+    return {**ch, "kid": registered.get_json()["kid"]}
+
+
+@pytest.fixture
+def channel(client, key) -> dict:
+    """A sandbox channel of the test app with the console key registered (make_sandbox_channel)."""
+    return make_sandbox_channel(client, key)
+
+
 # --------------------------------------------------------------------------- real servers
 
 
@@ -82,6 +112,54 @@ def free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def live_channel(base: str, key, name: str | None = None) -> dict:
+    """A channel in the sandbox of the server at ``base`` (over HTTP) with ``key``'s public half registered:
+    channel_id, channel_secret, name, kid."""
+    from line_token.core import signing
+
+    s = requests.Session()
+    created = s.post(base + "/sandbox/api/channels", json={"name": name} if name else {}, timeout=30)
+    assert created.status_code == 201, created.text
+    ch = created.json()
+    registered = s.post(f"{base}/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
+                        auth=(ch["channel_id"], ch["channel_secret"]), timeout=30)
+    assert registered.status_code == 201, registered.text
+    return {**ch, "kid": registered.json()["kid"]}
+
+
+class _Sleeper(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(30)  # far past LINE_API_TIMEOUT: only our deadline ends the call in time
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        return None
+
+
+@pytest.fixture
+def slow_upstream():
+    """The base URL of a LINE that never answers in time (each request waits 30 s before giving up)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sleeper)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def one_line_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
+    """Exit ``code``, nothing on stdout, one stderr line with every needle, no traceback."""
+    assert result.returncode == code, (result.args, result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
 
 
 def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
@@ -125,13 +203,9 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        from bench.run import stop_process  # one way to stop a server, the benchmark's too
+
+        stop_process(self.proc)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -51,13 +51,9 @@ def wait_for_port(port: int, proc: subprocess.Popen, what: str, log: Path, timeo
 
 
 def stop(proc: subprocess.Popen | None) -> None:
-    if proc and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    from bench.run import stop_process  # one way to stop a server (SIGTERM, then SIGKILL)
+
+    stop_process(proc)
 
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:

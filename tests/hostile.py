@@ -85,3 +85,48 @@ def upstream_answers() -> dict[str, bytes]:
     ``[{},{},...]`` (300 ms of CPU and 35 MB for the page before the fix)."""
     return {"nested" + "x" * 40: b"[" * 100_000,
             "objects" + "x" * 40: b"[" + b"{}," * ((BODY_LIMIT - 64) // 3) + b"{}]"}
+
+
+# --------------------------------------------------------------------------- a hostile "LINE" for the command line
+
+# What a terminal acts on: set the window title (OSC), clear the screen, colour, a carriage return that
+# overwrites the line, an 8-bit CSI, a bell and a full reset (ESC c).
+TERMINAL_ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m\rover\x9b1;1H\x07\x1bc"
+
+
+class HostileServer:
+    """A server on a free loopback port that answers every request with ``answers[path]`` (status, content type,
+    body) or a 404: a fake LINE (or sandbox) whose answers carry terminal escapes. A thread of the test process."""
+
+    def __init__(self, answers: dict[str, tuple[int, str, bytes]]):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                return None
+
+            def answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                status, content_type, body = answers.get(self.path.split("?", 1)[0], (404, "text/plain", b"none"))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = answer
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -192,7 +192,13 @@ def test_the_console_refuses_a_bad_bot_profile_naming_the_field(client, channel,
     assert response.status_code == 400 and message in page and f'id="{field}-error"' in page
 
 
-def test_the_console_bot_form_for_an_unknown_channel_is_404(client):
-    response = client.post("/sandbox/console/bot", data={"channel_id": "1999999999", "channel_secret": "x", "display_name": "x",
-                                                         "chat_mode": "bot", "mark_as_read_mode": "auto"})
-    assert response.status_code == 404
+def test_the_console_bot_form_for_an_unknown_channel_answers_as_a_wrong_secret(client, channel):
+    """Issue 23 item 9: 401 with the same message for an unknown channel and a known one with a wrong secret."""
+    for channel_id in ("1999999999", channel.id):
+        response = client.post("/sandbox/console/bot", data={"channel_id": channel_id, "channel_secret": "x",
+                                                             "display_name": "x", "chat_mode": "bot",
+                                                             "mark_as_read_mode": "auto"})
+        assert response.status_code == 401 and "No sandbox channel has this ID and secret" in response.get_data(as_text=True)
+    assert client.post("/sandbox/console/bot", data={"channel_id": channel.id, "channel_secret": channel.secret,
+                                                     "display_name": "x", "chat_mode": "bot",
+                                                     "mark_as_read_mode": "auto"}).status_code == 200

@@ -92,6 +92,13 @@ def copy_and_read(page, copy_for: str, lang: str) -> str:
 # --------------------------------------------------------------------------- every page, both languages
 
 
+def shown_jwt(page, prefix: str) -> tuple[str, dict, dict]:
+    """The JWT a result shows (``#browser-jwt`` signed in the browser, ``#jwt`` on the server), its header
+    and payload."""
+    return (page.inner_text(prefix + "-token").strip(), json.loads(page.inner_text(prefix + "-header")),
+            json.loads(page.inner_text(prefix + "-payload")))
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_page_loads_clean_in_both_languages_and_on_a_phone(context_for, live_server, lang):
     sideways = []
@@ -194,9 +201,7 @@ def test_whole_flow_in_the_browser(context_for, live_server, lang):
     expect(page.locator("#sign-button")).to_have_text(tr(lang, "Sign in this browser"))
     page.click("#sign-button")
     expect(page.locator("#browser-result")).to_be_visible()
-    jwt_browser = page.inner_text("#browser-jwt-token").strip()
-    header = json.loads(page.inner_text("#browser-jwt-header"))
-    payload = json.loads(page.inner_text("#browser-jwt-payload"))
+    jwt_browser, header, payload = shown_jwt(page, "#browser-jwt")
     assert header == {"alg": "RS256", "typ": "JWT", "kid": kid}
     assert signing.decode_unverified(jwt_browser) == (header, payload)
     assert signing.verify_signature(jwt_browser, public)
@@ -281,9 +286,7 @@ def test_whole_flow_in_the_browser(context_for, live_server, lang):
     expect(page.locator("#sign-button")).to_have_text(tr(lang, "Sign on the server"))
     page.click("#sign-button")
     expect(page.locator("#jwt-result")).to_be_visible()
-    jwt_server = page.inner_text("#jwt-token").strip()
-    server_header = json.loads(page.inner_text("#jwt-header"))
-    server_payload = json.loads(page.inner_text("#jwt-payload"))
+    jwt_server, server_header, server_payload = shown_jwt(page, "#jwt")
     assert server_header == header
     assert server_payload.keys() == payload.keys()
     assert {k: v for k, v in server_payload.items() if k != "exp"} == {k: v for k, v in payload.items() if k != "exp"}

@@ -33,9 +33,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 LANGS = ["en", "ja"]
 
 
-@pytest.fixture(scope="module")
-def key(console_key) -> signing.PrivateKey:
-    return signing.load_private_key(console_key)
+def open_tab(context_for, lang: str, base: str, path: str):
+    """A new tab in a fresh profile speaking ``lang``, at ``base + path``: (page, its Watch)."""
+    page = context_for(lang).new_page()
+    watch = Watch(page, base)
+    page.goto(base + path)
+    return page, watch
 
 
 def open_console_channel(page, base: str, ch: dict) -> None:
@@ -59,16 +62,21 @@ def start(context_for, base: str, key, lang: str, viewport: dict = DESKTOP, cons
     return ch, page, watch
 
 
-def issue_in_tab(page, base: str, ch: dict, key_text: str, lang: str) -> str:
-    """Issue a one-day v2.1 token on the sandbox in one step; the token shown."""
-    from playwright.sync_api import expect
-
+def send_one_step_issue(page, base: str, ch: dict, key_text: str) -> None:
+    """Post the token page's one-step form (sign here, then issue) to the sandbox."""
     page.goto(base + "/oauth2/v2.1/token")
     page.check("#target-sandbox")
     page.fill("#channel_id", ch["channel_id"])
     page.fill("#kid", ch["kid"])
     page.fill("#private_key", key_text)
     page.click("#token-form button[type=submit]")
+
+
+def issue_in_tab(page, base: str, ch: dict, key_text: str, lang: str) -> str:
+    """Issue a one-day v2.1 token on the sandbox in one step; the token shown."""
+    from playwright.sync_api import expect
+
+    send_one_step_issue(page, base, ch, key_text)
     expect(page.locator("#result-title")).to_have_text(tr(lang, "Token issued"))
     return page.inner_text("#access-token").strip()
 
@@ -228,9 +236,7 @@ def test_console_answers_survive_back_forward_and_reload(context_for, live_serve
     from playwright.sync_api import expect
 
     base = live_server.url
-    page = context_for(lang).new_page()
-    watch = Watch(page, base)
-    page.goto(base + "/sandbox/")
+    page, watch = open_tab(context_for, lang, base, "/sandbox/")
     page.click("#create-channel button[type=submit]")
     expect(page.locator("#created-channel h2")).to_be_focused()
     channel_id = page.inner_text("#new-channel-id").strip()
@@ -313,9 +319,7 @@ def test_have_key_unreachable_line_points_at_send_to_and_the_key_file_stays(
     base = server.url
     key_file = tmp_path / "console-key.json"
     key_file.write_text(console_key_text)
-    page = context_for(lang).new_page()
-    watch = Watch(page, base)
-    page.goto(base + "/")
+    page, watch = open_tab(context_for, lang, base, "/")
     page.click("#have-key a.button.primary")
     expect(page.locator("#target-line")).to_be_checked()  # a real console key: LINE is right
     page.fill("#channel_id", "1234567890")
@@ -471,9 +475,7 @@ def test_focus_lands_on_each_result_heading_and_create_comes_first(context_for, 
     from playwright.sync_api import expect
 
     base = live_server.url
-    page = context_for(lang).new_page()
-    watch = Watch(page, base)
-    page.goto(base + "/oauth2/v2.1/keys")
+    page, watch = open_tab(context_for, lang, base, "/oauth2/v2.1/keys")
     page.focus("#generate-in-browser")
     page.keyboard.press("Enter")
     expect(page.locator("#browser-keys-title")).to_be_focused(timeout=30_000)
@@ -538,12 +540,7 @@ def test_sandbox_errors_offer_the_fix(context_for, live_server, key, console_key
                 "grant_type": "client_credentials", "client_assertion": jwt,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
             assert r.status_code == 200, r.text
-    page.goto(base + "/oauth2/v2.1/token")
-    page.check("#target-sandbox")
-    page.fill("#channel_id", ch["channel_id"])
-    page.fill("#kid", ch["kid"])
-    page.fill("#private_key", console_key_text)
-    page.click("#token-form button[type=submit]")
+    send_one_step_issue(page, base, ch, console_key_text)
     offer = page.locator("#revoke-all-sandbox")
     expect(offer).to_be_visible()
     expect(offer.locator("#revoke-all-secret")).to_have_value(ch["channel_secret"])

@@ -14,14 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-import jwt as pyjwt
+import rs256  # RS256 checked with cryptography alone, independent of the app's jwcrypto
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk
 
 from line_token.core import signing
-from conftest import CONSOLE_KID, FIXTURES, ROOT, free_port
+from conftest import CONSOLE_KID, FIXTURES, ROOT, free_port, one_line_error
 
 CHANNEL = "1234567890"
 AUDIENCE = "https://api.line.me/"
@@ -61,18 +61,6 @@ def flask_cli(args: list[str], env: dict, stdin: str | None = None) -> subproces
     return finish(start(args, env, stdin))
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
-    """Exit ``code``, nothing on stdout, one stderr line containing every needle, no traceback."""
-    assert result.returncode == code, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
-
-
 def public_pem(key: signing.PrivateKey) -> bytes:
     return key.key.public_key().public_bytes(serialization.Encoding.PEM,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -107,23 +95,23 @@ def test_keygen_out_writes_private_0600_and_refuses_to_overwrite(env, tmp_path):
     assert "d" in private and "kid" not in public and public["n"] == private["n"]
 
     again = flask_cli(["keygen", "--out", str(out)], env)
-    assert_one_line_error(again, 2, "--out", "already exists")
+    one_line_error(again, 2, "--out", "already exists")
     assert json.loads((out / "private.json").read_text()) == private  # the kept key survives
 
 
 # --------------------------------------------------------------------------- jwt
 
 
-def test_jwt_prints_only_a_jwt_that_pyjwt_verifies(env, console_key_text):
+def test_jwt_prints_only_a_jwt_that_verifies_independently(env, console_key_text):
     result = flask_cli(["jwt", "--channel-id", CHANNEL, "--key", str(FIXTURES / "line-console-key-2020.json"),
                         "--token-exp", "86400", "--exp-minutes", "5"], env)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
     assert result.stdout == token + "\n"
     # No --kid: the console key's own kid is used.
-    assert pyjwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": CONSOLE_KID}
+    assert rs256.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT", "kid": CONSOLE_KID}
     key = signing.load_private_key(console_key_text)
-    claims = pyjwt.decode(token, public_pem(key), algorithms=["RS256"], audience=AUDIENCE)
+    claims = rs256.decode(token, public_pem(key), algorithms=["RS256"], audience=AUDIENCE)
     assert claims["iss"] == claims["sub"] == CHANNEL
     assert claims["token_exp"] == 86400
     assert 4 * 60 <= claims["exp"] - int(time.time()) <= 5 * 60
@@ -136,8 +124,8 @@ def test_jwt_reads_a_pem_key_from_stdin_with_explicit_kid(env):
     result = flask_cli(["jwt", "--channel-id", CHANNEL, "--kid", "my-kid", "--key", "-"], env, stdin=pem)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip()
-    assert pyjwt.get_unverified_header(token)["kid"] == "my-kid"
-    claims = pyjwt.decode(token, private.public_key(), algorithms=["RS256"], audience=AUDIENCE)
+    assert rs256.get_unverified_header(token)["kid"] == "my-kid"
+    claims = rs256.decode(token, private.public_key(), algorithms=["RS256"], audience=AUDIENCE)
     assert claims["token_exp"] == signing.DEFAULT_TOKEN_EXP == 86400  # one day: each token holds one of 30 slots
 
 
@@ -198,24 +186,24 @@ def bad_input_results(tmp_path_factory, console_key) -> dict[str, subprocess.Com
 
 @pytest.mark.parametrize("name, option, hint", [(c[0], c[3], c[4]) for c in BAD_INPUTS])
 def test_bad_input_exits_2_with_one_line_naming_the_option(bad_input_results, name, option, hint):
-    line = assert_one_line_error(bad_input_results[name], 2, option, hint)
+    line = one_line_error(bad_input_results[name], 2, option, hint)
     assert line.startswith("Error: " + option)
 
 
 def test_revoke_checks_channel_id_and_never_echoes_the_secret(bad_input_results):
     result = bad_input_results["revoke_channel_id"]
-    assert_one_line_error(result, 2, "--channel-id", "numeric")
+    one_line_error(result, 2, "--channel-id", "numeric")
     assert "s3cret-value" not in result.stderr
 
 
 def test_issue_refuses_assertion_and_key_together(bad_input_results):
-    assert_one_line_error(bad_input_results["issue_both_ways"], 2, "--assertion", "not both")
+    one_line_error(bad_input_results["issue_both_ways"], 2, "--assertion", "not both")
 
 
 def test_console_wrapper_key_file_is_accepted(bad_input_results):
     result = bad_input_results["wrapper_ok"]
     assert result.returncode == 0, result.stderr
-    assert pyjwt.get_unverified_header(result.stdout.strip())["kid"] == CONSOLE_KID
+    assert rs256.get_unverified_header(result.stdout.strip())["kid"] == CONSOLE_KID
 
 
 # --------------------------------------------------------------------------- help
@@ -237,7 +225,7 @@ def test_help_shows_an_example(runner, command):
 
 def test_upstream_unreachable_exits_1_with_one_line(env):
     result = flask_cli(["token", "verify", "a.b.c"], env)  # LINE_API_BASE_URL is a closed port
-    line = assert_one_line_error(result, 1)
+    line = one_line_error(result, 1)
     assert "a.b.c" not in line  # the token may be a secret; it stays out of the message
 
 
@@ -293,7 +281,10 @@ def test_issue_kids_verify_revoke_against_the_sandbox(sandbox_channel):
     again = flask_cli(["token", "verify", token, "--target", "sandbox"], env)
     assert again.returncode == 1
     assert again.stdout == ""
-    assert json.loads(again.stderr)["error"] == "invalid_request"  # LINE's body, on stderr
+    explained, body = again.stderr.splitlines()  # what it means and the fix, then LINE's body on stderr
+    assert json.loads(body)["error"] == "invalid_request"
+    assert explained == "The sandbox refused the request (HTTP 400). This token was revoked, or LINE does not know " \
+                        "it. Issue a new one."
 
 
 def test_line_error_body_goes_to_stderr_with_exit_1(sandbox_channel):
@@ -302,7 +293,9 @@ def test_line_error_body_goes_to_stderr_with_exit_1(sandbox_channel):
                         "--key", str(FIXTURES / "line-console-key-2020.json"), "--target", "sandbox"], ch["env"])
     assert result.returncode == 1
     assert result.stdout == "" and "Traceback" not in result.stderr
-    assert "message" in json.loads(result.stderr)  # LINE's 404 for an unknown kid
+    explained, body = result.stderr.splitlines()
+    assert "message" in json.loads(body)  # LINE's 404 for an unknown kid, last
+    assert "LINE knows no key with this kid on this channel" in explained and "kid is not-registered" in explained
 
 
 def test_stateless_and_v2_tokens_against_the_sandbox(sandbox_channel):
@@ -322,7 +315,9 @@ def test_stateless_and_v2_tokens_against_the_sandbox(sandbox_channel):
     assert flask_cli(["token", "revoke-v2", token, "--target", "sandbox"], env).returncode == 0
     again = flask_cli(["token", "verify-v2", token, "--target", "sandbox"], env)
     assert again.returncode == 1
-    assert json.loads(again.stderr)["error_description"] == "access_token invalid"
+    assert json.loads(again.stderr.splitlines()[-1])["error_description"] == "access_token invalid"
+    # The web page's explanation, its advice pointing at the command that verifies v2.1 tokens.
+    assert "(v2.1 tokens are verified with line-token token verify.)" in again.stderr.splitlines()[0]
 
 
 def test_rotate_keeps_the_newest_n_and_retries_a_revoke_that_failed(sandbox_channel, tmp_path):
@@ -402,4 +397,4 @@ def test_sandbox_long_lived_issue_gives_a_token_verify_v2_accepts(tmp_path):
     assert verified.stdout.strip() == channel["channel_id"]
     wrong = line_token_cli(["sandbox", "long-lived", "issue", channel["channel_id"]],
                            {**env, "LINE_CHANNEL_SECRET": "not-the-secret"})
-    assert_one_line_error(wrong, 1, channel["channel_id"])
+    one_line_error(wrong, 1, channel["channel_id"])

@@ -6,7 +6,8 @@ import json
 from line_token.core import signing
 import pytest
 
-from test_cli import (FIXTURES, assert_one_line_error, cli_env, finish, flask_cli,  # noqa: F401
+from conftest import one_line_error
+from test_cli import (FIXTURES, cli_env, finish, flask_cli,  # noqa: F401
                       sandbox_channel as cli_sandbox_channel, start)
 
 
@@ -64,11 +65,11 @@ def test_a_refused_token_exits_1_with_lines_reason_on_one_line(sandbox_channel):
     revoke = flask_cli(["token", "revoke-v2", "-", "--target", "sandbox"], ch["env"], stdin=tokens["short-lived"])
     assert revoke.returncode == 0, revoke.stderr
     refused = flask_cli(["bot", "info", "--token", tokens["short-lived"], "--target", "sandbox"], ch["env"])
-    line = assert_one_line_error(refused, 1, "The sandbox refused the token", "invalid, expired or revoked",
+    line = one_line_error(refused, 1, "The sandbox refused the token", "invalid, expired or revoked",
                                  "Authentication failed. Confirm that the access token")
     assert tokens["short-lived"] not in line
     garbled = flask_cli(["bot", "quota", "--token", "not!a!token", "--target", "sandbox"], ch["env"])
-    assert_one_line_error(garbled, 1, "the token is malformed", "HTTP 401")
+    one_line_error(garbled, 1, "the token is malformed", "HTTP 401")
 
 
 def test_bad_input_exits_2_naming_the_option(sandbox_channel):
@@ -80,8 +81,8 @@ def test_bad_input_exits_2_naming_the_option(sandbox_channel):
          "--field", "not both"),
     ]
     for run, option, needle in runs:
-        assert_one_line_error(finish(run), 2, option, needle)
+        one_line_error(finish(run), 2, option, needle)
     token = issue_tokens(ch, "stateless")["stateless"]
     unknown = flask_cli(["bot", "info", "--token", token, "--target", "sandbox", "--field", "nope"], ch["env"])
-    assert_one_line_error(unknown, 2, "--field", "no field 'nope'", "displayName")
+    one_line_error(unknown, 2, "--field", "no field 'nope'", "displayName")
     assert signing.decode_unverified(token)[1]["iss"] == ch["channel_id"]

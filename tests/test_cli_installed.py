@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from line_token.core import signing
-from conftest import free_port
+from conftest import free_port, one_line_error
 from installing import build_wheel, venv_with
 
 TIMEOUT = 60
@@ -78,18 +78,6 @@ def ok(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 0, (result.args, result.stderr)
     assert "Traceback" not in result.stderr
     return result.stdout
-
-
-def one_line_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
-    """Exit ``code``, nothing on stdout, one stderr line with every needle, no traceback."""
-    assert result.returncode == code, (result.args, result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def test_the_whole_flow_with_the_installed_command_only(installed, home):
@@ -155,7 +143,9 @@ def test_the_whole_flow_with_the_installed_command_only(installed, home):
                   stdin=token, **secret_env)
     assert ok(revoked) == "" and secret not in revoked.stderr
     gone = run(exe, home, "token", "verify", token, "--target", "sandbox")
-    assert gone.returncode == 1 and json.loads(gone.stderr)["error"] == "invalid_request"
+    # What it means first, then LINE's body as the last line.
+    assert gone.returncode == 1 and json.loads(gone.stderr.splitlines()[-1])["error"] == "invalid_request"
+    assert gone.stderr.startswith("The sandbox refused the request (HTTP 400). This token was revoked")
 
     shown = json.loads(ok(run(exe, home, "sandbox", "channels", "show", channel_id, **secret_env)))
     assert [k["kid"] for k in shown["keys"]] == [kid] and len(shown["tokens"]) == 2

@@ -134,14 +134,19 @@ def path_for(world, path: str, channel_id: str) -> str:
     return path.replace("<channel_id>", quote(channel_id, safe=""))
 
 
+def draw_route(world, data) -> tuple[str, str]:
+    """A route of the app to fuzz: (method, path with a drawn channel ID)."""
+    method, path = data.draw(st.sampled_from(world["routes"]))
+    return method, path_for(world, path, data.draw(channel_ids(world)))
+
+
 # --------------------------------------------------------------------------- the properties
 
 
 @settings(max_examples=EXAMPLES or 400, **SETTINGS)
 @given(data=st.data())
 def test_fuzz_json_bodies(world, data):
-    method, path = data.draw(st.sampled_from(world["routes"]))
-    path = path_for(world, path, data.draw(channel_ids(world)))
+    method, path = draw_route(world, data)
     value = data.draw(st.one_of(field_dicts(world["known"]), json_values(world["known"])))
     if isinstance(value, dict) and data.draw(st.booleans()):
         value.setdefault("target", data.draw(st.sampled_from(["sandbox", "line"])))
@@ -152,8 +157,7 @@ def test_fuzz_json_bodies(world, data):
 @settings(max_examples=EXAMPLES or 400, **SETTINGS)
 @given(data=st.data())
 def test_fuzz_form_fields_and_uploads(world, data):
-    method, path = data.draw(st.sampled_from(world["routes"]))
-    path = path_for(world, path, data.draw(channel_ids(world)))
+    method, path = draw_route(world, data)
     form = data.draw(form_dicts(world["known"]))
     if data.draw(st.booleans()):
         form.setdefault("target", data.draw(st.sampled_from(["sandbox", "line", "nowhere"])))
@@ -173,8 +177,7 @@ def test_fuzz_form_fields_and_uploads(world, data):
 @settings(max_examples=EXAMPLES or 400, **SETTINGS)
 @given(data=st.data())
 def test_fuzz_content_types_and_truncated_bodies(world, data):
-    method, path = data.draw(st.sampled_from(world["routes"]))
-    path = path_for(world, path, data.draw(channel_ids(world)))
+    method, path = draw_route(world, data)
     kind = data.draw(st.sampled_from(["truncated json", "truncated form", "raw"]))
     if kind == "truncated json":
         whole = json.dumps(data.draw(field_dicts(world["known"]))).encode()
@@ -199,8 +202,7 @@ def test_fuzz_content_types_and_truncated_bodies(world, data):
 @given(data=st.data())
 def test_fuzz_with_csrf_on(world, data):
     """The real configuration: unprotected form posts are refused (400), never a 5xx."""
-    method, path = data.draw(st.sampled_from(world["routes"]))
-    path = path_for(world, path, data.draw(channel_ids(world)))
+    method, path = draw_route(world, data)
     if data.draw(st.booleans()):
         value = data.draw(field_dicts(world["known"]))
         response = world["csrf_client"].open(path, method=method, data=json.dumps(value), content_type="application/json")

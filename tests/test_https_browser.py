@@ -68,6 +68,16 @@ class Site:
     def target_sandbox(self, form: str):
         self.page.check(f'{form} input[name="target"][value="sandbox"]')
 
+    def send_to_sandbox(self, path: str, form: str, fields: dict[str, str], variant: str | None = None):
+        """Open the page at ``path``, send ``form`` to the sandbox with ``fields`` (selector: value) filled in."""
+        self.open(path)
+        self.target_sandbox(form)
+        if variant:
+            self.page.check(f'input[name="variant"][value="{variant}"]')
+        for selector, value in fields.items():
+            self.page.fill(selector, value)
+        self.submit(f"{form} button[type=submit]")
+
     def heading(self) -> str:
         return self.page.inner_text("#result-title").strip()
 
@@ -132,68 +142,41 @@ def test_every_form_works_over_https(browser, https_site, pem_key, lang):
         assert signing.verify_signature(jwt, public)
 
         # Issue a v2.1 token with that JWT.
-        site.open("/oauth2/v2.1/token")
-        site.target_sandbox("#token-form")
-        page.fill("#client_assertion", jwt)
-        site.submit("#token-form button[type=submit]")
+        site.send_to_sandbox("/oauth2/v2.1/token", "#token-form", {"#client_assertion": jwt})
         assert site.heading() == tr(lang, "Token issued")
         access_token = page.inner_text("#access-token").strip()
         key_id = page.inner_text("#key-id").strip()
         assert access_token.count(".") == 2
 
         # List the valid tokens.
-        site.open("/oauth2/v2.1/tokens")
-        site.target_sandbox("#tokens-form")
-        page.fill("#client_assertion", jwt)
-        site.submit("#tokens-form button[type=submit]")
+        site.send_to_sandbox("/oauth2/v2.1/tokens", "#tokens-form", {"#client_assertion": jwt})
         assert site.heading() == tr(lang, "Valid tokens")
         expect(page.locator("#kids")).to_contain_text(key_id)
 
         # Verify it.
-        site.open("/oauth2/v2.1/verify")
-        site.target_sandbox("#verify-form")
-        page.fill("#access_token", access_token)
-        site.submit("#verify-form button[type=submit]")
+        site.send_to_sandbox("/oauth2/v2.1/verify", "#verify-form", {"#access_token": access_token})
         assert site.heading() == tr(lang, "The token is valid")
         expect(page.locator("#client-id")).to_have_text(channel_id)
 
         # Revoke it (channel ID and secret from the console).
-        site.open("/oauth2/v2.1/revoke")
-        site.target_sandbox("#revoke-form")
-        page.fill("#access_token", access_token)
-        page.fill("#client_id", channel_id)
-        page.fill("#client_secret", secret)
-        site.submit("#revoke-form button[type=submit]")
+        site.send_to_sandbox("/oauth2/v2.1/revoke", "#revoke-form",
+                             {"#access_token": access_token, "#client_id": channel_id, "#client_secret": secret})
         expect(page.locator("#response-status")).to_have_text("200")
 
         # Other tokens: stateless (channel ID and secret), short-lived issue, verify, revoke.
-        site.open("/oauth2/v3/token")
-        site.target_sandbox("#stateless-form")
-        page.check('input[name="variant"][value="secret"]')
-        page.fill('[data-variant="secret"] #client_id', channel_id)
-        page.fill('[data-variant="secret"] #client_secret', secret)
-        site.submit("#stateless-form button[type=submit]")
+        site.send_to_sandbox("/oauth2/v3/token", "#stateless-form", {'[data-variant="secret"] #client_id': channel_id,
+                             '[data-variant="secret"] #client_secret': secret}, variant="secret")
         assert site.heading() == tr(lang, "Token issued")
 
-        site.open("/v2/oauth/accessToken")
-        site.target_sandbox("#issue_v2-form")
-        page.fill("#client_id", channel_id)
-        page.fill("#client_secret", secret)
-        site.submit("#issue_v2-form button[type=submit]")
+        site.send_to_sandbox("/v2/oauth/accessToken", "#issue_v2-form", {"#client_id": channel_id, "#client_secret": secret})
         assert site.heading() == tr(lang, "Token issued")
         short_lived = page.inner_text("#access-token").strip()
         assert short_lived
 
-        site.open("/v2/oauth/verify")
-        site.target_sandbox("#verify_v2-form")
-        page.fill("#access_token", short_lived)
-        site.submit("#verify_v2-form button[type=submit]")
+        site.send_to_sandbox("/v2/oauth/verify", "#verify_v2-form", {"#access_token": short_lived})
         assert site.heading() == tr(lang, "The token is valid")
 
-        site.open("/v2/oauth/revoke")
-        site.target_sandbox("#revoke_v2-form")
-        page.fill("#access_token", short_lived)
-        site.submit("#revoke_v2-form button[type=submit]")
+        site.send_to_sandbox("/v2/oauth/revoke", "#revoke_v2-form", {"#access_token": short_lived})
         assert site.heading() == tr(lang, "The sandbox accepted the request")
         screenshot(page, f"https-{lang}-other")
 

@@ -24,19 +24,6 @@ def text_of(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
-@pytest.fixture
-def key(console_key) -> signing.PrivateKey:
-    return signing.load_private_key(console_key)
-
-
-@pytest.fixture
-def channel(client, key) -> dict:
-    ch = client.post("/sandbox/api/channels", json={}).get_json()
-    kid = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                      auth=(ch["channel_id"], ch["channel_secret"])).get_json()["kid"]
-    return {**ch, "kid": kid}
-
-
 def jwt_for(channel: dict, key, *, exp_in: int, token_exp: int = 3600, kid: str | None = None) -> str:
     now = int(time.time())
     return signing.sign({"alg": "RS256", "typ": "JWT", "kid": kid or channel["kid"]},

@@ -85,6 +85,20 @@ def line_app(app):
     return app
 
 
+@pytest.fixture
+def line_answering(line_app, make_upstream):
+    """Point line_app's LINE at a new upstream that records each request and answers ``h.answer(*args)``."""
+    def _start(*args, **headers) -> Upstream:
+        def handle(h):
+            h.record()
+            h.answer(*args, **headers)
+
+        up = make_upstream(handle)
+        line_app.config["LINE_API_BASE_URL"] = up.url
+        return up
+    return _start
+
+
 # --------------------------------------------------------------------------- the interface
 
 
@@ -105,13 +119,8 @@ def test_endpoints_and_targets_are_lines_paths():
     assert line_client.TARGETS == ("line", "sandbox")
 
 
-def test_post_sends_a_form_and_get_sends_query_parameters(line_app, make_upstream):
-    def handle(h):
-        h.record()
-        h.answer(200, b'{"ok": true}')
-
-    up = make_upstream(handle)
-    line_app.config["LINE_API_BASE_URL"] = up.url
+def test_post_sends_a_form_and_get_sends_query_parameters(line_app, line_answering):
+    up = line_answering(200, b'{"ok": true}')
     with line_app.app_context():
         posted = line_client.call("revoke_v2", {"access_token": "abc def"})
         got = line_client.call("verify_v21", {"access_token": "a+b/c="})
@@ -185,28 +194,18 @@ def test_line_errors_non_json_and_empty_bodies_pass_through(line_app, make_upstr
     assert (html.status_code, html.body) == (503, "<html>busy</html>")
 
 
-def test_redirects_are_not_followed(line_app, make_upstream):
-    def handle(h):
-        h.record()
-        h.answer(302, b"", Location="http://127.0.0.1:1/elsewhere")
-
-    up = make_upstream(handle)
-    line_app.config["LINE_API_BASE_URL"] = up.url
+def test_redirects_are_not_followed(line_app, line_answering):
+    up = line_answering(302, b"", Location="http://127.0.0.1:1/elsewhere")
     with line_app.app_context():
         response = line_client.call("issue_v2", {"client_id": "1"})
     assert response.status_code == 302
     assert len(up.server.RequestHandlerClass.seen) == 1
 
 
-def test_a_huge_body_is_refused_with_a_clear_error(line_app, make_upstream):
+def test_a_huge_body_is_refused_with_a_clear_error(line_app, line_answering):
     big = b"x" * (line_client.MAX_BODY + 10)
 
-    def handle(h):
-        h.record()
-        h.answer(200, big, "text/plain")
-
-    up = make_upstream(handle)
-    line_app.config["LINE_API_BASE_URL"] = up.url
+    line_answering(200, big, "text/plain")
     with line_app.app_context(), pytest.raises(LineAPIError) as caught:
         line_client.call("issue_v2", {})
     assert caught.value.status == 502 and caught.value.code == "upstream_too_large"
@@ -324,13 +323,8 @@ def test_sandbox_disabled_and_unknown_target_are_400_naming_target(line_app):
     assert endpoint.value.status == 400
 
 
-def test_the_session_is_shared_and_keeps_no_cookies(line_app, make_upstream):
-    def handle(h):
-        h.record()
-        h.answer(200, b"{}", Set_Cookie="who=alice; Path=/")
-
-    up = make_upstream(handle)
-    line_app.config["LINE_API_BASE_URL"] = up.url
+def test_the_session_is_shared_and_keeps_no_cookies(line_app, line_answering):
+    line_answering(200, b"{}", Set_Cookie="who=alice; Path=/")
     with line_app.app_context():
         line_client.call("issue_v2", {})
         line_client.call("issue_v2", {})
@@ -338,13 +332,8 @@ def test_the_session_is_shared_and_keeps_no_cookies(line_app, make_upstream):
     assert len(line_client.session().cookies) == 0
 
 
-def test_secrets_never_reach_the_log(line_app, make_upstream, caplog):
-    def handle(h):
-        h.record()
-        h.answer(200, b"{}")
-
-    up = make_upstream(handle)
-    line_app.config["LINE_API_BASE_URL"] = up.url
+def test_secrets_never_reach_the_log(line_app, line_answering, caplog):
+    line_answering(200, b"{}")
     caplog.set_level(logging.DEBUG)
     with line_app.app_context():
         line_client.call("verify_v21", {"access_token": SECRET_TOKEN})
@@ -445,15 +434,10 @@ def test_parse_body_keeps_an_over_complex_answer_as_cut_text_with_a_note():
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_ANSWERS))
-def test_a_hostile_upstreams_over_complex_answer_is_a_page_with_a_note_not_a_500(line_app, make_upstream, name):
+def test_a_hostile_upstreams_over_complex_answer_is_a_page_with_a_note_not_a_500(line_app, line_answering, name):
     raw = HOSTILE_ANSWERS[name]
 
-    def handle(h):
-        h.record()
-        h.answer(200, raw)
-
-    up = make_upstream(handle)
-    line_app.config["LINE_API_BASE_URL"] = up.url
+    line_answering(200, raw)
     client = line_app.test_client()
     token = "t" * 40
     page = client.post("/v2/oauth/verify", data={"access_token": token, "target": "line"})

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-import http.server
 import re
-import threading
 import time
 
 import pytest
@@ -15,23 +13,6 @@ from line_token.core import signing
 from conftest import BUSY_MACHINE_SLACK, free_port
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@pytest.fixture
-def key(console_key) -> signing.PrivateKey:
-    return signing.load_private_key(console_key)
-
-
-@pytest.fixture
-def channel(client, key) -> dict:
-    """A sandbox channel with the console key's public half registered."""
-    created = client.post("/sandbox/api/channels", json={})
-    assert created.status_code == 201, created.get_data(as_text=True)
-    ch = created.get_json()
-    registered = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                             auth=(ch["channel_id"], ch["channel_secret"]))
-    assert registered.status_code == 201, registered.get_data(as_text=True)
-    return {**ch, "kid": registered.get_json()["kid"]}
 
 
 @pytest.fixture
@@ -364,26 +345,6 @@ def test_csrf_is_enforced_for_forms_but_not_json(tmp_path, channel):
 
 
 # --------------------------------------------------------------------------- LINE unreachable or slow
-
-
-class SlowHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        time.sleep(30)  # far past LINE_API_TIMEOUT: only our deadline ends the call in time
-
-    do_POST = do_GET
-
-    def log_message(self, *args):
-        return None
-
-
-@pytest.fixture
-def slow_upstream():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_dead_upstream_is_502_json_and_html(app, client):

@@ -4,9 +4,7 @@ and LINE unreachable or slow."""
 from __future__ import annotations
 
 import html
-import http.server
 import re
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,24 +12,9 @@ import pytest
 import requests
 
 from line_token.core import signing
-from conftest import BUSY_MACHINE_SLACK, free_port
+from conftest import BUSY_MACHINE_SLACK, free_port, live_channel
 
 pytestmark = pytest.mark.server
-
-
-def make_channel(base: str, public: dict) -> dict:
-    created = requests.post(f"{base}/sandbox/api/channels", json={"name": "proxy test"}, timeout=10)
-    assert created.status_code == 201, created.text
-    channel = created.json()
-    registered = requests.post(f"{base}/sandbox/api/channels/{channel['channel_id']}/keys", json=public, timeout=10,
-                               auth=(channel["channel_id"], channel["channel_secret"]))
-    assert registered.status_code == 201, registered.text
-    return {**channel, "kid": registered.json()["kid"]}
-
-
-@pytest.fixture(scope="module")
-def key(console_key) -> signing.PrivateKey:
-    return signing.load_private_key(console_key)
 
 
 def api(base: str, path: str, body: dict) -> dict:
@@ -42,7 +25,7 @@ def api(base: str, path: str, body: dict) -> dict:
 
 def test_json_flow_over_loopback(live_server, key):
     base = live_server.url
-    ch = make_channel(base, signing.public_jwk(key))
+    ch = live_channel(base, key, "proxy test")
     jwt = signing.build_assertion(ch["channel_id"], ch["kid"], key, 3600)
 
     issued = api(base, "/oauth2/v2.1/token", {"client_assertion": jwt, "target": "sandbox"})
@@ -77,7 +60,7 @@ class Browser:
 
 def test_form_flow_over_loopback_with_csrf(live_server, key, console_key_text):
     base = live_server.url
-    ch = make_channel(base, signing.public_jwk(key))
+    ch = live_channel(base, key, "proxy test")
     browser = Browser(base)
 
     # One step: channel ID, kid and private key in, token out.
@@ -107,7 +90,7 @@ def test_50_concurrent_one_step_issues_to_the_sandbox_do_not_deadlock(start_serv
     """Each call signs, then issues through the in-process sandbox. An HTTP call back to the
     server itself would need a second free thread per request and stall under this load."""
     server = start_server()  # the Procfile's defaults: 2 gevent workers
-    channels = [make_channel(server.url, signing.public_jwk(key)) for _ in range(2)]  # 25 each: under LINE's 30
+    channels = [live_channel(server.url, key, "proxy test") for _ in range(2)]  # 25 each: under LINE's 30
 
     def issue(i: int) -> tuple[int, dict, float]:
         ch = channels[i % 2]
@@ -141,7 +124,7 @@ def test_a_single_threaded_server_still_answers_sandbox_calls(start_server, key)
     """One worker process: the call into the sandbox stays in the request's own greenlet (no HTTP call back
     to the server, which under gthread with one thread would have waited on itself forever)."""
     server = start_server(workers=1)
-    ch = make_channel(server.url, signing.public_jwk(key))
+    ch = live_channel(server.url, key, "proxy test")
     jwt = signing.build_assertion(ch["channel_id"], ch["kid"], key, 600)
     started = time.monotonic()
     issued = api(server.url, "/oauth2/v2.1/token", {"client_assertion": jwt, "target": "sandbox"})
@@ -158,37 +141,19 @@ def test_dead_upstream_is_502_within_the_timeout(start_server):
     assert response.json()["error"] == "upstream_unreachable"
 
 
-class Sleeper(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        time.sleep(30)  # far past LINE_API_TIMEOUT: only our deadline ends the call in time
-
-    do_GET = do_POST
-
-    def log_message(self, *args):
-        return None
-
-
-def test_slow_upstream_is_504_within_the_timeout(start_server):
-    slow = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sleeper)
-    slow.daemon_threads = True
-    threading.Thread(target=slow.serve_forever, daemon=True).start()
-    try:
-        server = start_server(env={"LINE_API_BASE_URL": f"http://127.0.0.1:{slow.server_address[1]}",
-                                   "LINE_API_TIMEOUT": "3"})
-        started = time.monotonic()
-        response = requests.post(server.url + "/oauth2/v2.1/token", json={"client_assertion": "a.b.c"}, timeout=30)
-        elapsed = time.monotonic() - started
-        assert response.status_code == 504, response.text
-        assert response.json()["error"] == "upstream_timeout"
-        assert 2.9 < elapsed < 3 + BUSY_MACHINE_SLACK
-        # A form post gets the form back with the message, and the same status.
-        browser = requests.Session()
-        form = browser.get(server.url + "/v2/oauth/verify", timeout=10)
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-        started = time.monotonic()
-        page = browser.post(server.url + "/v2/oauth/verify", data={"access_token": "x", "csrf_token": csrf}, timeout=30)
-        assert page.status_code == 504 and time.monotonic() - started < 3 + BUSY_MACHINE_SLACK
-        assert "did not answer within 3 seconds" in page.text and 'id="verify_v2-form"' in page.text
-    finally:
-        slow.shutdown()
-        slow.server_close()
+def test_slow_upstream_is_504_within_the_timeout(start_server, slow_upstream):
+    server = start_server(env={"LINE_API_BASE_URL": slow_upstream, "LINE_API_TIMEOUT": "3"})
+    started = time.monotonic()
+    response = requests.post(server.url + "/oauth2/v2.1/token", json={"client_assertion": "a.b.c"}, timeout=30)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 504, response.text
+    assert response.json()["error"] == "upstream_timeout"
+    assert 2.9 < elapsed < 3 + BUSY_MACHINE_SLACK
+    # A form post gets the form back with the message, and the same status.
+    browser = requests.Session()
+    form = browser.get(server.url + "/v2/oauth/verify", timeout=10)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    started = time.monotonic()
+    page = browser.post(server.url + "/v2/oauth/verify", data={"access_token": "x", "csrf_token": csrf}, timeout=30)
+    assert page.status_code == 504 and time.monotonic() - started < 3 + BUSY_MACHINE_SLACK
+    assert "did not answer within 3 seconds" in page.text and 'id="verify_v2-form"' in page.text

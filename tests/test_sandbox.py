@@ -389,8 +389,9 @@ def test_short_lived_31st_revokes_the_oldest(client, channel):
 
 
 @pytest.mark.parametrize("case, override, body", [
-    # §5.6 live record: unknown numeric and non-numeric IDs both answer "in the wrong format".
-    ("unknown channel", {"client_id": "1999999999"}, invalid_request("some parameters in the wrong format")),
+    # §5.6 live record: a non-numeric ID answers "in the wrong format". An unknown numeric one answers as a known one
+    # with a wrong secret (LINE's documented invalid_client), so no caller learns which IDs exist (issue 23 item 9).
+    ("unknown channel", {"client_id": "1999999999"}, invalid_client("invalid client_secret")),
     ("malformed channel", {"client_id": "abc"}, invalid_request("some parameters in the wrong format")),
     ("wrong secret", {"client_secret": "0" * 32}, invalid_client("invalid client_secret")),
     ("wrong grant", {"grant_type": "password"}, PARAMS_INVALID),
@@ -485,12 +486,21 @@ def test_admin_key_cap(client, keypairs, monkeypatch):
     assert r.status_code == 400 and "2 public keys" in r.json["error_description"]
 
 
-def test_admin_channel_cap(client, monkeypatch):
+def test_admin_channel_cap_makes_room_by_removing_the_channel_unused_longest(client, monkeypatch):
+    """Issue 23 item 2: a full cap no longer answers 409 to everyone."""
     monkeypatch.setattr(store_module, "MAX_CHANNELS", 2)
-    for _ in range(2):
-        create(client)
+    clock = [1_900_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    first = create(client)
+    clock[0] += 60
+    second = create(client)
+    clock[0] += 60
+    assert client.get(f"/sandbox/api/channels/{first[0]}", auth=first).status_code == 200  # its owner uses it
+    clock[0] += 60
     r = client.post("/sandbox/api/channels", json={})
-    assert r.status_code == 409 and "maximum of 2 channels" in r.json["error_description"]
+    assert r.status_code == 201
+    assert client.get(f"/sandbox/api/channels/{first[0]}", auth=first).status_code == 200
+    assert client.get(f"/sandbox/api/channels/{second[0]}", auth=second).status_code == 401  # made room
 
 
 @pytest.mark.parametrize("method, path", [
@@ -500,10 +510,15 @@ def test_admin_channel_cap(client, monkeypatch):
     ("post", "/sandbox/api/channels/1999999999/keys"),
     ("delete", "/sandbox/api/channels/1999999999/tokens"),
 ])
-def test_admin_unknown_channel_is_a_json_404(client, keypairs, method, path):
+def test_admin_unknown_channel_answers_as_a_wrong_secret(client, keypairs, method, path):
+    """Issue 23 item 9: without the secret, an unknown channel and a known one answer alike (401)."""
     channel_id = path.split("/")[4]
-    r = getattr(client, method)(path, json=keypairs[0][1] if method == "post" else None, auth=(channel_id, "0" * 32))
-    assert r.status_code == 404 and r.json["error"] == "not_found" and "channel" in r.json["error_description"]
+    known, _ = create(client)
+    body = keypairs[0][1] if method == "post" else None
+    r = getattr(client, method)(path, json=body, auth=(channel_id, "0" * 32))
+    wrong = getattr(client, method)(path.replace(channel_id, known), json=body, auth=(known, "0" * 32))
+    assert r.status_code == wrong.status_code == 401 and r.json == wrong.json and r.json["error"] == "unauthorized"
+    assert r.headers["WWW-Authenticate"] == wrong.headers["WWW-Authenticate"]
 
 
 def test_admin_channel_details_never_show_token_values(client, channel):
@@ -529,7 +544,7 @@ def test_admin_revoke_all_and_delete(client, channel):
     assert verify(client, token).json == invalid_request("The access token revoked")
     r = client.delete(f"/sandbox/api/channels/{channel.id}", auth=auth)
     assert r.status_code == 204
-    assert client.get(f"/sandbox/api/channels/{channel.id}", auth=auth).status_code == 404
+    assert client.get(f"/sandbox/api/channels/{channel.id}", auth=auth).status_code == 401  # gone: as a wrong secret
     assert issue(client, assertion(channel)).json == KEY_NOT_FOUND
 
 
@@ -585,7 +600,7 @@ def test_console_flow(client, keypairs):
     assert r.status_code == 200 and "Revoked 1 valid token." in r.get_data(as_text=True)
     r = client.post("/sandbox/console/delete", data=form)
     assert r.status_code == 200 and f'data-deleted-channel="{channel_id}"' in r.get_data(as_text=True)
-    assert client.post("/sandbox/console/open", data=form).status_code == 404
+    assert client.post("/sandbox/console/open", data=form).status_code == 401  # gone: as a wrong secret
 
 
 def test_console_shows_key_errors_beside_the_field(client):
@@ -603,12 +618,19 @@ def test_console_shows_key_errors_beside_the_field(client):
 
 
 def test_console_unknown_channel(client):
+    """Issue 23 item 9: an unknown channel answers as a known one with a wrong secret; a malformed ID is named."""
+    known, _ = create(client)
     r = client.post("/sandbox/console/open", data={"channel_id": "1999999999", "channel_secret": "x"})
-    assert r.status_code == 404 and r.mimetype == "text/html"
-    assert 'id="channel_id-error"' in r.get_data(as_text=True)
+    wrong = client.post("/sandbox/console/open", data={"channel_id": known, "channel_secret": "x"})
+    assert r.status_code == wrong.status_code == 401 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert 'id="channel_secret-error"' in html and "No sandbox channel has this ID and secret" in html
+    summary = re.compile(r'<div class="error-summary".*?</div>', re.S)
+    assert summary.search(html).group(0) == summary.search(wrong.get_data(as_text=True)).group(0)
     for path in ("/sandbox/console/keys", "/sandbox/console/revoke", "/sandbox/console/delete",
                  "/sandbox/console/long-lived", "/sandbox/console/keys/delete"):
-        assert client.post(path, data={"channel_id": "nope", "channel_secret": "x"}).status_code == 404
+        r = client.post(path, data={"channel_id": "nope", "channel_secret": "x"})
+        assert r.status_code == 400 and 'id="channel_id-error"' in r.get_data(as_text=True)
 
 
 def test_console_never_lists_other_peoples_channels(client):

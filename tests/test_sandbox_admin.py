@@ -68,7 +68,10 @@ def admin_calls(channel_id, public):
 
 
 @pytest.mark.parametrize("auth", [None, "wrong secret", "other channel's secret", "bearer"])
-def test_every_admin_call_on_a_channel_needs_its_secret_and_a_refusal_changes_nothing(client, keypair, auth):
+def test_every_admin_call_on_a_channel_needs_its_secret_and_a_refusal_changes_nothing(client, keypair, auth,
+                                                                                     monkeypatch):
+    now = int(time.time())  # one clock reading: "expires_in" must not tick between the two details() below
+    monkeypatch.setattr(time, "time", lambda: float(now))
     channel_id, secret = create(client)
     other_id, other_secret = create(client)
     kid = add_key(client, channel_id, secret, keypair[1])
@@ -152,8 +155,12 @@ def test_channel_creation_is_limited_per_client_address(app, client, monkeypatch
     r = client.post("/sandbox/api/channels", json={})
     assert r.status_code == 429 and r.json["error"] == "rate_limited" and "3" in r.json["error_description"]
     assert r.headers["Retry-After"] == "3600"
+    assert "SANDBOX_CHANNELS_PER_HOUR" in r.json["error_description"] and "field" not in r.json
     r = client.post("/sandbox/console/channels", data={"name": "x"})  # the console shares the count
-    assert r.status_code == 429 and r.headers["Retry-After"] == "3600" and 'id="name-error"' in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "3600" and 'id="console-refusal"' in html
+    # The optional Name field is not what is wrong: it is not marked (issue 22 item 8).
+    assert 'id="name-error"' not in html and 'aria-invalid="true"' not in html and "SANDBOX_CHANNELS_PER_HOUR" in html
     create(client, environ_base={"REMOTE_ADDR": "192.0.2.7"})  # another client is not affected
     now += 1800
     assert client.post("/sandbox/api/channels", json={}).headers["Retry-After"] == "1800"
@@ -174,8 +181,29 @@ def test_creation_limit_is_counted_in_the_store_across_apps(tmp_path):
     assert clients[1].post("/sandbox/api/channels", json={}).status_code == 429
 
 
-def test_default_creation_limit_is_twenty_per_hour(app):
-    assert app.config["SANDBOX_CHANNELS_PER_HOUR"] == 20
+def test_default_creation_limit_is_twenty_per_hour_on_a_public_deploy_and_none_for_one_person(tmp_path, monkeypatch):
+    """Issue 22 item 8: TRUST_PROXY (a proxy in front: app.json sets it) keeps 20 per hour; one person's own
+    server has no limit, and a loopback address alone never lifts it."""
+    from line_token import create_app
+
+    monkeypatch.delenv("SANDBOX_CHANNELS_PER_HOUR", raising=False)
+
+    def app_with(**config):
+        return create_app({"TESTING": True, "SECRET_KEY": "t", "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3"),
+                           **config})
+
+    assert app_with(TRUST_PROXY="1").config["SANDBOX_CHANNELS_PER_HOUR"] == 20
+    own = app_with(TRUST_PROXY="")
+    assert own.config["SANDBOX_CHANNELS_PER_HOUR"] == 0
+    client = own.test_client()
+    assert [client.post("/sandbox/api/channels", json={}).status_code for _ in range(25)] == [201] * 25
+    # Behind a proxy on the same host every client is loopback: the limit holds for them.
+    public = app_with(TRUST_PROXY="1").test_client()
+    codes = [public.post("/sandbox/api/channels", json={}, headers={"X-Forwarded-For": "127.0.0.1"}).status_code
+             for _ in range(21)]
+    assert codes == [201] * 20 + [429]
+    monkeypatch.setenv("SANDBOX_CHANNELS_PER_HOUR", "20")  # app.json's own setting, whatever TRUST_PROXY says
+    assert app_with(TRUST_PROXY="").config["SANDBOX_CHANNELS_PER_HOUR"] == 20
 
 
 # --------------------------------------------------------------------------- stored keys
@@ -222,14 +250,18 @@ def test_every_sandbox_answer_has_its_own_line_request_id(client, keypair):
 
 
 def test_short_lived_issue_with_unknown_or_non_numeric_client_id(client):
-    """docs/line-api.md §5.6 (live record): 400 invalid_request "some parameters in the wrong format"."""
+    """docs/line-api.md §5.6 (live record): a non-numeric ID answers 400 invalid_request "some parameters in the
+    wrong format"; an unknown numeric one answers as a known one with a wrong secret, LINE's documented
+    invalid_client, so no caller learns which channel IDs exist (issue 23 item 9)."""
     channel_id, secret = create(client)
-    for client_id in ("1999999999", "abc", "12345"):
+    for client_id in ("abc", "12345"):
         r = short_lived(client, client_id, secret)
         assert (r.status_code, r.json) == (400, {"error": "invalid_request",
                                                  "error_description": "some parameters in the wrong format"})
-    r = short_lived(client, channel_id, "0" * 32)  # a known ID with a wrong secret: invalid_client
-    assert (r.status_code, r.json) == (400, {"error": "invalid_client", "error_description": "invalid client_secret"})
+    unknown = short_lived(client, "1999999999", secret)
+    wrong = short_lived(client, channel_id, "0" * 32)  # a known ID with a wrong secret: invalid_client
+    for r in (unknown, wrong):
+        assert (r.status_code, r.json) == (400, {"error": "invalid_client", "error_description": "invalid client_secret"})
 
 
 def test_v2_verify_tells_garbage_from_unknown_tokens(client):
@@ -254,7 +286,7 @@ def test_long_lived_token_issue_verify_reissue_with_grace_and_revoke(client, mon
     for the chosen 0-24 h; /v2/oauth/verify and /v2/oauth/revoke take it."""
     channel_id, secret = create(client)
     auth = (channel_id, secret)
-    now = 1_900_000_000
+    now = int(time.time())  # the channel was made now: far ahead, housekeeping would remove it
     monkeypatch.setattr(time, "time", lambda: float(now))
     r = client.post(f"/sandbox/api/channels/{channel_id}/long-lived", json={}, auth=auth)
     assert r.status_code == 201 and r.json["previous_valid_until"] is None and r.json["token_type"] == "Bearer"
@@ -305,7 +337,7 @@ def test_short_lived_rate_limit_is_off_by_default_and_answers_429_when_set(app, 
     """docs/line-api.md §5.6, §6: LINE answers 429 above its per-channel rate; optional here."""
     channel_id, secret = create(client)
     assert app.config["SANDBOX_SHORT_LIVED_PER_SECOND"] == 0
-    now = 1_900_000_000
+    now = int(time.time())  # the channel was made now: far ahead, housekeeping would remove it
     monkeypatch.setattr(time, "time", lambda: float(now))
     assert all(short_lived(client, channel_id, secret).status_code == 200 for _ in range(5))
     app.config["SANDBOX_SHORT_LIVED_PER_SECOND"] = 3
@@ -404,3 +436,104 @@ def test_proxy_pages_show_the_sandbox_origin_in_their_curl_lines(tmp_path, confi
     curl = re.search(r'<pre id="curl-masked"[^>]*>(.*?)</pre>', html, re.S).group(1)
     assert page.status_code == 200 and shown in curl, curl
     assert "access_token in invalid format" in html  # the in-process sandbox answered (§5.7)
+
+
+# --------------------------------------------------------------------------- housekeeping (issue 23 item 5)
+
+
+def test_housekeeping_keeps_the_documented_bounds_even_when_creation_is_refused(tmp_path, monkeypatch):
+    """docs/sandbox.md: expired tokens trimmed to the newest 30 per channel and purged 7 days after expiry, idle
+    channels removed. It runs on its own schedule (at most once a minute across workers and instances) in its
+    own transaction: a refused creation, which used to roll it back, no longer keeps anything."""
+    import sqlalchemy as sa
+
+    from line_token import create_app
+    from line_token.sandbox import store as store_module
+
+    clock = [1_900_000_000]
+    monkeypatch.setattr(time, "time", lambda: float(clock[0]))
+    config = {"TESTING": True, "SECRET_KEY": "t", "SANDBOX_DATABASE": str(tmp_path / "s.sqlite3"),
+              "SANDBOX_CHANNELS_PER_HOUR": 1}
+    first, second = create_app(dict(config)), create_app(dict(config))  # two workers (or instances), one database
+    channel_id, secret = create(first.test_client())  # housekeeping ran here, on the first request: nothing to do
+    store = first.extensions["sandbox_store"]
+
+    # Fill: what accumulated before (a long-lived reissue kept rows it never trimmed; a refused creation rolled
+    # the purge back): 100 expired rows on the channel, 25 of them more than 7 days ago, and an idle channel.
+    now = clock[0]
+    week = store_module.EXPIRED_KEPT_FOR
+    with store.engine.begin() as conn:
+        conn.execute(store_module.tokens.insert(), [
+            {"token_hash": f"{i:064x}", "channel_id": channel_id, "kind": store_module.LONG_LIVED, "key_id": None,
+             "issued_at": now - 10 * 86400, "expires_at": now - 9 * 86400 + i * (8 * 86400 // 100)}
+            for i in range(100)])
+        conn.execute(store_module.channels.insert().values(
+            channel_id="1000000001", secret_hash="0" * 64, name="", created_at=now - 40 * 86400,
+            used_at=now - 36 * 86400))
+
+    def rows():
+        with store.engine.connect() as conn:
+            expired = conn.execute(sa.select(store_module.tokens.c.expires_at)
+                                   .where(store_module.tokens.c.expires_at <= clock[0])).scalars().all()
+            idle = conn.execute(sa.select(store_module.channels.c.channel_id)
+                                .where(store_module.channels.c.channel_id == "1000000001")).scalars().all()
+        return len(expired), min(expired, default=clock[0]), bool(idle)
+
+    refused = second.test_client().post("/sandbox/api/channels", json={})
+    assert refused.status_code == 429  # refused; and housekeeping ran a moment ago (the first worker): not due
+    assert rows()[0] == 100 and rows()[2]
+    clock[0] += 61
+    refused = second.test_client().post("/sandbox/api/channels", json={})
+    assert refused.status_code == 429  # refused again, but housekeeping was due, and ran in its own transaction
+    count, oldest, idle_left = rows()
+    assert count == store_module.EXPIRED_KEPT_PER_CHANNEL and oldest > clock[0] - week and not idle_left
+    # The channel itself is still its owner's.
+    assert first.test_client().get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, secret)).status_code == 200
+
+
+# --------------------------------------------------------------------------- failed authentications (issue 23 item 10)
+
+
+def test_failed_authentications_are_limited_per_client_then_429_with_retry_after(app, client, monkeypatch):
+    """Guessing a channel's secret ran at 1,855 tries a second: failures on the admin API, the console and LINE's
+    secret-taking endpoints share one per-client budget; past it every try, right secret included, is a 429."""
+    assert app.config["SANDBOX_AUTH_FAILURE_LIMIT"] == "30/minute"  # the default
+    app.config["SANDBOX_AUTH_FAILURE_LIMIT"] = "4/minute"
+    now = [int(time.time())]
+    monkeypatch.setattr(time, "time", lambda: float(now[0]))
+    channel_id, secret = create(client)
+    wrong = "0" * 32
+    guesser = {"REMOTE_ADDR": "2001:db8:1:2::10"}
+    failures = [
+        client.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, wrong), environ_base=guesser),
+        client.post("/sandbox/console/open", data={"channel_id": channel_id, "channel_secret": wrong},
+                    environ_base=guesser),
+        client.post("/sandbox/v2/oauth/accessToken", data={"grant_type": "client_credentials", "client_id": "1999999999",
+                                                   "client_secret": wrong}, environ_base=guesser),
+        client.post("/sandbox/oauth2/v2.1/revoke", data={"client_id": channel_id, "client_secret": wrong,
+                                                        "access_token": "a.b.c"}, environ_base=guesser),
+    ]
+    assert [r.status_code for r in failures] == [401, 401, 400, 400]
+    # Another address of the same /64 is the same client: the budget is spent, and even the right secret is refused.
+    same_client = {"REMOTE_ADDR": "2001:db8:1:2:ffff::1"}
+    answers = {
+        "admin": client.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, secret), environ_base=same_client),
+        "console": client.post("/sandbox/console/open", data={"channel_id": channel_id, "channel_secret": secret},
+                               environ_base=same_client),
+        "line": client.post("/sandbox/v2/oauth/accessToken", data={
+            "grant_type": "client_credentials", "client_id": channel_id, "client_secret": secret},
+            environ_base=same_client),
+    }
+    for name, r in answers.items():
+        text = r.get_data(as_text=True)
+        assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60, name
+        assert "SANDBOX_AUTH_FAILURE_LIMIT" in text and "4 per 1 minute" in text and secret not in text, name
+    assert answers["admin"].json["error"] == "too_many_failures"
+    assert "access_token" not in answers["line"].json and "message" in answers["line"].json  # LINE's 429 shape
+    assert 'id="console-refusal"' in answers["console"].get_data(as_text=True)
+    # Another client (another /64) is not affected, and the guesser's budget comes back after the window.
+    other = {"REMOTE_ADDR": "2001:db8:1:3::10"}
+    assert client.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, secret), environ_base=other).status_code == 200
+    now[0] += 61
+    assert client.get(f"/sandbox/api/channels/{channel_id}", auth=(channel_id, secret),
+                      environ_base=same_client).status_code == 200

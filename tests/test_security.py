@@ -564,3 +564,68 @@ def test_no_secret_ever_travels_in_a_url_of_ours(app, client):
         page = client.get(path, query_string={"access_token": SECRET, "client_secret": SECRET,
                                               "client_assertion": SECRET, "private_key": SECRET})
         assert page.status_code == 200 and SECRET not in page.get_data(as_text=True), path
+
+
+# --------------------------------------------------------------------------- forwarded headers (issue 23 item 2)
+
+
+def picture_url(client, headers: dict) -> str:
+    created = client.post("/sandbox/api/channels", json={}).get_json()
+    token = client.post("/sandbox/v2/oauth/accessToken", data={
+        "grant_type": "client_credentials", "client_id": created["channel_id"],
+        "client_secret": created["channel_secret"]}).get_json()["access_token"]
+    return client.get("/sandbox/v2/bot/info", headers={"Authorization": f"Bearer {token}", **headers}
+                      ).get_json()["pictureUrl"]
+
+
+def test_x_forwarded_host_is_not_trusted_unless_configured(tmp_path):
+    """Issue 23 item 2: ProxyFix took X-Forwarded-Host, so a client chose the host in pictureUrl and snippets."""
+    forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "https"}
+    proxied = make_app(tmp_path, TRUST_PROXY="1").test_client()
+    url = picture_url(proxied, forged)
+    assert url.startswith("https://localhost/sandbox/bot-profile/") and "evil" not in url  # the scheme is trusted
+    trusting = make_app(tmp_path, TRUST_PROXY="1", TRUST_PROXY_HOST=True).test_client()
+    assert picture_url(trusting, forged).startswith("https://evil.example/sandbox/bot-profile/")
+
+
+def test_trust_proxy_counts_proxies_and_only_a_proxy_s_headers_count(tmp_path, caplog):
+    """TRUST_PROXY=N takes the Nth X-Forwarded-For value from the right, and only from a peer TRUST_PROXY_FROM
+    lists (private addresses by default): a client reaching the app directly names no one else."""
+    caplog.set_level("WARNING", logger="line_token.web.security")
+    two = limited_app(tmp_path / "two", limit="1/minute", TRUST_PROXY="2").test_client()
+    router = {"REMOTE_ADDR": "10.0.0.1"}
+    assert two.get("/", headers={"X-Forwarded-For": "1.1.1.1, 198.51.100.1, 10.0.0.2"}, environ_base=router).status_code == 200
+    assert two.get("/", headers={"X-Forwarded-For": "2.2.2.2, 198.51.100.1, 10.0.0.3"}, environ_base=router).status_code == 429
+    assert two.get("/", headers={"X-Forwarded-For": "1.1.1.1, 198.51.100.2, 10.0.0.2"}, environ_base=router).status_code == 200
+
+    one = limited_app(tmp_path / "one", limit="1/minute", TRUST_PROXY="1").test_client()
+    stranger = {"REMOTE_ADDR": "203.0.113.7"}  # a public address: not a proxy
+    codes = [one.get("/", headers={"X-Forwarded-For": f"198.51.100.{i}", "X-Forwarded-Proto": "https"},
+                     environ_base=stranger) for i in range(3)]
+    assert [r.status_code for r in codes] == [200, 429, 429]
+    assert "Strict-Transport-Security" not in codes[0].headers  # its X-Forwarded-Proto is not taken either
+    untrusted = [r for r in caplog.records if "TRUST_PROXY_FROM does not list" in r.getMessage()]
+    assert len(untrusted) == 1 and "203.0.113.7" in untrusted[0].getMessage()
+    # A request from the proxy's side without X-Forwarded-For: said once.
+    for _ in range(2):
+        one.get("/static/app.css", environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert len([r for r in caplog.records if "came without X-Forwarded-For" in r.getMessage()]) == 1
+    # TRUST_PROXY unset and forwarded headers arrive: said once, ignored.
+    plain = make_app(tmp_path / "plain").test_client()
+    for _ in range(2):
+        plain.get("/", headers={"X-Forwarded-For": "198.51.100.1"})
+    assert len([r for r in caplog.records if "TRUST_PROXY is not set" in r.getMessage()]) == 1
+
+
+@pytest.mark.parametrize("setting, value", [("TRUST_PROXY", "yes please"), ("TRUST_PROXY", "11"),
+                                            ("TRUST_PROXY_FROM", "10.0.0.0/8, not-an-address")])
+def test_a_bad_proxy_setting_refuses_to_start_naming_it(tmp_path, setting, value):
+    with pytest.raises(RuntimeError, match=setting):
+        make_app(tmp_path, **{setting: value})
+
+
+def test_ipv6_clients_count_by_their_64(tmp_path):
+    client = limited_app(tmp_path, limit="1/minute").test_client()
+    assert client.get("/", environ_base={"REMOTE_ADDR": "2001:db8:aa:bb::1"}).status_code == 200
+    assert client.get("/", environ_base={"REMOTE_ADDR": "2001:db8:aa:bb:ffff:1:2:3"}).status_code == 429
+    assert client.get("/", environ_base={"REMOTE_ADDR": "2001:db8:aa:bc::1"}).status_code == 200

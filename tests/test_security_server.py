@@ -428,3 +428,37 @@ def test_two_workers_count_one_rate_limit(proxied_server):
     assert page.status_code == 429 and page.headers["Content-Type"].startswith("text/html")
     assert client("GET", "/static/app.css").status_code == 200  # static files are free
     assert Client(proxied_server)("GET", "/").status_code == 200  # another client is not held back
+
+
+# --------------------------------------------------------------------------- forwarded headers (issue 23 item 2)
+
+
+def post_json_from(source: str, port: int, path: str, headers: dict) -> tuple[int, dict]:
+    """POST {} as JSON to 127.0.0.1:port from the local address ``source`` (127.0.0.0/8 is all this host's)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
+    try:
+        conn.request("POST", path, body=b"{}", headers={"Content-Type": "application/json", **headers})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_a_spoofed_x_forwarded_for_reaching_the_app_directly_does_not_multiply_the_channel_limit(start_server):
+    """With TRUST_PROXY=1 and the app also reachable directly, a spoofed X-Forwarded-For created 955 channels in
+    6 s (each value a new client). Forwarded headers count only from the proxy's address (TRUST_PROXY_FROM; here
+    the proxy is 127.0.0.1 and the stranger connects from 127.0.0.2): the stranger is one client, 20 an hour."""
+    server = start_server({"TRUST_PROXY": "1", "TRUST_PROXY_FROM": "127.0.0.1"}, workers=1)
+    codes = [post_json_from("127.0.0.2", server.port, "/sandbox/api/channels",
+                            {"X-Forwarded-For": f"198.51.100.{i}"})[0] for i in range(25)]
+    assert codes == [201] * 20 + [429] * 5, codes
+    # Through the proxy, X-Forwarded-For names the client: two people behind it each have their own 20.
+    for person in ("192.0.2.1", "192.0.2.2"):
+        assert post_json_from("127.0.0.1", server.port, "/sandbox/api/channels",
+                              {"X-Forwarded-For": f"203.0.113.9, {person}"})[0] == 201
+    # The operator is told once that forwarded headers came from elsewhere than the proxy.
+    time.sleep(0.5)
+    log = server.log()
+    assert log.count("which TRUST_PROXY_FROM does not list as a proxy") == 1 and "127.0.0.2" in log

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-import jwt as pyjwt
+import rs256  # RS256 checked with cryptography alone, independent of the app's jwcrypto
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -21,16 +21,16 @@ def _public_pem(key: signing.PrivateKey) -> bytes:
 
 
 def _verify(token: str, key: signing.PrivateKey) -> dict:
-    """Verify with PyJWT, independent of our code."""
-    return pyjwt.decode(token, _public_pem(key), algorithms=["RS256"], audience="https://api.line.me/",
+    """Verify with cryptography alone (tests/rs256.py), independent of our code and of jwcrypto."""
+    return rs256.decode(token, _public_pem(key), algorithms=["RS256"], audience="https://api.line.me/",
                         options={"verify_exp": False})
 
 
-def test_console_key_2020_signs_a_jwt_pyjwt_accepts(console_key_text):
+def test_console_key_2020_signs_a_jwt_an_independent_check_accepts(console_key_text):
     key = signing.load_private_key(console_key_text)
     assert key.kid == "1dab2f4f-b73f-47a3-b99d-1730e22b9544"
     token = signing.build_assertion(CHANNEL, "", key, token_exp=86400, now=NOW)
-    header = pyjwt.get_unverified_header(token)
+    header = rs256.get_unverified_header(token)
     assert header == {"alg": "RS256", "typ": "JWT", "kid": "1dab2f4f-b73f-47a3-b99d-1730e22b9544"}
     claims = _verify(token, key)
     assert claims == {"iss": CHANNEL, "sub": CHANNEL, "aud": "https://api.line.me/", "exp": NOW + 1800, "token_exp": 86400}
@@ -161,7 +161,7 @@ def test_refusals_name_the_field_and_fix(key, changes, field, words):
 def test_empty_kid_is_filled_from_the_keys_own_kid(key):
     header, payload = _claims(h__kid="")
     token = signing.sign(header, payload, key, now=NOW)
-    assert pyjwt.get_unverified_header(token)["kid"] == "1dab2f4f-b73f-47a3-b99d-1730e22b9544"
+    assert rs256.get_unverified_header(token)["kid"] == "1dab2f4f-b73f-47a3-b99d-1730e22b9544"
 
 
 def test_limits_are_inclusive(key):
@@ -214,3 +214,42 @@ def test_decode_unverified(key):
     _refused(lambda: signing.decode_unverified("abc"), "client_assertion", "three parts")
     assert signing.verify_signature(token, signing.public_jwk(key))
     assert not signing.verify_signature(token[:-4] + "AAAA", signing.public_jwk(key))
+
+
+def test_a_header_no_compact_jwt_can_carry_is_refused_naming_the_header(key):
+    header, payload = signing.build_claims(CHANNEL, "k", now=NOW)
+    for extra in ({"crit": ["exp"]}, {"b64": False}, {"b64": False, "crit": ["b64"]}):
+        _refused(lambda: signing.sign({**header, **extra}, payload, key, NOW), "header", "crit")
+
+
+def test_every_jose_operation_runs_without_pyjwt(tmp_path):
+    """jwcrypto signs, verifies and decodes, and makes and checks the sandbox's stateless tokens: with PyJWT
+    unimportable, all of it still works; PyJWT is in no requirement and no module of ours."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = (
+        "import sys\n"
+        "sys.modules['jwt'] = None\n"
+        "from line_token.core import signing\n"
+        "from line_token.sandbox import service, store\n"
+        "private, public = signing.generate_key_pair()\n"
+        "key = signing.load_private_key(private)\n"
+        "token = signing.build_assertion('1234567890', 'k', key)\n"
+        "print(signing.verify_signature(token, public), signing.decode_unverified(token)[0]['kid'])\n"
+        f"box = service.Sandbox(store.open_store({{'SANDBOX_DATABASE': {str(tmp_path / 's.sqlite3')!r}}}))\n"
+        "channel, _ = box.create_channel('x')\n"
+        "stateless = box.mint_stateless_token(channel.channel_id)\n"
+        "import time\n"
+        "print(box.stateless_channel(stateless, int(time.time())) == channel.channel_id,\n"
+        "      box.stateless_channel(stateless[:-2] + 'AA', int(time.time())))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["True k", "True None"]
+    assert "pyjwt" not in (ROOT / "requirements.txt").read_text().lower()
+    import re
+
+    for path in (ROOT / "line_token").rglob("*.py"):
+        assert not re.search(r"^\s*(import jwt\b|from jwt\b)", path.read_text(), re.M), path

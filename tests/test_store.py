@@ -89,23 +89,46 @@ def test_unknown_channel_is_refused(db):
     assert db.delete_channel("1234567890") is False
 
 
-def test_channels_are_capped(db, monkeypatch):
+def test_at_the_cap_the_channel_unused_longest_makes_room(db, monkeypatch):
+    """Issue 23 item 2: a full cap is not a 409 for everyone; the channel its owner left unused longest goes."""
     monkeypatch.setattr(store_module, "MAX_CHANNELS", 3)
-    for _ in range(3):
-        db.create_channel(now=NOW)
-    with pytest.raises(CapReached):
-        db.create_channel(now=NOW)
+    a, b, c = (db.create_channel(now=NOW + i)[0] for i in range(3))
+    db.touch_channel(a.channel_id, now=NOW + 10)  # its owner opened it
+    issue(db, b.channel_id, kind=SHORT_LIVED, now=NOW + 20)  # a token call is not the owner's use
+    d, _ = db.create_channel(now=NOW + 30)
+    assert db.get_channel(b.channel_id) is None and db.find_token(f"tok-{SHORT_LIVED}-{NOW + 20}-0") is None
+    assert all(db.get_channel(ch.channel_id) for ch in (a, c, d))
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(store_module.channels)).scalar_one() == 3
 
 
-def test_idle_channels_are_purged_to_free_the_cap(db, monkeypatch):
-    monkeypatch.setattr(store_module, "MAX_CHANNELS", 2)
-    old, _ = db.create_channel(now=NOW)
-    busy, _ = db.create_channel(now=NOW)
-    issue(db, busy.channel_id, lifetime=60 * 86400)  # a valid token keeps a channel alive
-    later = NOW + store_module.CHANNEL_IDLE_LIFETIME + 1
-    fresh, _ = db.create_channel(now=later)
-    assert db.get_channel(old.channel_id) is None
-    assert db.get_channel(busy.channel_id) is not None and db.get_channel(fresh.channel_id) is not None
+def test_only_the_owner_s_use_keeps_a_channel_from_idling_out(db):
+    """Issue 23 item 2: one short-lived token a month used to keep a channel (and its slot of the cap) for ever."""
+    kept_by_tokens, _ = db.create_channel(now=NOW)
+    kept_by_owner, _ = db.create_channel(now=NOW)
+    month = 30 * 86400
+    for i in range(3):
+        issue(db, kept_by_tokens.channel_id, kind=SHORT_LIVED, now=NOW + i * month, prefix=f"m{i}")
+    db.touch_channel(kept_by_owner.channel_id, now=NOW + month)
+    db.add_key(kept_by_owner.channel_id, JWK, now=NOW + 2 * month)  # registering a key is the owner's use too
+    db.purge(now=NOW + 2 * month + 1)
+    assert db.get_channel(kept_by_tokens.channel_id) is None
+    assert db.get_channel(kept_by_owner.channel_id) is not None
+
+
+def test_channels_have_a_maximum_age_whatever_their_use(backend):
+    db = store_module.open_store({**backend, "SANDBOX_CHANNEL_MAX_DAYS": 40})
+    try:
+        channel, _ = db.create_channel(now=NOW)
+        for day in range(0, 40, 5):
+            db.touch_channel(channel.channel_id, now=NOW + day * 86400)
+        db.purge(now=NOW + 40 * 86400 - 1)
+        assert db.get_channel(channel.channel_id) is not None
+        db.purge(now=NOW + 40 * 86400)
+        assert db.get_channel(channel.channel_id) is None
+    finally:
+        db.dispose()
+    assert store_module.open_store(backend).channel_max_age == store_module.CHANNEL_MAX_AGE == 90 * 86400
 
 
 def test_delete_channel_removes_keys_and_tokens(db, channel_id):
@@ -210,17 +233,24 @@ def _worker(url: str, channel_id: str, start, results, n: int) -> None:
     s.dispose()
 
 
-def test_v21_limit_holds_across_processes(db, channel_id):
-    """40 issues from 4 processes at once: exactly 30 succeed, on either backend."""
+def at_once(work, processes: int, answers: int) -> list[str]:
+    """Fork ``processes`` processes that each run ``work(start, results)`` from the same moment (``start``
+    is set once all have started); the ``answers`` outcomes they put in ``results``."""
     ctx = multiprocessing.get_context("fork")
     start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(db.url, channel_id, start, results, 10)) for _ in range(4)]
+    procs = [ctx.Process(target=work, args=(start, results)) for _ in range(processes)]
     for p in procs:
         p.start()
     start.set()
-    outcomes = [results.get(timeout=60) for _ in range(40)]
+    outcomes = [results.get(timeout=60) for _ in range(answers)]
     for p in procs:
         p.join(timeout=30)
+    return outcomes
+
+
+def test_v21_limit_holds_across_processes(db, channel_id):
+    """40 issues from 4 processes at once: exactly 30 succeed, on either backend."""
+    outcomes = at_once(lambda start, results: _worker(db.url, channel_id, start, results, 10), 4, 40)
     assert outcomes.count("ok") == 30 and outcomes.count("limit") == 10
     assert len(db.valid_tokens(channel_id, V21)) == 30
 
@@ -238,33 +268,16 @@ def _create_schema(url: str, start, results) -> None:
 
 def test_tables_are_created_once_when_workers_start_together(backend):
     url = store_module.database_url(backend)
-    ctx = multiprocessing.get_context("fork")
-    start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_create_schema, args=(url, start, results)) for _ in range(6)]
-    for p in procs:
-        p.start()
-    start.set()
-    outcomes = [results.get(timeout=60) for _ in range(6)]
-    for p in procs:
-        p.join(timeout=30)
-    assert outcomes == ["ok"] * 6
+    assert at_once(lambda start, results: _create_schema(url, start, results), 6, 6) == ["ok"] * 6
 
 
 def test_fresh_sqlite_file_opened_by_six_workers_at_once_never_locks(tmp_path):
     """Issue 15: six processes opening one fresh SQLite file together sometimes got "database is
     locked" (each connection switched the file to WAL). Twelve fresh files in a row, six processes
     each: every first request answers."""
-    ctx = multiprocessing.get_context("fork")
     for round_ in range(12):
         url = f"sqlite:///{tmp_path / f'fresh-{round_}.sqlite3'}"
-        start, results = ctx.Event(), ctx.Queue()
-        procs = [ctx.Process(target=_create_schema, args=(url, start, results)) for _ in range(6)]
-        for p in procs:
-            p.start()
-        start.set()
-        outcomes = [results.get(timeout=60) for _ in range(6)]
-        for p in procs:
-            p.join(timeout=30)
+        outcomes = at_once(lambda start, results: _create_schema(url, start, results), 6, 6)
         assert outcomes == ["ok"] * 6, f"round {round_}: {outcomes}"
 
 
@@ -300,15 +313,7 @@ def test_take_counts_events_in_a_sliding_window(db):
 
 def test_channel_creation_limit_is_atomic_across_processes(db):
     """Four processes create at once for one client with a limit of 5: exactly 5 channels."""
-    ctx = multiprocessing.get_context("fork")
-    start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_create_limited, args=(db.url, start, results, 3)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    start.set()
-    outcomes = [results.get(timeout=60) for _ in range(12)]
-    for p in procs:
-        p.join(timeout=30)
+    outcomes = at_once(lambda start, results: _create_limited(db.url, start, results, 3), 4, 12)
     assert outcomes.count("ok") == 5 and outcomes.count("limited") == 7
 
 
@@ -393,3 +398,16 @@ def test_a_file_already_in_wal_mode_is_not_switched_again():
     cursor.mode = "wal"
     store_module._ensure_wal(cursor)
     assert cursor.calls == ["PRAGMA journal_mode"]
+
+
+def test_housekeeping_runs_at_most_once_a_period_across_processes(backend):
+    """Issue 23 item 5: two workers (or instances) on one database purge once a minute in all, whichever asks."""
+    first, second = store_module.open_store(backend), store_module.open_store(backend)
+    try:
+        assert first.housekeep(now=NOW) is True
+        assert second.housekeep(now=NOW + 30) is False and first.housekeep(now=NOW + 59) is False
+        assert second.housekeep(now=NOW + store_module.HOUSEKEEPING_EVERY) is True
+        assert first.housekeep(now=NOW + store_module.HOUSEKEEPING_EVERY + 1) is False
+    finally:
+        first.dispose()
+        second.dispose()

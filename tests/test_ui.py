@@ -17,29 +17,9 @@ import pytest
 import requests
 
 from line_token.core import display, inspector, signing
-from conftest import free_port
+from conftest import free_port, live_channel
 
 URN = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@pytest.fixture
-def key(console_key) -> signing.PrivateKey:
-    return signing.load_private_key(console_key)
-
-
-def make_channel(client, key) -> dict:
-    created = client.post("/sandbox/api/channels", json={})
-    assert created.status_code == 201, created.get_data(as_text=True)
-    ch = created.get_json()
-    registered = client.post(f"/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                             auth=(ch['channel_id'], ch['channel_secret']))
-    assert registered.status_code == 201, registered.get_data(as_text=True)
-    return {**ch, "kid": registered.get_json()["kid"]}
-
-
-@pytest.fixture
-def channel(client, key) -> dict:
-    return make_channel(client, key)
 
 
 def expired_jwt(channel: dict, key, minutes_ago: int = 12) -> str:
@@ -78,12 +58,18 @@ def test_inspector_json_and_refusals(client, channel, key):
     assert ok.status_code == 200 and body["ok"] and body["kind"] == inspector.ASSERTION
     assert body["token_exp"] == 86400 and 0 < body["expires_in"] <= 1800
     assert body["sandbox"]["registered"] and body["sandbox"]["channel_id"] == channel["channel_id"]
-    # An unregistered kid on a channel the sandbox does not have: both facts named.
-    stranger = signing.sign({"alg": "RS256", "typ": "JWT", "kid": "not-a-sandbox-kid"},
-                            {"iss": "1234567890", "sub": "1234567890", "aud": "https://api.line.me/",
-                             "exp": int(time.time()) + 600, "token_exp": 60}, key)
-    msg = client.post("/inspect", json={"text": stranger, "target": "sandbox"}).get_json()["sandbox"]["message"]
-    assert "not-a-sandbox-kid" in msg and "no channel 1234567890" in msg
+    # An unregistered kid: named, with both ways on. Whether the iss channel exists is not said (issue 23 item 9):
+    # a JWT naming an existing channel and one naming no channel get the same answer.
+    answers = []
+    for iss in ("1234567890", channel["channel_id"]):
+        stranger = signing.sign({"alg": "RS256", "typ": "JWT", "kid": "not-a-sandbox-kid"},
+                                {"iss": iss, "sub": iss, "aud": "https://api.line.me/",
+                                 "exp": int(time.time()) + 600, "token_exp": 60}, key)
+        answers.append(client.post("/inspect", json={"text": stranger, "target": "sandbox"}).get_json()["sandbox"])
+    msg = answers[0]["message"]
+    assert "not-a-sandbox-kid" in msg and "LINE Platform" in msg and "register your public key" in msg
+    assert [{k: v for k, v in a.items() if k != "iss"} for a in answers] == [
+        {k: v for k, v in answers[0].items() if k != "iss"}] * 2
     for bad, status in (("", 400), ("not a jwt at all!", 400), ("x" * 20000, 400)):
         r = client.post("/inspect", json={"text": bad})
         assert r.status_code == status and r.get_json()["field"] == "text", bad[:20]
@@ -99,11 +85,16 @@ def test_refused_issue_says_how_long_ago_the_jwt_expired(client, channel, key):
     assert "passed 12 min ago" in explain and " or more than 30 minutes" not in explain
 
 
-def test_404_names_the_kid_and_whether_the_sandbox_channel_exists(client, channel, key):
-    jwt = signing.build_assertion("1234567890", "kid-from-the-file", key, 60)
-    page = text_of(client.post("/oauth2/v2.1/token", data={"client_assertion": jwt, "target": "sandbox"}))
-    explain = re.search(r'<p class="explain" id="explanation">(.*?)</p>', page, re.S).group(1)
-    assert "kid-from-the-file" in explain and "no channel 1234567890" in explain
+def test_404_names_the_kid_and_not_whether_the_sandbox_channel_exists(client, channel, key):
+    """Issue 23 item 9: the explanation names the kid and both ways on, the same for an existing iss channel and
+    an unknown one (who has not proven the secret cannot learn which channel IDs exist)."""
+    explains = []
+    for iss in ("1234567890", channel["channel_id"]):
+        jwt = signing.build_assertion(iss, "kid-from-the-file", key, 60)
+        page = text_of(client.post("/oauth2/v2.1/token", data={"client_assertion": jwt, "target": "sandbox"}))
+        explains.append(re.search(r'<p class="explain" id="explanation">(.*?)</p>', page, re.S).group(1))
+    assert "kid-from-the-file" in explains[0] and "LINE Platform" in explains[0]
+    assert explains[0] == explains[1]
 
 
 # --------------------------------------------------------------------------- issuing
@@ -164,11 +155,9 @@ def test_snippets_mask_secrets_and_the_python_one_runs(start_server, console_key
     """The Python snippet (line-bot-sdk v3), secrets included, gets a token from a live sandbox."""
     server = start_server()
     s = requests.Session()
-    ch = s.post(server.url + "/sandbox/api/channels", json={}, timeout=30).json()
     key = signing.load_private_key(console_key_text)
-    kid = s.post(f"{server.url}/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                 auth=(ch['channel_id'], ch['channel_secret']), timeout=30).json()["kid"]
-    jwt = signing.build_assertion(ch["channel_id"], kid, key, 600)
+    ch = live_channel(server.url, key)
+    jwt = signing.build_assertion(ch["channel_id"], ch["kid"], key, 600)
     form = s.get(server.url + "/oauth2/v2.1/token", timeout=30).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     page = html.unescape(s.post(server.url + "/oauth2/v2.1/token", data={
@@ -199,11 +188,9 @@ NODE_DIR = __import__("pathlib").Path(__file__).resolve().parent / "node"  # LIN
 def issue_on_live_server(server, console_key_text) -> tuple[str, str]:
     """Issue a token through the token page of a live server (sandbox target); return (page, JWT)."""
     s = requests.Session()
-    ch = s.post(server.url + "/sandbox/api/channels", json={}, timeout=30).json()
     key = signing.load_private_key(console_key_text)
-    kid = s.post(f"{server.url}/sandbox/api/channels/{ch['channel_id']}/keys", json=signing.public_jwk(key),
-                 auth=(ch["channel_id"], ch["channel_secret"]), timeout=30).json()["kid"]
-    jwt = signing.build_assertion(ch["channel_id"], kid, key, 600)
+    ch = live_channel(server.url, key)
+    jwt = signing.build_assertion(ch["channel_id"], ch["kid"], key, 600)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', s.get(server.url + "/oauth2/v2.1/token", timeout=30).text)
     page = html.unescape(s.post(server.url + "/oauth2/v2.1/token", data={
         "csrf_token": csrf.group(1), "client_assertion": jwt, "target": "sandbox"}, timeout=30).text)

@@ -7,24 +7,28 @@ the in-process sandbox), so a key, JWT or channel works the same in both.
 
 Exit codes: 0 on success (LINE answered 2xx), 1 when LINE or the sandbox refused
 or could not be reached, 2 on bad input. Errors are one line on stderr naming
-the option and the fix; stdout carries only the result, so ``$(...)`` and
-``| jq`` work. Output: readable text on a terminal, JSON otherwise or with
+the option and the fix (a refusal: what it means and the fix, then the body as
+it came); stdout carries only the result, so ``$(...)`` and ``| jq`` work.
+Nothing from the network reaches the terminal with its control sequences
+(``clean``), and plain http:// goes only to this computer unless ``--insecure``. Output: readable text on a terminal, JSON otherwise or with
 ``--json``, one bare value with ``--field NAME``. Messages are in Japanese when
 LANGUAGE/LC_ALL/LC_MESSAGES/LANG say ``ja`` (the web pages' catalog).
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
+import re
 import sys
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
-from ..core import catalogs, display, line_client, signing
+from ..core import catalogs, display, endpoints, line_client, signing
 from ..core.settings import line_settings
-from ..core.signing import Duration, SigningError
+from ..core.signing import N_, SigningError
 
 MAX_KEY_FILE = 64 * 1024  # a JWK or PEM is a few KiB; anything larger is the wrong file
 
@@ -42,15 +46,8 @@ FIELD_OPTIONS = {
     "client_assertion": "--assertion",
 }
 
-# The fields of each endpoint's 2xx answer (docs/line-api.md §5), for --field.
-ANSWER_FIELDS = {
-    "issue_v21": ("access_token", "expires_in", "token_type", "key_id"),
-    "kids_v21": ("kids",),
-    "verify_v21": ("client_id", "expires_in", "scope"),
-    "issue_stateless": ("access_token", "expires_in", "token_type"),
-    "issue_v2": ("access_token", "expires_in", "token_type"),
-    "verify_v2": ("client_id", "expires_in", "scope"),
-}
+# The fields of each endpoint's 2xx answer (the registry, core/endpoints.py), for --field.
+ANSWER_FIELDS = {e.name: e.answer for e in endpoints.REGISTRY if e.answer}
 
 
 # --------------------------------------------------------------------------- language
@@ -68,20 +65,9 @@ def translations():
 
 
 def tr(msgid: str, /, **params: Any) -> str:
-    """``msgid`` in the user's language, with ``%(name)s`` params filled in. Modules import it as ``_``."""
-    text = translations().gettext(msgid)
-    params = {name: localise(value) for name, value in params.items()}
-    try:
-        return text % params if params else text
-    except (KeyError, ValueError, TypeError):  # a broken translation must not hide the message
-        return msgid % params if params else msgid
-
-
-def localise(value: Any) -> Any:
-    """A message parameter in the user's language (durations carry their unit)."""
-    if isinstance(value, Duration):
-        return value.localised(translations().gettext)
-    return value
+    """``msgid`` in the user's language, with ``%(name)s`` params filled in (core.catalogs.translate).
+    Modules import it as ``_``."""
+    return catalogs.translate(translations().gettext, msgid, params)
 
 
 def translate_template(template: str, params: dict) -> str:
@@ -117,22 +103,21 @@ def from_signing_error(err: SigningError, option: str | None = None) -> InputErr
 
 
 # The shared messages are written for the web pages; on the command line, their advice names commands.
+# Each pair is a piece of those messages and its command-line wording; the catalog translates both, so the
+# piece is found (and replaced) in the message's translation too.
 PAGE_TO_COMMAND = (
-    ("Make a new key pair on the keys page.", "Make a new key pair with: line-token keygen"),
-    ("キーペアのページで新しいキーペアを作成してください。", "line-token keygen で新しいキーペアを作成してください。"),
-    ("is verified and revoked on the \"Other token types\" page.",
-     "is verified with line-token token verify-v2 and revoked with line-token token revoke-v2."),
-    ("短期・長期のトークンの検証と取り消しは「その他のトークン」ページで行います。",
-     "短期・長期のトークンは line-token token verify-v2 で検証し、line-token token revoke-v2 で取り消します。"),
-    ("(v2.1 tokens are verified on the v2.1 Verify page.)", "(v2.1 tokens are verified with line-token token verify.)"),
-    ("（v2.1のトークンはv2.1の「検証」ページで検証します）", "（v2.1のトークンは line-token token verify で検証します）"),
+    (N_("Make a new key pair on the keys page."), N_("Make a new key pair with: line-token keygen")),
+    (N_("is verified and revoked on the \"Other token types\" page."),
+     N_("is verified with line-token token verify-v2 and revoked with line-token token revoke-v2.")),
+    (N_("(v2.1 tokens are verified on the v2.1 Verify page.)"),
+     N_("(v2.1 tokens are verified with line-token token verify.)")),
 )
 
 
 def for_the_command_line(message: str) -> str:
     """A shared (web page) message with its page advice turned into the command to run."""
     for page, command in PAGE_TO_COMMAND:
-        message = message.replace(page, command)
+        message = message.replace(_(page), _(command))
     return message
 
 
@@ -246,25 +231,71 @@ def check_secret(channel_secret: str | None) -> str:
 # --------------------------------------------------------------------------- where requests go
 
 
+INSECURE_FLAG = "line_token.insecure"  # click context meta: --insecure was given
+
+
+def _remember_insecure(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[INSECURE_FLAG] = True
+    return value
+
+
+def insecure_option(func):
+    """``--insecure``: allow plain http:// to another host (check_base_url reads it from the context)."""
+    return click.option(
+        "--insecure", is_flag=True, expose_value=False, callback=_remember_insecure,
+        help="Allow a plain http:// URL to a host other than this computer: the channel secret, assertions and "
+             "tokens then cross the network unencrypted. (It does not turn off certificate checks.)")(func)
+
+
 def target_options(func):
-    """``--target line|sandbox`` and ``--base-url URL``."""
+    """``--target line|sandbox``, ``--base-url URL`` and ``--insecure``."""
+    func = insecure_option(func)
     func = click.option(
         "--base-url", metavar="URL",
         help="Send to this LINE-compatible server instead, e.g. a running app's sandbox: "
-             "http://127.0.0.1:8000/sandbox")(func)
+             "http://127.0.0.1:8000/sandbox (https:// unless it is on this computer; see --insecure)")(func)
     return click.option(
         "--target", type=click.Choice(line_client.TARGETS), default="line", show_default=True,
         help="line: the LINE Platform (LINE_API_BASE_URL). sandbox: the offline sandbox, in this process "
              "(a file in the user's data folder, or SANDBOX_DATABASE / DATABASE_URL).")(func)
 
 
-def check_base_url(base_url: str) -> str:
-    """An http(s) URL with a host, without a trailing slash."""
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1: a server on this computer (no name is looked up)."""
+    host = host.lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])  # an IPv6 zone ("::1%lo") names no other host
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def insecure_allowed() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and context.find_root().meta.get(INSECURE_FLAG))
+
+
+def check_base_url(base_url: str, option: str = "--base-url") -> str:
+    """An http(s) URL with a host, without a trailing slash; plain http only to this computer unless --insecure."""
     url = base_url.strip().rstrip("/")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise InputError("--base-url", _("give an http:// or https:// URL of a LINE-compatible server, e.g. "
-                                         "http://127.0.0.1:8000/sandbox"))
+    try:
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed [ in an IPv6 address
+        host = None
+    if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
+        raise InputError(option, _("give an http:// or https:// URL of a LINE-compatible server, e.g. "
+                                   "http://127.0.0.1:8000/sandbox"))
+    if parts.scheme == "http" and not is_loopback(host) and not insecure_allowed():
+        # The channel secret, assertions and tokens would cross the network readable by anyone on the way.
+        raise InputError(option, _("%(url)s is plain HTTP to another computer: the channel secret and tokens "
+                                   "would cross the network unencrypted. Use https://, or add --insecure if you "
+                                   "trust every network in between (plain http:// is accepted only for this "
+                                   "computer: localhost, 127.0.0.1, ::1).", url=clean(url)))
     return url
 
 
@@ -330,6 +361,8 @@ def resolve_target(target: str, base_url: str | None) -> tuple[Any, str]:
         app.config["LINE_API_BASE_URL"] = url  # this process's copy only
         return app, "line"
     app = cli_app()
+    if target == "line":  # LINE_API_BASE_URL (https://api.line.me unless set) is held to the same rule
+        check_base_url(str(app.config.get("LINE_API_BASE_URL") or ""), "LINE_API_BASE_URL")
     if target == "sandbox" and app.config.get("SANDBOX_ENABLED", True):
         # Import SQLAlchemy and open the database now, so LINE_API_TIMEOUT times the request itself
         # rather than this process's first database use (seconds on a busy machine).
@@ -352,18 +385,45 @@ request_fields = line_client.request_fields
 # --------------------------------------------------------------------------- output
 
 
+# What a terminal would act on rather than show: CSI sequences (colours, cursor moves, erasing), the
+# strings of OSC, DCS, SOS, PM and APC (window titles, hyperlinks, clipboard writes), other escapes
+# (ESC c resets the terminal), in their 7-bit and 8-bit (C1) forms; then any lone C0 or C1 control
+# but newline and tab (a carriage return overwrites the line), and the bidirectional overrides that
+# reorder what is shown.
+_TERMINAL_CONTROL = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# json.dumps(ensure_ascii=False) escapes C0 controls (ESC becomes \u001b) but leaves DEL, C1 and the
+# bidirectional overrides raw; these are escaped too, so JSON output is the same value, safe to show.
+_JSON_UNESCAPED_CONTROL = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: Any) -> str:
+    """Text from the network (or pasted), safe to print on a terminal: escape sequences and control
+    characters removed, newlines and tabs kept."""
+    return _TERMINAL_CONTROL.sub("", str(text))
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    """JSON as json.dumps writes it (non-ASCII kept), with every character a terminal acts on escaped."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _JSON_UNESCAPED_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def dump(body: Any) -> str:
-    """JSON for people and jq alike (indented); text bodies as they came."""
+    """JSON for people and jq alike (indented); text bodies as they came, without terminal controls."""
     if isinstance(body, str):
-        return body
-    return json.dumps(body, indent=2, ensure_ascii=False)
+        return clean(body)
+    return to_json(body, indent=2)
 
 
 def human(body: Any) -> str:
     """``name: value`` lines for a person at a terminal."""
     if not isinstance(body, dict):
         return dump(body)
-    width = max((len(k) for k in body), default=0)
+    width = max((len(clean(k)) for k in body), default=0)
     lines = []
     for name, value in body.items():
         if value is None:
@@ -372,7 +432,7 @@ def human(body: Any) -> str:
             value = ", ".join(str(v) for v in value) if value else "-"
         elif isinstance(value, dict):
             value = json.dumps(value, ensure_ascii=False)
-        lines.append(f"{name + ':':<{width + 1}} {value}")
+        lines.append(f"{clean(name) + ':':<{width + 1}} {clean(value)}")
     return "\n".join(lines)
 
 
@@ -396,9 +456,9 @@ def emit(body: Any, as_json: bool = False, field_name: str | None = None) -> Non
         if value is None:
             click.echo("")  # e.g. previous_valid_until when there was no previous token
         elif isinstance(value, list):
-            click.echo("\n".join(str(v) for v in value))
+            click.echo(clean("\n".join(str(v) for v in value)))
         else:
-            click.echo(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            click.echo(clean(value) if isinstance(value, str) else to_json(value))
     elif as_json or not sys.stdout.isatty():
         click.echo(dump(body))
     else:
@@ -428,18 +488,50 @@ def send(endpoint: str, fields: dict[str, str], target: str, base_url: str | Non
         raise UpstreamError(message) from None
 
 
+def one_line(body: Any) -> str:
+    """An answer's body as one line of terminal-safe text (JSON compact, as it came)."""
+    text = body if isinstance(body, str) else to_json(body)
+    return " ".join(clean(text).split())
+
+
+def explanation(response: line_client.LineResponse) -> str | None:
+    """What a refusal means and how to fix it, as the web page says it (core.display), for the command line.
+
+    A 404 to a signed request names the kid the JWT carried, and on the sandbox the command that lists
+    the channel's kids.
+    """
+    hint = display.explain(response.status_code, response.body)
+    text = for_the_command_line(_(hint)) if hint else None
+    assertion = response.fields.get("client_assertion") or ""
+    if response.status_code == 404 and assertion:
+        try:
+            header, payload = signing.decode_unverified(assertion)[:2]
+        except (SigningError, ValueError, TypeError):
+            header, payload = {}, {}
+        kid = header.get("kid") if isinstance(header, dict) else None
+        if isinstance(kid, str) and kid:
+            text = display.join_sentences(text, _("The JWT's kid is %(kid)s.", kid=clean(kid)))
+        channel = payload.get("iss") if isinstance(payload, dict) else None
+        if response.target == "sandbox" and isinstance(channel, str) and signing.is_channel_id(channel):
+            text = display.join_sentences(text, _("The channel's registered kids are listed by: line-token "
+                                                  "sandbox channels show %(id)s", id=channel))
+    return text
+
+
 def refused(response: line_client.LineResponse) -> NoReturn:
-    """LINE's error body on stderr (one line), a hint for a person, exit 1."""
+    """Why the target refused and the fix (as the web page says it), then its body as the last line; exit 1.
+
+    The body stays one line, last on stderr, so a script can still read it (``tail -n 1``).
+    """
+    if response.target == "sandbox":
+        who = _("The sandbox refused the request (HTTP %(status)s).", status=response.status_code)
+    else:
+        who = _("LINE refused the request (HTTP %(status)s).", status=response.status_code)
+    click.echo(display.join_sentences(who, explanation(response)), err=True)
     if response.body == "":
         click.echo(_("LINE answered HTTP %(status)s with an empty body.", status=response.status_code), err=True)
     else:
-        # Compact, so the error body stays one line that a script can parse.
-        body = response.body if isinstance(response.body, str) else json.dumps(response.body, ensure_ascii=False)
-        click.echo(" ".join(body.split("\n")), err=True)
-    hint = display.explain(response.status_code, response.body)
-    if hint and sys.stderr.isatty():
-        # Only for a person at a terminal: a script reading stderr gets LINE's body alone.
-        click.echo(_("Hint: %(hint)s", hint=for_the_command_line(_(hint))), err=True)
+        click.echo(one_line(response.body), err=True)
     click.get_current_context().exit(1)
 
 

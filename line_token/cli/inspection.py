@@ -1,7 +1,6 @@
 """``line-token inspect``: what a JWT or token is, and what LINE would say about it."""
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime, timezone
 
@@ -10,7 +9,7 @@ import click
 from ..core import inspector, signing
 from ..core.signing import N_
 from .common import tr as _
-from .common import (InputError, human, read_text_input, translate_template)
+from .common import (InputError, clean, human, read_text_input, to_json, translate_template)
 
 
 # --------------------------------------------------------------------------- inspect
@@ -57,11 +56,11 @@ def inspect_command(value: str, as_json: bool) -> None:
     if as_json or not sys.stdout.isatty():
         data = result.as_dict()
         data["problems"] = problems
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(to_json(data, indent=2))
     else:
         click.echo(_("Kind: %(kind)s", kind=_(KIND_NAMES[result.kind])))
         if result.header is not None:
-            click.echo(_("Header:") + " " + json.dumps(result.header, ensure_ascii=False))
+            click.echo(_("Header:") + " " + to_json(result.header))
         if result.payload is not None:
             click.echo(_("Claims:"))
             for line in human(result.payload).splitlines():
@@ -79,7 +78,7 @@ def inspect_command(value: str, as_json: bool) -> None:
             click.echo(_("Problems:"))
             for problem in problems:
                 # The message names its claim ("payload.exp passed…"): the field is not said twice.
-                message = problem["message"]
+                message = clean(problem["message"])  # it may quote the pasted text
                 click.echo("  " + (message if message.startswith(problem["field"]) else
                                    f"{problem['field']}: {message}"))
         else:

@@ -14,6 +14,7 @@ import click
 
 from .. import INSTALLED
 from .bot import bot_group
+from .common import clean
 from .common import tr as _
 from .inspection import inspect_command
 from .keys import jwt_command, keygen_command
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(_("Error: %(message)s", message=usage_line(e)), err=True)
         code = 2
     except click.ClickException as e:
-        click.echo(_("Error: %(message)s", message=" ".join(e.format_message().split())), err=True)
+        # The message may quote what a server answered: shown without its terminal controls.
+        click.echo(_("Error: %(message)s", message=" ".join(clean(e.format_message()).split())), err=True)
         code = e.exit_code
     except (click.Abort, KeyboardInterrupt):
         click.echo(_("Aborted."), err=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 from contextlib import contextmanager
@@ -24,13 +25,14 @@ from filelock import FileLock, Timeout
 
 from ..core import signing
 from .common import tr as _
-from .common import (ANSWER_FIELDS, InputError, KEY_HELP, UpstreamError, check_channel_id, check_secret, emit, make_assertion, output_options, refused, request_fields, resolve_target, secret_option, send, target_options)
+from .common import (ANSWER_FIELDS, InputError, KEY_HELP, UpstreamError, check_channel_id, check_secret, emit, make_assertion, one_line, output_options, refused, request_fields, resolve_target, secret_option, send, target_options)
 
 STATE_FILE = "issued-tokens.json"
 MAX_STATE_FILE = 1024 * 1024  # 100 entries per channel are ~40 KiB; a bigger file is not ours
 MAX_ENTRIES = 100  # per channel: the newest are kept
 RECORD_KEPT_FOR = signing.MAX_TOKEN_EXP + 5 * 86400  # hash-only records: a little past the longest lifetime
 LOCK_WAIT = 60.0  # seconds to wait for another rotate of the same user to finish
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, where symbolic links need privileges
 
 
 def state_path() -> str:
@@ -43,17 +45,55 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _cannot_write(folder: str, e: OSError) -> InputError:
+    return InputError("XDG_STATE_HOME", _("cannot write the token record in %(path)s: %(reason)s. Set "
+                                          "XDG_STATE_HOME to a folder you can write.", path=folder,
+                                          reason=e.strerror or str(e)))
+
+
+def secure_folder(folder: str) -> None:
+    """Make the record's folder, or check an existing one: ours and 0700 (tightened), else refused.
+
+    Whoever can write in the folder can plant a symbolic link where the record is written; the
+    record holds live tokens. A folder of ours that others can enter is tightened (0700); one owned
+    by someone else is refused. POSIX only: on Windows the user's profile folder is private already.
+    """
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.stat(folder)
+    except OSError as e:
+        raise _cannot_write(folder, e) from None
+    if not hasattr(os, "getuid") or not stat.S_ISDIR(info.st_mode):
+        return
+    if info.st_uid != os.getuid():
+        raise InputError("XDG_STATE_HOME", _(
+            "%(path)s belongs to another user, who could replace the token record (it holds live tokens). Set "
+            "XDG_STATE_HOME to a folder of your own.", path=folder))
+    loose = stat.S_IMODE(info.st_mode) & 0o077
+    if loose:
+        try:
+            os.chmod(folder, 0o700)  # tighten: only its owner may list, read or plant files in it
+        except OSError as e:
+            raise _cannot_write(folder, e) from None
+
+
+def remove_planted_link(path: str) -> None:
+    """A symbolic link where a file of ours belongs is removed (the link, never its target)."""
+    if os.path.islink(path):
+        os.unlink(path)
+
+
 @contextmanager
 def locked_state(path: str) -> Iterator[dict]:
     """The state file's contents, locked against other rotates; written back (0600) on exit."""
     folder = os.path.dirname(path)
+    secure_folder(folder)
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        # filelock opens without following links since 3.2x; older ones would truncate a link's target.
+        remove_planted_link(path + ".lock")
         lock = FileLock(path + ".lock", mode=0o600)
     except OSError as e:
-        raise InputError("XDG_STATE_HOME", _("cannot write the token record in %(path)s: %(reason)s. Set "
-                                             "XDG_STATE_HOME to a folder you can write.", path=folder,
-                                             reason=e.strerror or str(e))) from None
+        raise _cannot_write(folder, e) from None
     try:
         # filelock: flock on POSIX, msvcrt's lock on Windows (fcntl does not exist there).
         lock.acquire(timeout=LOCK_WAIT, poll_interval=0.2)
@@ -61,9 +101,7 @@ def locked_state(path: str) -> Iterator[dict]:
         raise UpstreamError(_("another line-token token rotate holds %(path)s; try again when it "
                               "has finished.", path=path)) from None
     except OSError as e:
-        raise InputError("XDG_STATE_HOME", _("cannot write the token record in %(path)s: %(reason)s. Set "
-                                             "XDG_STATE_HOME to a folder you can write.", path=folder,
-                                             reason=e.strerror or str(e))) from None
+        raise _cannot_write(folder, e) from None
     try:
         state = load(path)
         yield state
@@ -73,11 +111,16 @@ def locked_state(path: str) -> Iterator[dict]:
 
 def load(path: str) -> dict:
     try:
-        with open(path, "rb") as f:
+        # Never through a symbolic link: the record is ours, in our folder.
+        fd = os.open(path, os.O_RDONLY | NO_FOLLOW | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as f:
             data = f.read(MAX_STATE_FILE + 1)
     except FileNotFoundError:
         return {"version": 1, "channels": {}}
     except OSError as e:
+        if os.path.islink(path):
+            raise InputError("XDG_STATE_HOME", _("%(path)s is a symbolic link, not a token record written by "
+                                                 "line-token: remove it and rotate again.", path=path)) from None
         raise InputError("XDG_STATE_HOME", _("cannot read %(path)s: %(reason)s.", path=path,
                                              reason=e.strerror or str(e))) from None
     try:
@@ -93,13 +136,35 @@ def load(path: str) -> dict:
 
 
 def save(path: str, state: dict) -> None:
-    """Write atomically, 0600 whatever the umask."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        os.fchmod(f.fileno(), 0o600)
-        json.dump(state, f, indent=1)
-    os.replace(tmp, path)
+    """Write atomically, 0600 whatever the umask, never through a planted link.
+
+    The temporary file is created afresh (O_CREAT | O_EXCL, and O_NOFOLLOW where the platform has
+    it), so a symbolic link or a file left at its name is never written through: it is removed
+    (the link itself) and the file created again. os.replace then swaps it in atomically; a link at
+    the record's own name is replaced, its target untouched.
+    """
+    tmp = path + ".tmp"  # one writer at a time: the lock is held
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW | getattr(os, "O_BINARY", 0)
+    try:
+        try:
+            fd = os.open(tmp, flags, 0o600)
+        except FileExistsError:  # left by a rotate that was killed, or planted
+            os.unlink(tmp)
+            fd = os.open(tmp, flags, 0o600)
+    except OSError as e:
+        raise _cannot_write(os.path.dirname(path), e) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            if hasattr(os, "fchmod"):  # POSIX (and Windows from Python 3.13)
+                os.fchmod(f.fileno(), 0o600)
+            json.dump(state, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def channel_key(target: str, base_url: str, channel_id: str) -> str:
@@ -197,9 +262,8 @@ def rotate_command(channel_id: str, kid: str | None, key_path: str | None, chann
     emit(response.body, as_json, field_name)
     kept = min(len(holding), keep)
     if failed:
-        body_text = failure.body if isinstance(failure.body, str) else json.dumps(failure.body, ensure_ascii=False)
         click.echo(_("Issued a new token, but %(failed)d older tokens could not be revoked (%(answer)s); the next "
-                     "rotate tries again.", failed=failed, answer=" ".join(body_text.split())[:200]), err=True)
+                     "rotate tries again.", failed=failed, answer=one_line(failure.body)[:200]), err=True)
         click.get_current_context().exit(1)
     if sys.stderr.isatty() or revoked:
         click.echo(_("Revoked %(revoked)d older tokens; %(kept)d tokens from this tool stay valid.",

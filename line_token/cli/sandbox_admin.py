@@ -15,7 +15,7 @@ from ..core import signing
 from ..sandbox.service import Sandbox
 from ..sandbox.store import CapReached, ChannelNotFound, StoreUnavailable
 from .common import tr as _
-from .common import (cli_config, InputError, UpstreamError, check_base_url, check_channel_id, emit, from_signing_error, output_options, read_file)
+from .common import (cli_config, InputError, UpstreamError, check_base_url, check_channel_id, emit, from_signing_error, insecure_option, one_line, output_options, read_file)
 
 
 # --------------------------------------------------------------------------- sandbox
@@ -59,7 +59,13 @@ def keys_group() -> None:
 
 MAX_ANSWER = 1024 * 1024
 ADMIN_TIMEOUT = 10.0
-BASE_URL_HELP = "A running app's sandbox instead of this process's, e.g. http://127.0.0.1:8000/sandbox"
+BASE_URL_HELP = ("A running app's sandbox instead of this process's, e.g. http://127.0.0.1:8000/sandbox "
+                 "(https:// unless it is on this computer; see --insecure)")
+
+
+def base_url_option(func):
+    """``--base-url`` of a running sandbox, and ``--insecure`` for plain http:// to another computer."""
+    return click.option("--base-url", metavar="URL", help=BASE_URL_HELP)(insecure_option(func))
 
 
 def admin_secret_option(func):
@@ -129,15 +135,14 @@ def admin_call(base_url: str, method: str, path: str, auth: tuple[str, str] | No
     except ValueError:
         answer = raw.decode("utf-8", "replace")
     if not 200 <= status < 300:
-        text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
         raise UpstreamError(_("the sandbox answered HTTP %(status)s: %(body)s", status=status,
-                              body=" ".join((text or "").split())[:300]))
+                              body=one_line("" if answer is None else answer)[:300]))
     return answer
 
 
 @channels_group.command("create")
 @click.option("--name", default="", metavar="NAME", help="A name to tell channels apart (up to 100 characters).")
-@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@base_url_option
 @output_options(("channel_id", "channel_secret", "name"))
 @store_errors
 def channels_create(name: str, base_url: str | None, as_json: bool, field_name: str | None) -> None:
@@ -164,7 +169,7 @@ def channels_create(name: str, base_url: str | None, as_json: bool, field_name: 
 @channels_group.command("show")
 @click.argument("channel_id", metavar="CHANNEL_ID")
 @admin_secret_option
-@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@base_url_option
 @output_options(("channel_id", "name", "keys", "tokens"))
 @store_errors
 def channels_show(channel_id: str, channel_secret: str | None, base_url: str | None, as_json: bool,
@@ -188,7 +193,7 @@ def channels_show(channel_id: str, channel_secret: str | None, base_url: str | N
 @channels_group.command("delete")
 @click.argument("channel_id", metavar="CHANNEL_ID")
 @admin_secret_option
-@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@base_url_option
 @store_errors
 def channels_delete(channel_id: str, channel_secret: str | None, base_url: str | None) -> None:
     """Delete a channel with its keys and tokens.
@@ -212,7 +217,7 @@ def channels_delete(channel_id: str, channel_secret: str | None, base_url: str |
               help="The public key (JWK) to register, e.g. keys/public.json from `line-token keygen --out keys/`; "
                    "- reads stdin.")
 @admin_secret_option
-@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@base_url_option
 @output_options(("kid",))
 @store_errors
 def keys_add(channel_id: str, key_path: str, channel_secret: str | None, base_url: str | None, as_json: bool,
@@ -261,7 +266,7 @@ def long_lived_group() -> None:
               help="How long the current long-lived token stays valid after the new one is issued (0 to 24), as "
                    "the console's reissue offers.")
 @admin_secret_option
-@click.option("--base-url", metavar="URL", help=BASE_URL_HELP)
+@base_url_option
 @output_options(("access_token", "token_type", "previous_valid_until"))
 @store_errors
 def long_lived_issue(channel_id: str, keep_old_hours: int, channel_secret: str | None, base_url: str | None,

@@ -9,9 +9,12 @@ import json
 import shlex
 from typing import Any
 
-from .signing import N_
+from . import rules as line
+from .endpoints import SECRET_FIELDS as LINE_SECRET_FIELDS
+from .text import N_
 
-SECRET_FIELDS = ("client_assertion", "client_secret", "access_token", "private_key")
+# The registry's secret fields (client_assertion, client_secret, access_token) and the pages' private key.
+SECRET_FIELDS = (*LINE_SECRET_FIELDS, "private_key")
 
 
 def pretty(obj) -> str:
@@ -32,13 +35,17 @@ def masked(fields: dict[str, str]) -> dict[str, str]:
     return {k: mask(v) if k in SECRET_FIELDS and v else v for k, v in fields.items()}
 
 
+# Japanese sentence ends: the ideographic full stop, full-width ! ? ) and the closing corner bracket.
+FULL_WIDTH_ENDS = ("\u3002", "\uff01", "\uff1f", "\uff09", "\u300d")
+
+
 def join_sentences(*sentences: str | None) -> str:
-    """Sentences in one paragraph: a space after Latin punctuation, none after Japanese (。！？)."""
+    """Sentences in one paragraph: a space after Latin punctuation, none after Japanese full-width marks."""
     text = ""
     for sentence in sentences:
         if not sentence:
             continue
-        text += sentence if not text or text.endswith(("。", "！", "？", "）", "」")) else " " + sentence
+        text += sentence if not text or text.endswith(FULL_WIDTH_ENDS) else " " + sentence
     return text
 
 
@@ -58,65 +65,66 @@ def curl_command(method: str, url: str, fields: dict[str, str], include_secrets:
 
 # --------------------------------------------------------------------------- explaining LINE's errors
 
-# LINE's known error texts (docs/line-api.md §3-§5, §9) and what to do about them.
+# LINE's known error texts (defined once in rules.py; docs/line-api.md §3-§5, §9) and what to do about them.
+# Matched as substrings, case-insensitively, first match wins: LINE may add details around its message.
 _EXPLANATIONS: list[tuple[str, str]] = [
-    ("Invalid exp", N_("The JWT's exp is in the past or more than 30 minutes ahead. Sign a new JWT (it lives at most "
+    (line.INVALID_EXP, N_("The JWT's exp is in the past or more than 30 minutes ahead. Sign a new JWT (it lives at most "
                        "30 minutes) and check that this computer's clock is right.")),
-    ("iss and clientId of key do not match", N_(
+    (line.ISS_MISMATCH, N_(
         "The channel ID in the JWT (iss and sub) is not the channel the kid belongs to. Use the channel ID of the "
         "channel where you registered the public key.")),
-    ("Cannot find channel key", N_(
+    (line.KEY_NOT_FOUND, N_(
         "LINE knows no key with this kid on this channel. Check the kid (Basic settings > Assertion Signing Key) "
         "and that the JWT's channel ID is the channel where you registered the public key.")),
-    ("maximum number of access tokens", N_(
+    (line.TOKEN_LIMIT, N_(
         "The channel already holds 30 valid v2.1 tokens, LINE's limit. Revoking needs the token itself (a key ID "
         "is not enough): revoke the tokens you still have, e.g. those this tab issued (\"Tokens issued in this "
         "tab\", each with a Revoke button), or wait until some expire. Next time, issue with a short token_exp "
         "(1 day).")),
-    ("Invalid signature", N_("The JWT's signature does not match the public key registered for this kid: sign with "
+    (line.INVALID_SIGNATURE, N_("The JWT's signature does not match the public key registered for this kid: sign with "
                              "the private key that belongs to the registered public key.")),
-    ("Invalid aud", N_("The JWT's aud must be exactly https://api.line.me/ (with the trailing slash).")),
-    ("Invalid sub", N_("The JWT's sub must equal its iss: both are the channel ID.")),
-    ("Invalid alg", N_("The JWT must be signed with RS256.")),
-    ("Invalid typ", N_("The JWT header's typ must be \"JWT\".")),
-    ("Invalid assertion", N_("The assertion is not a readable JWT: paste the whole JWT (three parts separated by "
+    (line.INVALID_AUD, N_("The JWT's aud must be exactly https://api.line.me/ (with the trailing slash).")),
+    (line.INVALID_SUB, N_("The JWT's sub must equal its iss: both are the channel ID.")),
+    (line.INVALID_ALG, N_("The JWT must be signed with RS256.")),
+    (line.INVALID_TYP, N_("The JWT header's typ must be \"JWT\".")),
+    (line.INVALID_ASSERTION, N_("The assertion is not a readable JWT: paste the whole JWT (three parts separated by "
                              "dots) or sign a new one.")),
-    ("Invalid token_exp", N_("The JWT's token_exp (the token lifetime) must be a whole number from 1 to 2,592,000 "
+    (line.INVALID_TOKEN_EXP, N_("The JWT's token_exp (the token lifetime) must be a whole number from 1 to 2,592,000 "
                              "seconds (30 days).")),
-    ("some parameters missed or invalid", N_(
+    (line.PARAMS_INVALID, N_(
         "A required field is missing or has a wrong value: check grant_type (client_credentials), "
         "client_assertion_type (the jwt-bearer URN) and the other required fields.")),
-    ("some parameters in the wrong format", N_(
+    (line.PARAMS_WRONG_FORMAT, N_(
         "A field has the wrong format: the channel ID must be the numeric ID from Basic settings.")),
-    ("The access token expired", N_("This token's lifetime is over. Issue a new one.")),
-    ("The access token not JWS", N_(
+    (line.TOKEN_EXPIRED, N_("This token's lifetime is over. Issue a new one.")),
+    (line.TOKEN_NOT_JWS, N_(
         "This is not a channel access token v2.1 (those are JWTs: three parts separated by dots). A short-lived "
         "or long-lived token is verified and revoked on the \"Other token types\" page.")),
-    ("The access token revoked", N_("This token was revoked, or LINE does not know it. Issue a new one.")),
-    ("The access token malformed", N_("The token is damaged: copy the whole token again.")),
-    ("invalid client_secret", N_(
+    (line.TOKEN_REVOKED, N_("This token was revoked, or LINE does not know it. Issue a new one.")),
+    (line.TOKEN_MALFORMED, N_("The token is damaged: copy the whole token again.")),
+    (line.INVALID_CLIENT_SECRET, N_(
         "The channel secret does not match the channel ID. Copy both from Basic settings in the LINE Developers "
         "Console.")),
-    ("invalid client_id", N_("LINE knows no channel with this ID: use the numeric channel ID from Basic settings.")),
-    ("Invalid 'client_credentials'", N_(
+    (line.INVALID_CLIENT_ID, N_("LINE knows no channel with this ID: use the numeric channel ID from Basic settings.")),
+    (line.INVALID_CLIENT_CREDENTIALS, N_(
         "The channel ID or channel secret is wrong. Copy both from Basic settings in the LINE Developers Console.")),
-    ("access_token invalid", N_(
+    (line.ACCESS_TOKEN_INVALID, N_(
         "This token is invalid, expired or revoked. (v2.1 tokens are verified on the v2.1 Verify page.)")),
-    ("access_token in invalid format", N_("The token is not in the right format: copy the whole token again.")),
-    # The Messaging API's 401s (§10). "malformed" is matched above by "The access token malformed".
-    ("Authorization header required", N_(
+    (line.ACCESS_TOKEN_INVALID_FORMAT, N_("The token is not in the right format: copy the whole token again.")),
+    # The Messaging API's 401s (§10). AUTH_MALFORMED is matched above by TOKEN_MALFORMED, which it contains.
+    (line.AUTH_HEADER_REQUIRED, N_(
         "No token reached LINE: the request had no Authorization header, or not one of the form "
         "\"Authorization: Bearer <token>\". Paste the whole token.")),
-    ("Authentication failed. Confirm", N_(
+    (line.AUTH_FAILED, N_(
         "LINE does not accept this token: it is unknown to LINE, expired or revoked. Issue a new token (a sandbox "
         "token works only against the sandbox, a LINE token only at LINE).")),
 ]
 
 
 # The reason a Messaging API call answered 401 (docs/line-api.md §10), for the JSON API and the CLI.
-BEARER_REASONS = (("Authorization header required", "no_header"),
-                  ("The access token malformed", "malformed"),
-                  ("Authentication failed", "invalid"))
+BEARER_REASONS = ((line.AUTH_HEADER_REQUIRED, "no_header"),
+                  (line.TOKEN_MALFORMED, "malformed"),  # inside AUTH_MALFORMED
+                  (line.AUTH_FAILED, "invalid"))
 
 
 def bearer_reason(status: int, body: Any) -> str | None:

@@ -21,8 +21,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .signing import (CLOCK_SKEW, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME, MAX_JSON_DEPTH, MAX_TOKEN_EXP, Duration,
-                      N_, is_channel_id, json_depth)
+from .rules import breaches, whole_number
+from .signing import MAX_JSON_DEPTH, json_depth
+from .text import N_
 
 MAX_INPUT = 8 * 1024  # an assertion is under 1 KiB and a token under 2 KiB; more is not one of them
 MAX_SEGMENT = 4 * 1024  # a JWT header or payload LINE would read is far smaller
@@ -101,19 +102,6 @@ def _b64u_json(segment: str, part: str) -> Any:
     return json.loads(raw)
 
 
-def _number(value: Any) -> int | None:
-    """An integer claim (numeric text accepted, as LINE's samples use it); None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e18:
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value.strip()):
-        return int(value.strip())
-    return None
-
-
 def normalise(text: str) -> str:
     """What a person pasted, as the inspector reads it (the page, its JSON and the CLI alike).
 
@@ -181,13 +169,16 @@ def inspect(text: str, now: int | None = None) -> Inspection:
                               "again."))
     if _is_stateless_token(header, payload):
         # An access token, not an assertion: LINE's assertion rules don't apply; its expiry does.
-        exp = _number(payload.get("exp"))
+        exp = whole_number(payload.get("exp"))
         return Inspection(kind=STATELESS_TOKEN, header=header, payload=payload, expires_at=exp,
                           expires_in=None if exp is None else exp - now)
     result = Inspection(kind=ASSERTION if header.get("alg") == "RS256" or "token_exp" in payload else OTHER_JWT,
                         header=header, payload=payload)
-    _check_header(header, result.findings)
-    _check_claims(payload, now, result)
+    exp = whole_number(payload.get("exp"))
+    if exp is not None:
+        result.expires_at, result.expires_in = exp, exp - now
+    # Every rule of the table (rules.ASSERTION_RULES) that it breaks, each with the inspector's explanation.
+    result.findings.extend(Finding(b.rule.claim, b.finding, b.params) for b in breaches(header, payload, now))
     return result
 
 
@@ -196,63 +187,3 @@ def _is_stateless_token(header: dict, payload: dict) -> bool:
     return (header.get("alg") == "HS256" and "kid" not in header and isinstance(payload.get("iss"), str)
             and "jti" in payload and "exp" in payload
             and not any(claim in payload for claim in ("token_exp", "aud", "sub")))
-
-
-def _check_header(header: dict, findings: list[Finding]) -> None:
-    if header.get("alg") != "RS256":
-        findings.append(Finding("header.alg", N_("header.alg is %(value)s; LINE needs \"RS256\"."),
-                                {"value": json.dumps(header.get("alg"))}))
-    if header.get("typ") != "JWT":
-        findings.append(Finding("header.typ", N_("header.typ is %(value)s; LINE needs \"JWT\"."),
-                                {"value": json.dumps(header.get("typ"))}))
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid.strip():
-        findings.append(Finding("header.kid", N_("header.kid is missing: LINE needs the kid it gave when you "
-                                                 "registered the public key.")))
-
-
-def _check_claims(payload: dict, now: int, result: Inspection) -> None:
-    findings = result.findings
-    iss = payload.get("iss")
-    if not is_channel_id(iss):
-        findings.append(Finding("payload.iss", N_("payload.iss is %(value)s; LINE needs the channel ID as text "
-                                                  "of digits, e.g. \"1234567890\"."),
-                                {"value": json.dumps(iss, ensure_ascii=False)[:60]}))
-    if payload.get("sub") != iss:
-        findings.append(Finding("payload.sub", N_("payload.sub is %(value)s; LINE needs it equal to payload.iss "
-                                                  "(both are the channel ID)."),
-                                {"value": json.dumps(payload.get("sub"), ensure_ascii=False)[:60]}))
-    if payload.get("aud") != LINE_AUDIENCE:
-        findings.append(Finding("payload.aud", N_("payload.aud is %(value)s; LINE needs exactly "
-                                                  "\"https://api.line.me/\" (with the trailing slash)."),
-                                {"value": json.dumps(payload.get("aud"), ensure_ascii=False)[:60]}))
-    exp = _number(payload.get("exp"))
-    if "exp" not in payload:
-        findings.append(Finding("payload.exp", N_("payload.exp is missing; LINE needs a UNIX time at most "
-                                                  "30 minutes ahead.")))
-    elif exp is None:
-        findings.append(Finding("payload.exp", N_("payload.exp is not a whole number of seconds (a UNIX time).")))
-    else:
-        result.expires_at = exp
-        result.expires_in = exp - now
-        if exp <= now:
-            findings.append(Finding("payload.exp", N_("payload.exp passed %(ago)s ago: LINE refuses an expired "
-                                                      "assertion. Sign a new one."), {"ago": Duration(now - exp)}))
-        elif exp > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
-            findings.append(Finding("payload.exp", N_("payload.exp is %(ahead)s ahead, %(over)s more than the "
-                                                      "30 minutes LINE allows."),
-                                    {"ahead": Duration(exp - now),
-                                     "over": Duration(exp - now - MAX_ASSERTION_LIFETIME)}))
-    token_exp = _number(payload.get("token_exp"))
-    if "token_exp" not in payload:
-        findings.append(Finding("payload.token_exp", N_("payload.token_exp is missing; LINE needs the token "
-                                                        "lifetime in seconds, 1 to 2,592,000 (30 days).")))
-    elif token_exp is None:
-        findings.append(Finding("payload.token_exp", N_("payload.token_exp is not a whole number of seconds.")))
-    elif token_exp < 1:
-        findings.append(Finding("payload.token_exp", N_("payload.token_exp is %(value)s; LINE needs at least 1 "
-                                                        "second."), {"value": f"{token_exp:,}"}))
-    elif token_exp > MAX_TOKEN_EXP:
-        findings.append(Finding("payload.token_exp", N_("payload.token_exp is %(value)s seconds, %(over)s more "
-                                                        "than the 30 days (2,592,000 seconds) LINE allows."),
-                                {"value": f"{token_exp:,}", "over": Duration(token_exp - MAX_TOKEN_EXP)}))

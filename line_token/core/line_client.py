@@ -1,6 +1,7 @@
 """Calls to LINE's channel access token API, for the proxy pages and the CLI.
 
-One module owns LINE's endpoints, one pooled ``requests.Session`` per process,
+One module sends requests to LINE's endpoints (as the registry, core/endpoints.py,
+describes them), with one pooled ``requests.Session`` per process,
 the timeout, and the mapping of network failures to :class:`LineAPIError`
 (502 unreachable, 504 timeout). LINE's own answers, 4xx and 5xx included, are
 returned as they are in a :class:`LineResponse`.
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from . import endpoints
+from .catalogs import Phrase
 from .redact import redact_log_filter
 from .signing import N_, InputError
 
@@ -45,42 +48,20 @@ log = logging.getLogger(__name__)
 # router and the rate limiter tell an in-process call from a client's by it, never by host or port.
 IN_PROCESS_MARK = "line_client.in_process"
 
-ENDPOINTS: dict[str, tuple[str, str]] = {
-    "issue_v21": ("POST", "/oauth2/v2.1/token"),
-    "kids_v21": ("GET", "/oauth2/v2.1/tokens/kid"),
-    "verify_v21": ("GET", "/oauth2/v2.1/verify"),
-    "revoke_v21": ("POST", "/oauth2/v2.1/revoke"),
-    "issue_stateless": ("POST", "/oauth2/v3/token"),
-    "issue_v2": ("POST", "/v2/oauth/accessToken"),
-    "verify_v2": ("POST", "/v2/oauth/verify"),
-    "revoke_v2": ("POST", "/v2/oauth/revoke"),
-    # The Messaging API's read-only calls that prove a token works (docs/line-api.md §10):
-    # no fields, only ``Authorization: Bearer <token>`` (call's ``bearer``).
-    "bot_info": ("GET", "/v2/bot/info"),
-    "quota": ("GET", "/v2/bot/message/quota"),
-    "quota_consumption": ("GET", "/v2/bot/message/quota/consumption"),
-}
-BEARER_ENDPOINTS = ("bot_info", "quota", "quota_consumption")
+# LINE's endpoints, as the registry (core/endpoints.py) describes them: name -> (method, path).
+ENDPOINTS: dict[str, tuple[str, str]] = {e.name: (e.method, e.path) for e in endpoints.REGISTRY}
+BEARER_ENDPOINTS = endpoints.BEARER_ENDPOINTS  # the Messaging API's calls: no fields, ``call(..., bearer=)``
 TARGETS = ("line", "sandbox")
 
-# The form fields each endpoint takes, in LINE's order (docs/line-api.md). issue_stateless
-# takes either the assertion pair or the client_id/client_secret pair (see request_fields).
-REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
-    "issue_v21": ("grant_type", "client_assertion_type", "client_assertion"),
-    "kids_v21": ("client_assertion_type", "client_assertion"),
-    "verify_v21": ("access_token",),
-    "revoke_v21": ("client_id", "client_secret", "access_token"),
-    "issue_stateless": ("grant_type", "client_assertion_type", "client_assertion"),
-    "issue_v2": ("grant_type", "client_id", "client_secret"),
-    "verify_v2": ("access_token",),
-    "revoke_v2": ("access_token",),
-}
-STATELESS_SECRET_FIELDS = ("grant_type", "client_id", "client_secret")
+# The form fields each token endpoint takes, in LINE's order. issue_stateless takes either the
+# assertion fields (these) or the client_id/client_secret ones (see request_fields).
+REQUEST_FIELDS: dict[str, tuple[str, ...]] = {name: endpoints.get(name).sends() for name in endpoints.TOKEN_ENDPOINTS}
+STATELESS_SECRET_FIELDS = endpoints.get("issue_stateless").sends(endpoints.CLIENT_SECRET)
 
-GRANT_TYPE = "client_credentials"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+GRANT_TYPE = endpoints.GRANT_TYPE
+ASSERTION_TYPE = endpoints.ASSERTION_TYPE
 
-FIELD_DEFAULTS = {"grant_type": GRANT_TYPE, "client_assertion_type": ASSERTION_TYPE}
+FIELD_DEFAULTS = endpoints.FIELD_DEFAULTS
 
 SANDBOX_BASE = "http://sandbox.internal"  # never resolved: SandboxAdapter answers it
 SANDBOX_PREFIX = "/sandbox"  # where the sandbox Blueprint is mounted in this app
@@ -287,19 +268,19 @@ def _caller() -> tuple[str, str]:
 
 
 def request_fields(endpoint: str, **values: str | None) -> dict[str, str]:
-    """LINE's request fields for ``endpoint`` (a key of ENDPOINTS), in LINE's order.
+    """LINE's request fields for ``endpoint`` (a name in the registry), in LINE's order.
 
-    The one place that knows which fields each endpoint takes: the proxy pages,
-    the JSON API and the CLI all build their requests here. ``grant_type`` and
+    The proxy pages, the JSON API and the CLI all build their requests here, from
+    the fields the registry (core/endpoints.py) lists. ``grant_type`` and
     ``client_assertion_type`` default to LINE's constants when not given (the
     pages let a user send others, to see LINE's answer). For ``issue_stateless``,
     the client_id/client_secret pair is sent when no client_assertion is given.
     """
-    names = REQUEST_FIELDS[endpoint]
-    if endpoint == "issue_stateless" and not values.get("client_assertion"):
-        names = STATELESS_SECRET_FIELDS
-    takes = set(REQUEST_FIELDS[endpoint]) | (set(STATELESS_SECRET_FIELDS) if endpoint == "issue_stateless" else set())
-    unknown = set(values) - takes
+    described = endpoints.get(endpoint)
+    names = described.sends()
+    if len(described.auth) > 1 and not values.get("client_assertion"):
+        names = described.sends(endpoints.CLIENT_SECRET)  # issue_stateless's other way: client ID and secret
+    unknown = set(values) - set(described.field_names)
     if unknown:
         raise TypeError(f"{endpoint} takes no {', '.join(sorted(unknown))}")
     return {name: values.get(name) or FIELD_DEFAULTS.get(name, "") for name in names}
@@ -332,7 +313,7 @@ def base_url(target: str, app: Any = None) -> str:
 
 def call(endpoint: str, fields: dict[str, str], target: str = "line", app: Any = None,
          bearer: str | None = None) -> LineResponse:
-    """Send ``fields`` to LINE's ``endpoint`` (a key of ENDPOINTS) on ``target`` and return the answer.
+    """Send ``fields`` to LINE's ``endpoint`` (a name in the registry) on ``target`` and return the answer.
 
     POST endpoints get the fields as a form body, GET endpoints as query
     parameters. ``bearer`` goes in an ``Authorization: Bearer`` header (the
@@ -531,7 +512,7 @@ def _map_request_error(error: requests.RequestException, target: str, timeout: f
         reason = N_("the connection failed")
     return LineAPIError("upstream_unreachable", N_(
         "Could not reach %(host)s: %(reason)s. Check LINE_API_BASE_URL and this server's network."), 502,
-        host=host, reason=reason)
+        host=host, reason=Phrase(reason))
 
 
 def init_app(app: Any) -> None:

@@ -27,3 +27,28 @@ def line_settings() -> dict:
         "SANDBOX_DATABASE": os.environ.get("SANDBOX_DATABASE") or "",
         "DATABASE_URL": os.environ.get("DATABASE_URL") or "",
     }
+
+
+def trust_proxy_hops(value) -> int:
+    """TRUST_PROXY as the number of proxies in front of the app, whose X-Forwarded-* values are trusted.
+
+    Empty, ``0``, ``false``, ``no``, ``off``: none. ``true``, ``yes``, ``on``: one. A whole number: that many
+    (at most 10). Anything else is a ValueError naming the setting.
+    """
+    if isinstance(value, bool) or value is None:
+        return int(bool(value))
+    if isinstance(value, int):
+        hops = value
+    else:
+        text = str(value).strip().lower()
+        if text in ("", "0", "false", "no", "off"):
+            return 0
+        if text in ("true", "yes", "on"):
+            return 1
+        if not text.isdigit():
+            raise ValueError(f"TRUST_PROXY={value!r}: give the number of proxies in front of the app (1 behind "
+                             "Heroku's router or one nginx), or 0 / empty for none")
+        hops = int(text)
+    if not 0 <= hops <= 10:
+        raise ValueError(f"TRUST_PROXY={value!r}: give the number of proxies in front of the app, 0 to 10")
+    return hops

@@ -18,22 +18,23 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-# PyJWT and cryptography are imported where they are used, on the first key or JWT: PyJWT's
-# package imports cryptography's X.509 and SSH modules too, about 25 ms that every worker's
-# start-up and every CLI command would pay (docs/BENCHMARKS.md, `import app`).
+# LINE's assertion and token rules and their bounds live in the rules table (rules.py); the names below stay
+# importable from here for the callers that read them from the signer.
+from .rules import (DEFAULT_TOKEN_EXP, LINE_AUDIENCE, MAX_ASSERTION_LIFETIME,  # noqa: F401
+                    MAX_EXP_MINUTES, MAX_TOKEN_EXP, MIN_TOKEN_EXP, RULES, TOKEN_EXP_UNITS, first_breach, is_channel_id)
+from .rules import whole_number as _whole_number
+from .text import N_, Duration  # noqa: F401  (re-exported: the marker and durations every layer takes from here)
+
+# jwcrypto (every JOSE operation: sign, verify, decode) and cryptography are imported where they are used,
+# on the first key or JWT: jwcrypto's package imports cryptography's X.509 and key modules, tens of ms that
+# every worker's start-up and every CLI command would pay (docs/BENCHMARKS.md, `import app`).
 if TYPE_CHECKING:  # the annotations only
     from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwcrypto.jwk import JWK
 
-LINE_AUDIENCE = "https://api.line.me/"
-MAX_ASSERTION_LIFETIME = 30 * 60  # LINE: exp at most 30 minutes after generation
-MAX_TOKEN_EXP = 30 * 24 * 60 * 60  # LINE: token_exp at most 30 days (2,592,000 s)
-# Issuing defaults to a one-day token: each v2.1 token holds one of the channel's 30 slots for its
-# whole lifetime, and a test token needs no more. Up to 30 days is one choice away.
-DEFAULT_TOKEN_EXP = 24 * 60 * 60
-CLOCK_SKEW = 5  # seconds of slack for "exp at most 30 minutes ahead"
 KEY_BITS = 2048
 MAX_EXPONENT_BITS = 32  # e is 65537 in practice; a huge e only makes work (OpenSSL caps it too)
 
@@ -49,17 +50,13 @@ MAX_MEMBER_BITS = 2 * KEY_BITS  # d, p, q, dp, dq, qi of a 2048-bit key are at m
 RSA_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
 
-def N_(message: str) -> str:
-    """Mark a message for translation without translating it (the web layer does)."""
-    return message
-
 # Messages the browser-side signer shows too (static/jwt.js), so both paths say the same.
 MESSAGES = {
     "empty_key": N_("The private key is empty: paste the private key JSON (JWK) or PEM."),
     "kty": N_("The key type (kty) is %(kty)s; LINE needs an RSA key (kty \"RSA\", 2048 bits). Make a new key pair on the keys page."),
     "public_only": N_("This is a public key (no \"d\"): sign with the private key you kept, not the public key you registered."),
     "bits": N_("The key is %(bits)d bits; LINE needs exactly 2048 bits. Make a new key pair on the keys page."),
-    "kid_missing": N_("The kid is missing: enter the kid the LINE Developers Console showed when you registered the public key (Basic settings > Assertion Signing Key)."),
+    "kid_missing": RULES["kid"].refusals["missing"],
     "not_object": N_("The private key must be a JSON object (a JWK) or a PEM block."),
     "encrypted": N_("The PEM key is encrypted: decrypt it first (openssl pkey -in key.pem -out plain.pem)."),
     "pem_unreadable": N_("The PEM private key could not be read: paste the whole block, from -----BEGIN to -----END."),
@@ -97,10 +94,24 @@ SigningError = InputError  # the old name, kept for callers not yet renamed
 
 @dataclass
 class PrivateKey:
-    """A loaded RSA private key, ready to sign, plus the kid it carried (if any)."""
+    """A loaded RSA private key, ready to sign, plus the kid it carried (if any).
+
+    ``key`` is the cryptography key (numbers, public key); ``jwk`` the same key as the jwcrypto JWK that
+    signs. The loaders build the JWK first from the checked numbers and take ``key`` from it, so the key
+    is built once; a PrivateKey made from a bare ``key`` builds its JWK on first use.
+    """
 
     key: rsa.RSAPrivateKey
     kid: str | None = None
+    _jwk: JWK | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def jwk(self) -> JWK:
+        if self._jwk is None:
+            nums = self.key.private_numbers()
+            self._jwk = _jwk_from_numbers(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
+                                          nums.dmp1, nums.dmq1, nums.iqmp)
+        return self._jwk
 
 
 # --------------------------------------------------------------------------- parsing
@@ -300,9 +311,11 @@ def _load_jwk(data: dict, field_name: str) -> PrivateKey:
     if (e.bit_length() > MAX_EXPONENT_BITS or d >= n
             or any(v.bit_length() > MAX_MEMBER_BITS for v in (p, q, *crt.values()))):
         raise InputError(field_name, MESSAGES["damaged"])
-    key = _build_key(n, e, d, p, q, crt, field_name)
+    # jwcrypto reads the members as given (the same bytes our checks decoded): none encoded again.
+    texts = {m: data[m] for m in ("n", "e", "d", "p", "q", *crt)}
+    key, jwk = _build_key(n, e, d, p, q, crt, field_name, texts)
     kid = data.get("kid") if isinstance(data.get("kid"), str) and data.get("kid") else None
-    return PrivateKey(key=key, kid=kid)
+    return PrivateKey(key=key, kid=kid, _jwk=jwk)
 
 
 def _load_pem(text: str, field_name: str) -> PrivateKey:
@@ -329,9 +342,9 @@ def _load_pem(text: str, field_name: str) -> PrivateKey:
         raise InputError(field_name, MESSAGES["kty"], kty=json.dumps(kty))
     nums = loaded.private_numbers()
     _check_size(nums.public_numbers.n, field_name)
-    key = _build_key(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
-                     {"dp": nums.dmp1, "dq": nums.dmq1, "qi": nums.iqmp}, field_name)
-    return PrivateKey(key=key)
+    key, jwk = _build_key(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
+                          {"dp": nums.dmp1, "dq": nums.dmq1, "qi": nums.iqmp}, field_name)
+    return PrivateKey(key=key, _jwk=jwk)
 
 
 def _check_size(n: int, field_name: str) -> None:
@@ -340,8 +353,30 @@ def _check_size(n: int, field_name: str) -> None:
         raise InputError(field_name, MESSAGES["bits"], bits=bits)
 
 
-def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: str) -> rsa.RSAPrivateKey:
-    """Cheap consistency checks, then build the key without OpenSSL's slow primality re-check."""
+def _jwk_from_numbers(n: int, e: int, d: int, p: int, q: int, dp: int, dq: int, qi: int,
+                      texts: dict[str, str] | None = None) -> JWK:
+    """The jwcrypto JWK of checked RSA numbers, told not to re-check the primes (jwcrypto >= 1.5).
+
+    Its full validation (OpenSSL's primality checks) costs tens of milliseconds per load; our own
+    checks (:func:`_build_key`) have run instead. ``texts``: members as the key gave them, base64url
+    that decoded to these very numbers; the others are encoded here.
+    """
+    from jwcrypto.jwk import JWK
+
+    texts = texts or {}
+    numbers = {"n": n, "e": e, "d": d, "p": p, "q": q, "dp": dp, "dq": dq, "qi": qi}
+    jwk = JWK()
+    jwk.unsafe_skip_rsa_key_validation = True
+    jwk.import_key(kty="RSA", **{m: texts[m] if m in texts else _int_b64u(v) for m, v in numbers.items()})
+    return jwk
+
+
+def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: str,
+               texts: dict[str, str] | None = None) -> tuple[rsa.RSAPrivateKey, JWK]:
+    """Cheap consistency checks, then build the key without OpenSSL's slow primality re-check.
+
+    Returns the cryptography key and the jwcrypto JWK that signs with it (one key built, not two).
+    """
     damaged = InputError(field_name, MESSAGES["damaged"])
     if p * q != n or p == q or e < 3 or e % 2 == 0 or e.bit_length() > MAX_EXPONENT_BITS or p < 3 or q < 3:
         raise damaged
@@ -357,12 +392,12 @@ def _build_key(n: int, e: int, d: int, p: int, q: int, crt: dict, field_name: st
         qi = pow(q, -1, p)
     elif (qi * q) % p != 1:
         raise damaged
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwcrypto.common import JWException
 
-    numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n))
     try:
-        return numbers.private_key(unsafe_skip_rsa_key_validation=True)
-    except ValueError:
+        jwk = _jwk_from_numbers(n, e, d, p, q, dp, dq, qi, texts)
+        return jwk.get_op_key("sign"), jwk  # builds the key once (jwcrypto keeps it)
+    except (ValueError, TypeError, JWException):
         raise damaged from None
 
 
@@ -390,7 +425,7 @@ def private_jwk(key: PrivateKey | rsa.RSAPrivateKey, kid: str | None = None) -> 
 
 def generate_key_pair() -> tuple[dict, dict]:
     """Make a new RSA-2048 pair with jwcrypto: (private JWK, public JWK without kid)."""
-    from jwcrypto import jwk  # imported here: it costs ~30 ms at start-up and only this needs it
+    from jwcrypto import jwk
 
     generated = jwk.JWK.generate(kty="RSA", size=KEY_BITS)
     key = generated.get_op_key("sign")
@@ -451,118 +486,37 @@ def pem_to_jwk(pem: str, field_name: str = "pem") -> tuple[dict, dict]:
 # --------------------------------------------------------------------------- JWT
 
 
-CHANNEL_ID_PATTERN = "[0-9]{1,18}"  # also handed to static/jwt.js, so the browser checks the same rule
-_DIGITS = re.compile(CHANNEL_ID_PATTERN)  # ASCII only: str.isdigit() also takes "²" and "١", which int() refuses
-
-
 def whole_number(value: Any, field_name: str, default: int | None = None,
                  message: str = N_("%(field)s must be a whole number.")) -> int:
-    """A whole number from JSON or a form: an int, an integral float, or ASCII digits.
-
-    ``default`` stands in for a missing or empty value; otherwise raises InputError naming ``field_name``.
+    """A whole number from JSON or a form (the rules table's one parser: an int, an integral float, or
+    ASCII digits); ``default`` stands in for a missing or empty value; otherwise raises InputError naming
+    ``field_name``.
     """
     if default is not None and (value is None or value == ""):
         return default
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        return int(value.strip())
-    raise InputError(field_name, message, field=field_name)
-
-
-def is_channel_id(value: Any) -> bool:
-    """True for a channel ID as LINE writes it: ASCII digits as text."""
-    return isinstance(value, str) and _DIGITS.fullmatch(value) is not None
-
-
-def _as_int(value: Any, field_name: str) -> int:
-    """An integer claim; numeric strings are accepted as one LINE doc sample uses them."""
-    return whole_number(value, field_name, message=N_("%(field)s must be a whole number of seconds."))
+    number = _whole_number(value)
+    if number is None:
+        raise InputError(field_name, message, field=field_name)
+    return number
 
 
 def validate_claims(header: Any, payload: Any, now: int | None = None) -> None:
-    """Check a header and payload against LINE's rules for a client assertion."""
+    """Check a header and payload against LINE's rules for a client assertion (rules.ASSERTION_RULES).
+
+    Raises InputError for the first rule broken, in LINE's order, naming the field a person fixes.
+    """
     now = int(time.time()) if now is None else now
     if not isinstance(header, dict):
         raise InputError("header", N_("The header must be a JSON object like {\"alg\": \"RS256\", \"typ\": \"JWT\", \"kid\": \"...\"}."))
     if not isinstance(payload, dict):
         raise InputError("payload", N_("The payload must be a JSON object with iss, sub, aud, exp and token_exp."))
-    if header.get("alg") != "RS256":
-        raise InputError("header.alg", N_("header.alg is %(value)s; LINE needs \"RS256\"."), value=json.dumps(header.get("alg")))
-    if header.get("typ") != "JWT":
-        raise InputError("header.typ", N_("header.typ is %(value)s; LINE needs \"JWT\"."), value=json.dumps(header.get("typ")))
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid.strip():
-        raise InputError("kid", MESSAGES["kid_missing"])
-    iss = payload.get("iss")
-    if not is_channel_id(iss):
-        raise InputError("channel_id", N_("The channel ID (payload.iss) must be the channel's numeric ID as text, e.g. \"1234567890\" (see Basic settings in the LINE Developers Console)."))
-    if payload.get("sub") != iss:
-        raise InputError("payload.sub", N_("payload.sub must equal payload.iss (both are the channel ID)."))
-    if payload.get("aud") != LINE_AUDIENCE:
-        raise InputError("payload.aud", N_("payload.aud must be exactly \"https://api.line.me/\" (with the trailing slash)."))
-    if "exp" not in payload:
-        raise InputError("payload.exp", N_("payload.exp is missing: set it to a UNIX time at most 30 minutes from now."))
-    exp = _as_int(payload.get("exp"), "payload.exp")
-    if exp <= now:
-        raise InputError("payload.exp", N_("payload.exp is in the past (%(ago)s ago): set it to a UNIX time at most 30 minutes from now."), ago=_human(now - exp))
-    if exp > now + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
-        raise InputError("payload.exp", N_("payload.exp is %(ahead)s ahead; LINE allows at most 30 minutes."), ahead=_human(exp - now))
-    if "token_exp" not in payload:
-        raise InputError("token_exp", N_("token_exp is missing: set the token lifetime in seconds (1 to 2,592,000 = 30 days)."))
-    token_exp = _as_int(payload.get("token_exp"), "token_exp")
-    if not 1 <= token_exp <= MAX_TOKEN_EXP:
-        raise InputError("token_exp", N_("token_exp is %(value)s seconds; LINE allows 1 to 2,592,000 seconds (30 days)."), value=f"{token_exp:,}")
-
-
-class Duration(int):
-    """A length of time in seconds inside an error message, in whole units: "1 h 59 min", "12 min", "3 d 4 h".
-
-    At most two units, the larger first; the second only while the first counts under 10 (past that
-    it is noise: "12 min", not "12 min 1 s"). Never a fraction: "1.99 h" reads as a clock time to some
-    and as nothing to others. The web layer and the CLI show it in the user's language (:meth:`localised`).
-    """
-
-    UNITS = ((86400, N_("%(n)s d")), (3600, N_("%(n)s h")), (60, N_("%(n)s min")), (1, N_("%(n)s s")))
-    JOIN = N_("%(first)s %(second)s")  # "1 h 59 min"; Japanese joins without a space ("1時間59分")
-    CAP = 100 * 365 * 86400
-
-    def pieces(self) -> list[tuple[str, str]]:
-        """[(template, number), ...]: e.g. [("%(n)s h", "1"), ("%(n)s min", "59")]; any size of int.
-
-        Rounded to the smallest unit shown (so 3,599 s is "1 h", not "59 min"), then split.
-        """
-        seconds = abs(int(self))
-        if seconds >= self.CAP:
-            return [(N_("over %(n)s years"), "100")]
-        sizes = [size for size, _ in self.UNITS]
-        top = next(i for i, size in enumerate(sizes) if seconds >= size or size == 1)
-        step = sizes[top] if seconds // sizes[top] >= 10 or top == len(sizes) - 1 else sizes[top + 1]
-        seconds = (seconds + step // 2) // step * step
-        top = next(i for i, size in enumerate(sizes) if seconds >= size or size == 1)
-        count, rest = divmod(seconds, sizes[top])
-        found = [(self.UNITS[top][1], str(count))]
-        if count < 10 and top + 1 < len(sizes) and rest // sizes[top + 1]:
-            found.append((self.UNITS[top + 1][1], str(rest // sizes[top + 1])))
-        return found
-
-    def localised(self, gettext: Callable[[str], str]) -> str:
-        """The duration in the language of ``gettext`` (a catalog's plain gettext)."""
-        texts = [gettext(template) % {"n": number} for template, number in self.pieces()]
-        return texts[0] if len(texts) == 1 else gettext(self.JOIN) % {"first": texts[0], "second": texts[1]}
-
-    def __str__(self) -> str:
-        return self.localised(lambda text: text)
-
-
-def _human(seconds: int) -> Duration:
-    return Duration(seconds)
+    breach = first_breach(header, payload, now)
+    if breach is not None:
+        raise InputError(breach.rule.field, breach.refusal, **breach.params)
 
 
 def sign(header: dict, payload: dict, key: PrivateKey, now: int | None = None, *, validate: bool = True) -> str:
-    """Sign ``header`` and ``payload`` with RS256 (PyJWT) and return the compact JWT.
+    """Sign ``header`` and ``payload`` with RS256 (jwcrypto) and return the compact JWT.
 
     Fills a missing or empty header kid from the key's own kid. Validates
     against LINE's rules first unless ``validate`` is False (the header must
@@ -575,13 +529,27 @@ def sign(header: dict, payload: dict, key: PrivateKey, now: int | None = None, *
         validate_claims(header, payload, now)
     elif header.get("alg", "RS256") != "RS256":
         raise InputError("header.alg", N_("header.alg is %(value)s; LINE needs \"RS256\"."), value=json.dumps(header.get("alg")))
+    # The header as JWT libraries write it: typ "JWT" unless given, alg RS256, keys sorted, no spaces.
+    header = {"typ": "JWT", **header, "alg": "RS256"}
+    if not header["typ"]:
+        del header["typ"]
     try:  # a lone surrogate ("\ud800") is valid JSON but not text: LINE can't read it
         json.dumps([header, payload], ensure_ascii=False).encode("utf-8")
+        protected = json.dumps(header, separators=(",", ":"), sort_keys=True)
+        body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
     except UnicodeEncodeError:
         raise InputError("payload", N_("The header or payload holds a broken character (a lone UTF-16 surrogate): type the value again.")) from None
-    import jwt as pyjwt
+    except (TypeError, ValueError):  # not JSON (only a caller passing Python objects gets here)
+        raise InputError("payload", N_("The payload must be a JSON object with iss, sub, aud, exp and token_exp.")) from None
+    if "crit" in header or "b64" in header:  # RFC 7515/7797 members no compact RS256 JWT here can honour
+        raise InputError("header", N_("The header's \"crit\" or \"b64\" member cannot be signed into a compact JWT: "
+                                      "remove it (LINE reads only alg, typ and kid)."))
+    from jwcrypto.jws import JWSCore
 
-    return pyjwt.encode(payload, key.key, algorithm="RS256", headers=header)
+    # jwcrypto's signing core: a JWS object would deep-copy jwcrypto's header registry on every signature
+    # (about a tenth of a millisecond) to check the header members refused just above.
+    signed = JWSCore("RS256", key.jwk, protected, body).sign()
+    return f"{signed['protected']}.{signed['payload'].decode('ascii')}.{signed['signature']}"
 
 
 def build_claims(channel_id: str, kid: str, token_exp: int = DEFAULT_TOKEN_EXP,
@@ -605,7 +573,6 @@ def build_assertion(channel_id: str, kid: str, key: PrivateKey, token_exp: int =
     return sign(header, payload, key, now)
 
 
-TOKEN_EXP_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 GUIDED_FIELDS = ("channel_id", "kid", "private_key", "token_exp", "token_exp_unit", "exp_minutes")
 
 
@@ -639,10 +606,10 @@ def assertion_from_fields(fields: Any, key: PrivateKey | None = None, now: int |
         raise InputError("token_exp_unit", N_("Choose seconds, minutes, hours or days."))
     amount = fields.get("token_exp")
     token_exp = DEFAULT_TOKEN_EXP if amount is None or amount == "" else whole_number(amount, "token_exp") * TOKEN_EXP_UNITS[unit]
-    if not 1 <= token_exp <= MAX_TOKEN_EXP:
+    if not MIN_TOKEN_EXP <= token_exp <= MAX_TOKEN_EXP:
         raise InputError("token_exp", MESSAGES["token_exp_range"], value=f"{token_exp:,}")
-    exp_minutes = whole_number(fields.get("exp_minutes"), "exp_minutes", 30)
-    if not 1 <= exp_minutes <= MAX_ASSERTION_LIFETIME // 60:
+    exp_minutes = whole_number(fields.get("exp_minutes"), "exp_minutes", MAX_EXP_MINUTES)
+    if not 1 <= exp_minutes <= MAX_EXP_MINUTES:
         raise InputError("exp_minutes", MESSAGES["exp_minutes"], value=exp_minutes)
     kid = guided_text(fields.get("kid"), "kid")
     return build_assertion(channel_id, kid, key, token_exp, exp_minutes * 60, now)
@@ -666,12 +633,14 @@ def decode_unverified(token: str, field_name: str = "client_assertion") -> tuple
         raise InputError(field_name, N_("This is not a JWT: a JWT has three parts separated by dots (header.payload.signature)."))
     if len(token) > MAX_DECODED_JWT:  # sizes before parsing: an assertion or token is under 2 KiB
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))
-    import jwt as pyjwt
+    from jwcrypto.common import JWException
+    from jwcrypto.jws import JWS
 
     try:
-        decoded = pyjwt.api_jws.decode_complete(token.strip(), options={"verify_signature": False})
-        header, payload = decoded["header"], json.loads(decoded["payload"])
-    except (pyjwt.PyJWTError, ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        decoded = JWS()
+        decoded.deserialize(token.strip())  # no key: parsed, not verified
+        header, payload = decoded.jose_header, json.loads(decoded.objects["payload"])
+    except (JWException, ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError, RecursionError):
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again.")) from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))
@@ -683,18 +652,18 @@ def verify_signature(token: str, public_key: dict | rsa.RSAPublicKey) -> bool:
 
     Only the signature: the claims are LINE's rules, checked by the caller.
     """
-    import jwt as pyjwt
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwcrypto.common import JWException
+    from jwcrypto.jwk import JWK
+    from jwcrypto.jws import JWS
 
-    if isinstance(public_key, dict):
-        try:
-            n = _b64u_int(public_key.get("n"), "public_key", "n")
-            e = _b64u_int(public_key.get("e"), "public_key", "e")
-            public_key = rsa.RSAPublicNumbers(e, n).public_key()
-        except (InputError, ValueError):
-            return False
     try:
-        pyjwt.api_jws.decode_complete(token, public_key, algorithms=["RS256"])
+        if isinstance(public_key, dict):
+            for member in ("n", "e"):  # sizes and base64url checked before jwcrypto reads them
+                _b64u_int(public_key.get(member), "public_key", member)
+            verifier = JWK(kty="RSA", n=public_key["n"], e=public_key["e"])
+        else:
+            verifier = JWK.from_pyca(public_key)
+        JWS().deserialize(token, key=verifier, alg="RS256")
         return True
-    except (pyjwt.PyJWTError, ValueError, TypeError):
+    except (InputError, JWException, ValueError, TypeError):
         return False

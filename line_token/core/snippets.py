@@ -21,24 +21,13 @@ import shlex
 from typing import Any
 
 from .display import SECRET_FIELDS, curl_command, mask
-from .line_client import ENDPOINTS
+from .endpoints import ENDPOINTS, REGISTRY, TOKEN_ENDPOINTS
 from .signing import N_, LINE_AUDIENCE, InputError, decode_unverified
 
-# endpoint → (line-bot-sdk v3 method, @line/bot-sdk method, its arguments in order (our field names)).
+# endpoint → (line-bot-sdk v3 method, @line/bot-sdk method, its arguments in order (our field names)):
+# the registry's token endpoints (the Messaging API's calls are step 6's, web/trying.py).
 METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "issue_v21": ("issue_channel_token_by_jwt", "issueChannelTokenByJWT",
-                  ("grant_type", "client_assertion_type", "client_assertion")),
-    "kids_v21": ("gets_all_valid_channel_access_token_key_ids", "getsAllValidChannelAccessTokenKeyIds",
-                 ("client_assertion_type", "client_assertion")),
-    "verify_v21": ("verify_channel_token_by_jwt", "verifyChannelTokenByJWT", ("access_token",)),
-    "revoke_v21": ("revoke_channel_token_by_jwt", "revokeChannelTokenByJWT",
-                   ("client_id", "client_secret", "access_token")),
-    "issue_stateless": ("issue_stateless_channel_token", "issueStatelessChannelToken",
-                        ("grant_type", "client_assertion_type", "client_assertion", "client_id", "client_secret")),
-    "issue_v2": ("issue_channel_token", "issueChannelToken", ("grant_type", "client_id", "client_secret")),
-    "verify_v2": ("verify_channel_token", "verifyChannelToken", ("access_token",)),
-    "revoke_v2": ("revoke_channel_token", "revokeChannelToken", ("access_token",)),
-}
+    e.name: (e.python_method, e.node_method, e.field_names) for e in REGISTRY if e.name in TOKEN_ENDPOINTS}
 LINE_BASE = "https://api.line.me"
 
 ENV_SECRET = "LINE_CHANNEL_SECRET"
@@ -90,7 +79,7 @@ def env_note(names: list[str]) -> tuple[str, dict[str, str]] | None:
 
 
 def _base_url(endpoint: str, url: str) -> str:
-    path = ENDPOINTS[endpoint][1]
+    path = ENDPOINTS[endpoint].path
     return url[: -len(path)] if url.endswith(path) else url
 
 
@@ -99,7 +88,7 @@ def _base_url(endpoint: str, url: str) -> str:
 
 def curl(endpoint: str, url: str, fields: dict[str, str], secrets: bool) -> str:
     """The request as a curl command: the values as sent, or (default) the secrets from the environment."""
-    method = ENDPOINTS[endpoint][0]
+    method = ENDPOINTS[endpoint].method
     if secrets:
         return curl_command(method, url, fields, include_secrets=True)
     lines = [f"curl -sS {'-G' if method == 'GET' else '-X ' + method} {shlex.quote(url)}"]
@@ -183,7 +172,7 @@ def python(endpoint: str, url: str, fields: dict[str, str], secrets: bool) -> st
         lines.append(f"    api.line_base_path = {json.dumps(base)}  # this app's sandbox, not LINE")
     args = [(n, _arg(fields, n, secrets, claims, "python")) for n in names]
     call = ", ".join(f"{n}={v}" for n, v in args if v is not None)
-    if endpoint in ("revoke_v21", "revoke_v2"):
+    if not ENDPOINTS[endpoint].answer:  # the revokes: an empty body
         lines += [f"    api.{py_method}({call})", '    print("revoked (LINE answers the same for an unknown token)")']
     else:
         lines += [f"    response = api.{py_method}({call})", "    print(response.to_json())"]

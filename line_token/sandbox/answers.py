@@ -7,8 +7,9 @@ from __future__ import annotations
 from flask import current_app, has_request_context, jsonify, request
 from flask_babel import gettext
 
+from ..core import catalogs
 from ..core.line_client import SANDBOX_PREFIX
-from ..core.signing import N_, Duration, InputError
+from ..core.signing import N_, InputError
 
 
 def wants_json() -> bool:
@@ -36,24 +37,23 @@ FIELD_LABELS = {
 }
 
 
+def translate(template: str, params: dict | None = None) -> str:
+    """``template`` (N_-marked) in the request's language with ``params`` filled in (core.catalogs.translate)."""
+    return catalogs.translate(gettext, template, params)
+
+
 def translate_error(err: InputError) -> str:
     """The InputError's message in the user's language (on a page, the field's label for its name)."""
-    template = gettext(err.template)
-    params = {name: localise(value) for name, value in err.params.items()}
+    params = dict(err.params)
     label = FIELD_LABELS.get(params.get("field")) if isinstance(params.get("field"), str) else None
     if label and has_request_context() and not wants_json():
-        params["field"] = gettext(label)
-    try:
-        return template % params if params else template
-    except (KeyError, ValueError, TypeError):
-        return str(err)
+        params["field"] = catalogs.Phrase(label)
+    return translate(err.template, params)
 
 
 def localise(value):
     """A message parameter in the user's language (durations carry their unit)."""
-    if isinstance(value, Duration):
-        return value.localised(gettext)
-    return value
+    return catalogs.localise(gettext, value)
 
 
 def json_error(code: str, description: str, status: int, **extra):

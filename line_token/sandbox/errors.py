@@ -14,10 +14,10 @@ from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..core.signing import InputError
-from .answers import json_error, localise, translate_error, wants_json  # one definition each
+from .answers import json_error, localise, translate, translate_error, wants_json  # one definition each
 from .budget import BodyTooComplex
 
-__all__ = ["json_error", "localise", "translate_error", "wants_json", "init_app", "rate_limit_message"]
+__all__ = ["json_error", "localise", "translate", "translate_error", "wants_json", "init_app", "rate_limit_message"]
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,14 @@ from typing import Any, NoReturn
 from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, url_for)
 from flask_babel import gettext, ngettext
 
-from ..core import signing
+from ..core import endpoints, rules, signing
+from ..core.counters import RATE_LIMIT_SYNTAX, ClientLimit, client_bucket
+from ..core.settings import trust_proxy_hops
+# LINE's error strings and assertion rules: the rules table (core/rules.py), never translated here.
+from ..core.rules import (ACCESS_TOKEN_INVALID, ACCESS_TOKEN_INVALID_FORMAT, AUTH_FAILED, AUTH_HEADER_REQUIRED,
+                          AUTH_MALFORMED, INVALID_CLIENT_CREDENTIALS, INVALID_CLIENT_SECRET,
+                          PARAMS_INVALID, PARAMS_WRONG_FORMAT, RATE_LIMITED, TOKEN_EXPIRED,
+                          TOKEN_LIMIT, TOKEN_MALFORMED, TOKEN_NOT_JWS, TOKEN_REVOKED, LineAnswer)
 from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, SANDBOX_PREFIX, sandbox_enabled  # each defined once
 from . import clock as clock_module
 from . import faults as faults_module
@@ -51,7 +58,6 @@ bp = Blueprint("sandbox", __name__, template_folder="templates")  # sandbox/temp
 
 V21_SCOPE = "profile chat_message.write"  # docs/line-api.md §9
 V2_SCOPE = "P CM"  # docs/line-api.md §9
-ASSERTION_EXP_SKEW = 60  # docs/line-api.md §9: 60 s of clock skew on "exp at most 30 min ahead"
 MAX_TOKEN_LENGTH = 2048
 
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -61,12 +67,6 @@ _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 _V2_TOKEN = re.compile(r"^[A-Za-z0-9+/=._~-]+$")
 MIN_V2_TOKEN_LENGTH = 32
 
-# LINE's error strings (docs/line-api.md §3, §5, §9). Never translated: clients match on them.
-PARAMS_INVALID = "some parameters missed or invalid"
-PARAMS_WRONG_FORMAT = "some parameters in the wrong format"  # §5.6 live record
-RATE_LIMITED = "The API rate limit has been exceeded. Try again later."  # LINE's 429 body (§5.6, §6)
-TOKEN_LIMIT = "The maximum number of access tokens has already been issued"
-KEY_NOT_FOUND = "Cannot find channel key that satisfies the conditions"
 
 
 class LineError(Exception):
@@ -132,63 +132,103 @@ def require_assertion_params(with_grant_type: bool) -> str:
     return assertion
 
 
+# --------------------------------------------------------------------------- failed authentications
+
+
+class TooManyFailures(Exception):
+    """This client is over SANDBOX_AUTH_FAILURE_LIMIT: 429 with Retry-After, in the shape of the route asked."""
+
+    def __init__(self, retry_after: int, limit: str):
+        super().__init__(retry_after)
+        self.retry_after, self.limit = retry_after, limit
+
+
+def auth_failure_limit() -> ClientLimit | None:
+    """The per-client budget of failed authentications (wrong channel ID or secret), or None when off.
+
+    Counted in the rate limit's store (SQLite beside the database, or Redis with REDIS_URL), so every worker
+    and instance shares it (issue 23 item 10: guessing ran at 1,855 a second).
+    """
+    limit = current_app.config.get("SANDBOX_AUTH_FAILURE_LIMIT")
+    if not limit:
+        return None
+    counter = current_app.extensions.get("sandbox_auth_failures")
+    if counter is None:
+        counter = current_app.extensions["sandbox_auth_failures"] = ClientLimit(current_app.config, limit,
+                                                                                "sandbox-auth")
+    return counter
+
+
+def before_secret_check() -> None:
+    """Refuse a client already over its failed-authentication budget, before its secret is checked."""
+    counter = auth_failure_limit()
+    wait = counter.wait(client_ip()) if counter else None
+    if wait:
+        raise TooManyFailures(wait, str(counter))
+
+
+def secret_check_failed() -> None:
+    """Count one failed authentication against this client."""
+    counter = auth_failure_limit()
+    if counter:
+        counter.hit(client_ip())
+
+
+def secret_opens(channel_id: str, secret: str) -> bool:
+    """Whether ``secret`` opens channel ``channel_id``. An unknown channel and a wrong secret fail alike, and
+    each failure counts toward the client's SANDBOX_AUTH_FAILURE_LIMIT; past it, TooManyFailures."""
+    before_secret_check()
+    if CHANNEL_ID.match(channel_id) and get_store().check_secret(channel_id, secret):
+        return True
+    secret_check_failed()
+    return False
+
+
+def too_many_failures_message(e: TooManyFailures) -> str:
+    return gettext("Too many attempts with a wrong channel ID or channel secret from this address (at most "
+                   "%(limit)s, SANDBOX_AUTH_FAILURE_LIMIT). Try again in %(seconds)d seconds, with the ID and "
+                   "secret shown when the channel was created.", limit=e.limit, seconds=e.retry_after)
+
+
 # --------------------------------------------------------------------------- assertions
 
 
-def _number(value: Any) -> int | float | None:
-    """A JSON number, or a numeric string as one LINE doc sample uses (§9); else None.
-
-    Integers stay integers: a 400-digit token_exp must be refused, not overflow a float.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str) and len(value) <= 32 and re.fullmatch(r"\s*-?[0-9]+(\.[0-9]+)?\s*", value):
-        return float(value) if "." in value else int(value)
-    return None
+def line_answer(answer: LineAnswer) -> NoReturn:
+    """Raise LINE's answer from the rules table."""
+    raise LineError(dict(answer.body), answer.status)
 
 
 def verify_assertion(assertion: str, now: int, check_token_exp: bool) -> tuple[store_module.Key, int | None]:
     """Verify a client assertion as LINE does; return the key it was signed with and token_exp.
 
-    Raises LineError with LINE's status and body for each failure (§3, §9).
+    Raises LineError with LINE's status and body for each failure (§3, §9): the rules table's answer for
+    the first rule broken, in LINE's order, with the kid looked up, iss matched to the key's channel and
+    the signature checked where LINE does (after iss).
     """
     try:
         header, payload = signing.decode_unverified(assertion)
     except (SigningError, RecursionError):  # RecursionError: absurdly nested JSON
-        oauth_error("invalid_client", "Invalid assertion")  # §9
-    if header.get("alg") != "RS256":
-        oauth_error("invalid_client", "Invalid alg")  # §9
-    if header.get("typ") != "JWT":
-        oauth_error("invalid_client", "Invalid typ")  # §9
+        line_answer(rules.UNREADABLE_ASSERTION)  # §9
+
+    def check(*names: str) -> None:
+        breach = rules.first_breach(header, payload, now, names=names)
+        if breach is not None:
+            line_answer(breach.rule.line)
+
+    check("alg", "typ", "kid")
     kid = header.get("kid")
     key = get_store().find_key(kid) if isinstance(kid, str) and KID.match(kid) else None
     if key is None:
-        message_error(KEY_NOT_FOUND, 404)
-    if payload.get("iss") != key.channel_id:
-        oauth_error("invalid_client", "iss and clientId of key do not match")
+        line_answer(rules.RULES["kid"].line)  # an unknown kid is answered as a missing one
+    if payload.get("iss") != key.channel_id:  # a channel ID, and this key's channel
+        line_answer(rules.RULES["iss"].line)
     if not signing.verify_signature(assertion, key.jwk):
-        oauth_error("invalid_client", "Invalid signature")  # §9
-    if payload.get("sub") != payload.get("iss"):
-        oauth_error("invalid_client", "Invalid sub")  # §9
-    if payload.get("aud") != signing.LINE_AUDIENCE:
-        oauth_error("invalid_client", "Invalid aud")  # §9
-    exp = _number(payload.get("exp"))
-    if exp is None or exp <= now or exp > now + signing.MAX_ASSERTION_LIFETIME + ASSERTION_EXP_SKEW:
-        oauth_error("invalid_client", "Invalid exp")
-    return key, (_token_exp(payload) if check_token_exp else None)
-
-
-def _token_exp(payload: dict) -> int:
-    """token_exp as whole seconds, 1 to 30 days, else LINE's invalid_request (§9: no clamping)."""
-    value = _number(payload.get("token_exp"))
-    if value is None or (isinstance(value, float) and not value.is_integer()) \
-            or not 1 <= value <= signing.MAX_TOKEN_EXP:
-        oauth_error("invalid_request", "Invalid token_exp")
-    return int(value)
+        line_answer(rules.BAD_SIGNATURE)  # §9
+    check("sub", "aud", "exp")
+    if not check_token_exp:
+        return key, None
+    check("token_exp")
+    return key, rules.whole_number(payload.get("token_exp"))
 
 
 # --------------------------------------------------------------------------- tokens
@@ -198,9 +238,9 @@ def jws_problem(token: str) -> str | None:
     """None for a JWS-shaped token; else "not JWS" (not 3 segments) or "malformed" (bad segments)."""
     parts = token.split(".")
     if len(parts) != 3 or len(token) > MAX_TOKEN_LENGTH:
-        return "The access token not JWS"
+        return TOKEN_NOT_JWS
     if not all(_B64URL.match(part) for part in parts):
-        return "The access token malformed"
+        return TOKEN_MALFORMED
     return None
 
 
@@ -224,7 +264,14 @@ def empty_ok() -> Response:
 # --------------------------------------------------------------------------- LINE's endpoints
 
 
-@bp.post("/oauth2/v2.1/token")
+def line_endpoint(name: str):
+    """Register the view as LINE's endpoint ``name`` at the registry's method and path (core/endpoints.py)."""
+    described = endpoints.get(name)
+    return bp.route(described.path, methods=[described.method])
+
+
+
+@line_endpoint("issue_v21")
 def issue_v21():
     """POST /oauth2/v2.1/token: issue a channel access token v2.1 (§5.1)."""
     assertion = require_assertion_params(with_grant_type=True)
@@ -238,7 +285,7 @@ def issue_v21():
     return jsonify({"access_token": token, "expires_in": token_exp, "token_type": "Bearer", "key_id": key_id})
 
 
-@bp.get("/oauth2/v2.1/tokens/kid")
+@line_endpoint("kids_v21")
 def valid_key_ids():
     """GET /oauth2/v2.1/tokens/kid: key IDs of the channel's valid v2.1 tokens, oldest first (§5.2, §9)."""
     assertion = require_assertion_params(with_grant_type=False)
@@ -247,28 +294,28 @@ def valid_key_ids():
     return jsonify({"kids": [t.key_id for t in get_store().valid_tokens(key.channel_id, V21, now)]})
 
 
-@bp.get("/oauth2/v2.1/verify")
+@line_endpoint("verify_v21")
 def verify_v21():
     """GET /oauth2/v2.1/verify: verify a v2.1 token (§5.3; unknown or revoked per §9)."""
     (token,) = required("access_token")
     if jws_problem(token):
-        oauth_error("invalid_request", "The access token not JWS")
+        oauth_error("invalid_request", TOKEN_NOT_JWS)
     now = request_now()
     record = find_token_once(token)
     if record is None or record.kind != V21:
-        oauth_error("invalid_request", "The access token revoked")  # §9
+        oauth_error("invalid_request", TOKEN_REVOKED)  # §9
     if record.expires_in(now) <= 0:
-        oauth_error("invalid_request", "The access token expired")
+        oauth_error("invalid_request", TOKEN_EXPIRED)
     return jsonify({"client_id": record.channel_id, "expires_in": record.expires_in(now), "scope": V21_SCOPE})
 
 
-@bp.post("/oauth2/v2.1/revoke")
+@line_endpoint("revoke_v21")
 def revoke_v21():
     """POST /oauth2/v2.1/revoke: revoke a v2.1 token with the channel secret (§5.4, §9)."""
     client_id, client_secret, token = required("client_id", "client_secret", "access_token")
     store = get_store()
-    if not CHANNEL_ID.match(client_id) or not store.check_secret(client_id, client_secret):
-        oauth_error("invalid_client", "invalid client_secret")  # §9: wrong id or secret
+    if not secret_opens(client_id, client_secret):
+        oauth_error("invalid_client", INVALID_CLIENT_SECRET)  # §9: wrong id or secret
     problem = jws_problem(token)
     if problem:
         oauth_error("invalid_request", problem)
@@ -277,7 +324,7 @@ def revoke_v21():
     return empty_ok()
 
 
-@bp.post("/oauth2/v3/token")
+@line_endpoint("issue_stateless")
 def issue_stateless():
     """POST /oauth2/v3/token: a stateless token, by client secret or by JWT assertion (§5.5).
 
@@ -292,8 +339,8 @@ def issue_stateless():
         key, _ = verify_assertion(assertion, request_now(), check_token_exp=False)  # token_exp ignored (§9)
         channel_id = key.channel_id
     elif client_id and client_secret and not assertion:
-        if not CHANNEL_ID.match(client_id) or not get_store().check_secret(client_id, client_secret):
-            oauth_error("invalid_request", "Invalid 'client_credentials'.")
+        if not secret_opens(client_id, client_secret):
+            oauth_error("invalid_request", INVALID_CLIENT_CREDENTIALS)
         channel_id = client_id
     else:
         oauth_error("invalid_request", PARAMS_INVALID)
@@ -301,19 +348,23 @@ def issue_stateless():
     # They are signed JWTs, so the Messaging API endpoints below can still tell whose they are.
     token = service().mint_stateless_token(channel_id, now=request_now())
     if token is None:  # the channel was deleted mid-request
-        oauth_error("invalid_request", "Invalid 'client_credentials'.")
+        oauth_error("invalid_request", INVALID_CLIENT_CREDENTIALS)
     return jsonify({"token_type": "Bearer", "access_token": token, "expires_in": STATELESS_LIFETIME})
 
 
-@bp.post("/v2/oauth/accessToken")
+@line_endpoint("issue_v2")
 def issue_short_lived():
     """POST /v2/oauth/accessToken: a short-lived token; the 31st revokes the oldest (§5.6)."""
     grant_type, client_id, client_secret = required("grant_type", "client_id", "client_secret")
     if grant_type != GRANT_TYPE:
         oauth_error("invalid_request", PARAMS_INVALID)
     store = get_store()
-    if not CHANNEL_ID.match(client_id) or store.get_channel(client_id) is None:
-        oauth_error("invalid_request", PARAMS_WRONG_FORMAT)  # §5.6 live record: unknown or non-numeric ID
+    if not CHANNEL_ID.match(client_id):
+        oauth_error("invalid_request", PARAMS_WRONG_FORMAT)  # §5.6 live record: a non-numeric ID
+    # An unknown channel answers as a known one with a wrong secret (LINE's documented invalid_client, §5.6):
+    # a caller who has not proven the secret cannot tell which channel IDs exist (issue 23 item 9).
+    if not secret_opens(client_id, client_secret):
+        oauth_error("invalid_client", INVALID_CLIENT_SECRET)
     per_second = current_app.config.get("SANDBOX_SHORT_LIVED_PER_SECOND") or 0
     if per_second > 0:  # LINE: 370 requests per second per channel, then 429 (§5.6, §6); off by default
         try:
@@ -323,30 +374,28 @@ def issue_short_lived():
             response.status_code = 429
             response.headers["Retry-After"] = str(e.retry_after)
             return response
-    if not store.check_secret(client_id, client_secret):
-        oauth_error("invalid_client", "invalid client_secret")
     token = service().mint_opaque_token()
     try:
         store.issue_token(client_id, SHORT_LIVED, token, store_module.SHORT_LIVED_LIFETIME, now=request_now())
     except ChannelNotFound:  # deleted between the two calls
-        oauth_error("invalid_request", PARAMS_WRONG_FORMAT)
+        oauth_error("invalid_client", INVALID_CLIENT_SECRET)
     return jsonify({"access_token": token, "expires_in": store_module.SHORT_LIVED_LIFETIME, "token_type": "Bearer"})
 
 
-@bp.post("/v2/oauth/verify")
+@line_endpoint("verify_v2")
 def verify_short_lived():
     """POST /v2/oauth/verify: verify a short-lived or long-lived token (§5.7); other kinds are invalid here."""
     (token,) = required("access_token")
     if not v2_token_shaped(token):
-        oauth_error("invalid_request", "access_token in invalid format")  # §5.7: e.g. "abc"
+        oauth_error("invalid_request", ACCESS_TOKEN_INVALID_FORMAT)  # §5.7: e.g. "abc"
     now = request_now()
     record = find_token_once(token)
     if record is None or record.kind not in (SHORT_LIVED, LONG_LIVED) or record.expires_in(now) <= 0:
-        oauth_error("invalid_request", "access_token invalid")
+        oauth_error("invalid_request", ACCESS_TOKEN_INVALID)
     return jsonify({"client_id": record.channel_id, "expires_in": record.expires_in(now), "scope": V2_SCOPE})
 
 
-@bp.post("/v2/oauth/revoke")
+@line_endpoint("revoke_v2")
 def revoke_short_lived():
     """POST /v2/oauth/revoke: revoke a short-lived or long-lived token; 200 even when unknown (§5.8)."""
     (token,) = required("access_token")
@@ -405,7 +454,8 @@ def require_json() -> None:
 
 
 def require_channel_secret(channel_id: str) -> store_module.Channel:
-    """The channel, if the request carries its ID and secret as HTTP Basic credentials; else 401 (or 404).
+    """The channel, if the request carries its ID and secret as HTTP Basic credentials; else 401 (429 past
+    SANDBOX_AUTH_FAILURE_LIMIT).
 
     As LINE's own short-lived endpoint takes client credentials: user = channel ID, password = channel secret.
     """
@@ -417,25 +467,23 @@ def require_channel_secret(channel_id: str) -> store_module.Channel:
         raise AdminRefused("unauthorized", gettext(
             "Send the channel ID and channel secret with HTTP Basic authentication (user: channel ID, "
             "password: channel secret), e.g. curl -u CHANNEL_ID:CHANNEL_SECRET."), 401, {"WWW-Authenticate": AUTH_REALM})
-    channel = channel_or_404(channel_id)
-    if auth.username != channel.channel_id or not get_store().check_secret(channel.channel_id, auth.password):
+    if auth.username != channel_id or not secret_opens(channel_id, auth.password):
+        # The same answer for an unknown channel and a wrong secret: who has not proven the secret cannot tell
+        # which channel IDs exist (issue 23 item 9).
         raise AdminRefused("unauthorized", gettext(
-            "The channel ID or channel secret is wrong. Use the secret shown when the channel was created."),
+            "The channel ID or channel secret is wrong. Use the ID and secret shown when the channel was created."),
             401, {"WWW-Authenticate": AUTH_REALM})
+    channel = get_store().get_channel(channel_id)
+    if channel is None:  # deleted since the secret was checked
+        raise ChannelNotFound(channel_id)
+    get_store().touch_channel(channel.channel_id)  # the owner's activity keeps the channel (issue 23 item 2)
     return channel
 
 
 def client_ip() -> str:
-    """The client's address (ProxyFix has put the real one here when TRUST_PROXY is set)."""
-    return request.remote_addr or "127.0.0.1"
-
-
-def channel_or_404(channel_id: str) -> store_module.Channel:
-    """The channel, or a 404 for an unknown or malformed ID."""
-    channel = get_store().get_channel(channel_id) if CHANNEL_ID.match(channel_id) else None
-    if channel is None:
-        raise ChannelNotFound(channel_id)
-    return channel
+    """The client a per-client limit counts: its address (ProxyFix has put the real one here when TRUST_PROXY
+    is set), an IPv6 one by its /64."""
+    return client_bucket(request.remote_addr or "127.0.0.1")
 
 
 def key_error_json(e: SigningError):
@@ -453,10 +501,21 @@ def channels_per_hour() -> int:
 
 def creation_limited(e: RateLimited, json: bool = True):
     """429 with Retry-After for a client over SANDBOX_CHANNELS_PER_HOUR."""
-    message = gettext("This address already created %(max)d sandbox channels in the last hour. Try again in "
-                      "%(minutes)d minutes, or reuse a channel you made.",
+    message = gettext("This address already created %(max)d sandbox channels in the last hour, the limit this "
+                      "server sets (SANDBOX_CHANNELS_PER_HOUR). Try again in %(minutes)d minutes, or reuse a channel "
+                      "you made. On your own machine, SANDBOX_CHANNELS_PER_HOUR=0 lifts the limit.",
                       max=channels_per_hour(), minutes=max(1, math.ceil(e.retry_after / 60)))
     return message, {"Retry-After": str(e.retry_after)}
+
+
+def creation_refused(e: CapReached | RateLimited):
+    """A new channel refused by the admin API: 409 at the channel cap, 429 with Retry-After past the per-client limit."""
+    if isinstance(e, CapReached):
+        return admin_error("limit_reached", channel_cap_message(), 409)
+    message, headers = creation_limited(e)
+    response, status = admin_error("rate_limited", message, 429)
+    response.headers.update(headers)
+    return response, status
 
 
 @bp.post("/api/channels")
@@ -470,13 +529,8 @@ def api_create_channel():
         return admin_error("invalid_request", str(e), 400, field="body")
     except SigningError as e:
         return admin_error("invalid_request", translate_error(e), 400, field=e.field)
-    except CapReached:
-        return admin_error("limit_reached", channel_cap_message(), 409)
-    except RateLimited as e:
-        message, headers = creation_limited(e)
-        response, status = admin_error("rate_limited", message, 429)
-        response.headers.update(headers)
-        return response, status
+    except (CapReached, RateLimited) as e:
+        return creation_refused(e)
     return jsonify({"channel_id": channel.channel_id, "channel_secret": secret, "name": channel.name}), 201
 
 
@@ -569,13 +623,8 @@ def api_import_channels():
         message = translate_error(e)  # a key's own message names the JWK member; say which key of the file
         message = message if e.field in message else f"{e.field}: {message}"
         return admin_error(e.code, message, 409 if e.code == "conflict" else 400, field=e.field)
-    except CapReached:
-        return admin_error("limit_reached", channel_cap_message(), 409)
-    except RateLimited as e:
-        message, headers = creation_limited(e)
-        response, status = admin_error("rate_limited", message, 429)
-        response.headers.update(headers)
-        return response, status
+    except (CapReached, RateLimited) as e:
+        return creation_refused(e)
     return jsonify(answer), 201
 
 
@@ -583,7 +632,7 @@ def channel_cap_message() -> str:
     """Why a new channel was refused, in the user's language."""
     return gettext("The sandbox already holds its maximum of %(max)d channels. Delete channels you no longer "
                    "need; channels unused for %(days)d days are removed.",
-                   max=store_module.MAX_CHANNELS, days=store_module.CHANNEL_IDLE_LIFETIME // 86400)
+                   max=get_store().channel_cap, days=store_module.CHANNEL_IDLE_LIFETIME // 86400)
 
 
 def key_cap_message() -> str:
@@ -629,33 +678,34 @@ def _console_bot(channel_id: str) -> dict | None:
 def _limits() -> dict:
     """The numbers the console page quotes, from the constants that enforce them."""
     return {"v21": store_module.V21_TOKENS_PER_CHANNEL, "short": store_module.SHORT_LIVED_TOKENS_PER_CHANNEL,
-            "max_keys": store_module.KEYS_PER_CHANNEL, "channels": store_module.MAX_CHANNELS,
-            "idle_days": store_module.CHANNEL_IDLE_LIFETIME // 86400, "skew": ASSERTION_EXP_SKEW}
+            "max_keys": store_module.KEYS_PER_CHANNEL, "channels": get_store().channel_cap,
+            "idle_days": store_module.CHANNEL_IDLE_LIFETIME // 86400, "max_days": get_store().channel_max_age // 86400, "skew": rules.CLOCK_TOLERANCE}
 
 
 def form_channel() -> tuple[store_module.Channel | None, str, Any]:
     """The channel a console form names, if its posted secret matches: (channel, secret, refusal).
 
-    The refusal is a ready console answer (404 unknown channel, 401 wrong or missing secret) that
-    changes nothing; None when the channel is open.
+    The refusal is a ready console answer (400 no ID, 401 a missing secret, or an ID and secret that open no
+    channel: an unknown ID and a wrong secret alike) that changes nothing; None when the channel is open.
+    Past SANDBOX_AUTH_FAILURE_LIMIT it raises TooManyFailures (a 429 console page).
     """
     channel_id = (request.form.get("channel_id") or "").strip()
     secret = (request.form.get("channel_secret") or "").strip()
     values = {"channel_id": channel_id}
-    if not channel_id:
+    if not CHANNEL_ID.match(channel_id):  # its shape alone: telling it says nothing about which channels exist
         return None, secret, render_console(None, 400, values, {"channel_id": gettext(
             "Enter the channel ID: the 10 digits shown when the channel was created.")})
-    channel = get_store().get_channel(channel_id) if CHANNEL_ID.match(channel_id) else None
-    if channel is None:
-        return None, secret, render_console(None, 404, values, {"channel_id": gettext(
-            "No sandbox channel has the ID %(id)s. Check the ID, or create a channel below.", id=channel_id[:20])})
     if not secret:
         return None, secret, render_console(None, 401, values, {"channel_secret": gettext(
             "Enter the channel secret shown when the channel was created: it is needed to open the channel.")})
-    if not get_store().check_secret(channel.channel_id, secret):
+    if not secret_opens(channel_id, secret):  # an unknown channel and a wrong secret answer alike (issue 23 item 9)
         return None, secret, render_console(None, 401, values, {"channel_secret": gettext(
-            "This is not the secret of channel %(id)s. Use the secret shown when the channel was created.",
-            id=channel.channel_id)})
+            "No sandbox channel has this ID and secret. Check both: use the ID and secret shown when the channel "
+            "was created, or create a channel below.")})
+    channel = get_store().get_channel(channel_id)
+    if channel is None:  # deleted since the secret was checked
+        raise ChannelNotFound(channel_id)
+    get_store().touch_channel(channel.channel_id)  # the owner's activity keeps the channel (issue 23 item 2)
     return channel, secret, None
 
 
@@ -681,11 +731,11 @@ def console_create_channel():
         channel, secret = service().create_channel(values["name"], client_ip(), channels_per_hour())
     except SigningError as e:
         return render_console(None, 400, values, {"name": translate_error(e)})
-    except CapReached:
-        return render_console(None, 409, values, {"name": channel_cap_message()})
+    except CapReached:  # no field is wrong: the message says what to do (issue 22 item 8)
+        return render_console(None, 409, values, refusal=channel_cap_message())
     except RateLimited as e:
         message, headers = creation_limited(e)
-        body, status = render_console(None, 429, values, {"name": message})
+        body, status = render_console(None, 429, values, refusal=message)
         return body, status, headers
     return render_console(channel, 201, secret=secret, created=True)
 
@@ -728,7 +778,8 @@ def console_issue_long_lived():
         return refusal
     raw = (request.form.get("keep_old_hours") or "0").strip()
     try:
-        hours = int(raw) if raw.isdigit() and len(raw) <= 2 else -1
+        hours = rules.whole_number(raw)
+        hours = -1 if hours is None else hours
         token, previous_until = service().issue_long_lived(channel.channel_id, hours)
     except SigningError as e:
         return render_console(channel, 400, {"keep_old_hours": raw}, {"keep_old_hours": translate_error(e)},
@@ -764,11 +815,6 @@ def console_delete_channel():
 # gets that channel's bot; anything else LINE's 401s. Plus the bot's generated
 # picture and the console form that sets the bot's name and modes.
 
-AUTH_HEADER_REQUIRED = ("Authorization header required. Must follow the scheme, "
-                        "'Authorization: Bearer <ACCESS TOKEN>'")
-AUTH_FAILED = "Authentication failed. Confirm that the access token in the authorization header is valid."
-AUTH_MALFORMED = ("Authentication failed due to the following reason: The access token malformed. "
-                  "Confirm that the access token in the authorization header is valid.")
 # A stateless token's JWS header: {"alg":"HS256","typ":"JWT"}.
 _USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 
@@ -851,20 +897,20 @@ def _bot_for_request() -> store_module.BotProfile:
     return bot
 
 
-@bp.get("/v2/bot/info")
+@line_endpoint("bot_info")
 def bot_info():
     """GET /v2/bot/info: the bot of the token's channel (§10)."""
     return messaging_answer(bot_info_json(_bot_for_request()))
 
 
-@bp.get("/v2/bot/message/quota")
+@line_endpoint("quota")
 def message_quota():
     """GET /v2/bot/message/quota: the sandbox sends nothing, so no limit (§10)."""
     _bot_for_request()
     return messaging_answer({"type": "none"})
 
 
-@bp.get("/v2/bot/message/quota/consumption")
+@line_endpoint("quota_consumption")
 def message_quota_consumption():
     """GET /v2/bot/message/quota/consumption: the sandbox sends nothing, so 0 (§10)."""
     _bot_for_request()
@@ -1255,6 +1301,16 @@ def only_when_enabled():
         abort(404)
 
 
+@bp.before_request
+def housekeeping():
+    """Purge what the documented bounds no longer keep, at most once a minute across processes (store.housekeep),
+    in its own transaction: a request that is then refused rolls nothing of it back (issue 23 item 5)."""
+    try:
+        get_store().housekeep()
+    except StoreUnavailable:  # busy: the next due request tries again; this one is served
+        pass
+
+
 bp.before_request(line_call_context)  # after only_when_enabled: a disabled sandbox takes no fault
 
 
@@ -1272,6 +1328,24 @@ def line_request_id(response: Response) -> Response:
 def line_error(e: LineError):
     """LINE's error body and status, exactly."""
     return jsonify(e.body), e.status
+
+
+@bp.errorhandler(TooManyFailures)
+def too_many_failures(e: TooManyFailures):
+    """429 with Retry-After past SANDBOX_AUTH_FAILURE_LIMIT: the console page, the admin API's JSON, or
+    LINE's ``{"message"}`` shape on LINE's endpoints."""
+    message, headers = too_many_failures_message(e), {"Retry-After": str(e.retry_after)}
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("sandbox.console_"):
+        body, status = render_console(None, 429, {"channel_id": (request.form.get("channel_id") or "")[:20]},
+                                      refusal=message)
+        return body, status, headers
+    if endpoint.startswith("sandbox.api_"):
+        response, status = admin_error("too_many_failures", message, 429)
+    else:
+        response, status = jsonify({"message": message}), 429
+    response.headers.update(headers)
+    return response, status
 
 
 @bp.errorhandler(AdminRefused)
@@ -1332,9 +1406,34 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def public_deploy(config) -> bool:
+    """Whether the app runs for the public: TRUST_PROXY is set (a proxy in front; app.json sets it)."""
+    try:
+        return trust_proxy_hops(config.get("TRUST_PROXY", os.environ.get("TRUST_PROXY", ""))) > 0
+    except ValueError:  # unreadable: assume the public (web/app.py refuses to start on it anyway)
+        return True
+
+
 def configure(app: Flask) -> None:
     """The sandbox's settings from the environment, unless the app's config (tests) set them."""
-    app.config.setdefault("SANDBOX_CHANNELS_PER_HOUR", _env_int("SANDBOX_CHANNELS_PER_HOUR", 20))
+    # Per client and hour: 20 on a public deploy (TRUST_PROXY set, or app.json's own SANDBOX_CHANNELS_PER_HOUR),
+    # none for one person on their own machine (./scripts/start, line-token sandbox serve). Deciding by the
+    # client's address would not do: behind a proxy on the same host every client is loopback (issue 22 item 8).
+    app.config.setdefault("SANDBOX_CHANNELS_PER_HOUR",
+                          _env_int("SANDBOX_CHANNELS_PER_HOUR", 20 if public_deploy(app.config) else 0))
+    # Failed authentications (wrong channel ID or secret) per client, then 429 (issue 23 item 10); empty: off.
+    limit = app.config.setdefault("SANDBOX_AUTH_FAILURE_LIMIT",
+                                  os.environ.get("SANDBOX_AUTH_FAILURE_LIMIT", "30/minute").strip())
+    if limit and not RATE_LIMIT_SYNTAX.fullmatch(limit):
+        raise RuntimeError(f"SANDBOX_AUTH_FAILURE_LIMIT={limit!r}: give one limit such as 30/minute or 100/hour; "
+                           "empty turns it off")
+    # Unset: store.py's constants (1,000 channels, 90 days, 60 s).
+    for name in ("SANDBOX_MAX_CHANNELS", "SANDBOX_CHANNEL_MAX_DAYS", "SANDBOX_HOUSEKEEPING_SECONDS"):
+        value = (os.environ.get(name) or "").strip()
+        if name not in app.config and value:
+            if not value.isdigit():
+                raise RuntimeError(f"{name}={value!r}: give a whole number")
+            app.config[name] = int(value)
     # LINE's documented rate for /v2/oauth/accessToken is 370 per second per channel (§6); 0 = off.
     app.config.setdefault("SANDBOX_SHORT_LIVED_PER_SECOND", _env_int("SANDBOX_SHORT_LIVED_PER_SECOND", 0))
     app.config.setdefault("SANDBOX_PORT", (os.environ.get("SANDBOX_PORT") or "").strip())

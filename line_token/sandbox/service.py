@@ -7,29 +7,28 @@ Flask app at all (``Sandbox.open(config)``); the tester reads the sandbox only t
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import re
 import secrets
 import time
 from typing import Any
 
-from ..core import signing
+from ..core import rules, signing
+from ..core.rules import STATELESS_LIFETIME  # noqa: F401  (LINE docs: 900 s; routes import it from here)
 from ..core.signing import SigningError
 from . import clock
 from . import faults as faults_module
 from . import store as store_module
 from .store import Store
 
-STATELESS_LIFETIME = 15 * 60  # LINE docs: 900 s
 PUBLIC_JWK_MEMBERS = ("kty", "n", "e", "alg", "use", "key_ops")
 MAX_KEY_JSON = 8 * 1024  # a 2048-bit public JWK is about 450 bytes
 LONG_LIVED_GRACE_HOURS = tuple(range(0, 25))  # reissue: the old token stays valid 0-24 h
-STATELESS_TOKEN_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+STATELESS_PROTECTED = '{"alg":"HS256","typ":"JWT"}'  # a stateless token's JWS header, byte for byte
+STATELESS_TOKEN_HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"  # the same, base64url
 # The header every v2.1 token carries, as in LINE's samples: {"alg":"HS256"}.
 V21_TOKEN_HEADER = "eyJhbGciOiJIUzI1NiJ9"
-CHANNEL_ID = re.compile(r"^[0-9]{10}$")
+CHANNEL_ID = re.compile(rules.CHANNEL_ID_PATTERN)  # the rules table's one channel-ID rule
 # The sandbox assigns uuid4 kids; anything else cannot be registered, so it is not looked up
 # (a lone surrogate or NUL in a kid would otherwise reach the database driver).
 KID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -39,6 +38,13 @@ UNSTORABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _hmac_jwk(key: bytes):
+    """A channel's stateless-token key as the jwcrypto JWK that signs and checks HS256."""
+    from jwcrypto.jwk import JWK
+
+    return JWK(kty="oct", k=_b64url(key))
 
 
 class Sandbox:
@@ -90,6 +96,10 @@ class Sandbox:
         if not isinstance(name, str) or len(name) > store_module.MAX_NAME_LENGTH or UNSTORABLE.search(name):
             raise SigningError("name", signing.N_("name must be text of at most %(max)d characters, without control characters."),
                                max=store_module.MAX_NAME_LENGTH)
+        try:
+            self.store.housekeep()  # its own transaction, at most once a minute (the CLI has no other trigger)
+        except store_module.StoreUnavailable:
+            pass  # busy: creating matters more; the next one purges
         return self.store.create_channel(name.strip(), client=client, per_hour=per_hour)
 
     def register_key(self, channel_id: str, data: Any) -> store_module.Key:
@@ -160,9 +170,11 @@ class Sandbox:
             return None
         now = int(time.time()) if now is None else now
         claims = {"iss": channel_id, "iat": now, "exp": now + STATELESS_LIFETIME, "jti": secrets.token_hex(16)}
-        signing_input = f"{STATELESS_TOKEN_HEADER}.{_b64url(json.dumps(claims, separators=(',', ':')).encode())}"
-        signature = hmac.new(key, signing_input.encode("ascii"), hashlib.sha256).digest()
-        return f"{signing_input}.{_b64url(signature)}"
+        from jwcrypto.jws import JWS
+
+        token = JWS(json.dumps(claims, separators=(",", ":")).encode())
+        token.add_signature(_hmac_jwk(key), alg="HS256", protected=STATELESS_PROTECTED)
+        return token.serialize(compact=True)
 
     def stateless_channel(self, token: str, now: int) -> str | None:
         """The channel of a valid, unexpired stateless token issued here, else None."""
@@ -170,16 +182,24 @@ class Sandbox:
         # Ours carry four short claims (~110 characters): anything much longer is not one, and is not parsed.
         if len(parts) != 3 or parts[0] != STATELESS_TOKEN_HEADER or len(parts[1]) > 512:
             return None
-        try:
-            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        except (ValueError, TypeError, RecursionError):  # binascii.Error and JSONDecodeError are ValueErrors
+        from jwcrypto.common import JWException
+        from jwcrypto.jws import JWS
+
+        parsed = JWS()
+        try:  # read first (the claims name the channel whose key checks it), then verify
+            parsed.deserialize(token)
+            claims = json.loads(parsed.objects["payload"])
+        except (JWException, ValueError, TypeError, KeyError, RecursionError):  # JSONDecodeError is a ValueError
             return None
         channel_id = claims.get("iss") if isinstance(claims, dict) else None
-        exp = claims.get("exp") if isinstance(claims, dict) else None
-        if not isinstance(channel_id, str) or not CHANNEL_ID.match(channel_id) or not isinstance(exp, int) or exp <= now:
+        exp = rules.whole_number(claims.get("exp")) if isinstance(claims, dict) else None
+        if not isinstance(channel_id, str) or not CHANNEL_ID.match(channel_id) or exp is None or exp <= now:
             return None
         key = self.store.stateless_key(channel_id)
         if key is None:
             return None
-        expected = _b64url(hmac.new(key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest())
-        return channel_id if hmac.compare_digest(expected, parts[2]) else None
+        try:  # HS256 only; jwcrypto compares in constant time (cryptography's HMAC verify)
+            parsed.verify(_hmac_jwk(key), alg="HS256")
+        except (JWException, ValueError, TypeError):
+            return None
+        return channel_id

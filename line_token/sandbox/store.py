@@ -28,6 +28,8 @@ from typing import Any, Iterator
 
 from typing import TYPE_CHECKING
 
+from ..core import rules
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
@@ -39,17 +41,24 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- limits
 
 # LINE's own per-channel limits (docs/line-api.md §1).
-V21_TOKENS_PER_CHANNEL = 30  # the 31st issue is refused
-SHORT_LIVED_TOKENS_PER_CHANNEL = 30  # the 31st issue revokes the oldest
+V21_TOKENS_PER_CHANNEL = rules.TOKENS_PER_CHANNEL  # the 31st issue is refused
+SHORT_LIVED_TOKENS_PER_CHANNEL = rules.TOKENS_PER_CHANNEL  # the 31st issue revokes the oldest
 SHORT_LIVED_LIFETIME = 30 * 24 * 60 * 60  # 2,592,000 s
 
 # Caps for a public deploy, so strangers cannot grow the database without bound.
 MAX_CHANNELS = 1000
 KEYS_PER_CHANNEL = 10  # docs/line-api.md §9: "up to 10 in the sandbox"
 MAX_NAME_LENGTH = 100
-# Channels nobody has used (created, added a key, issued a token) for longer than
-# the longest token lifetime are removed, so the channel cap frees itself.
+# Channels whose owner has not used them (created, opened on the console, called the admin API with the
+# secret) for longer than the longest token lifetime are removed, so the channel cap frees itself. Token calls
+# do not count: one short-lived token a month would otherwise keep a channel for ever (issue 23 item 2).
 CHANNEL_IDLE_LIFETIME = 35 * 24 * 60 * 60
+# Sandbox channels are anonymous: whatever their use, none is kept longer than this (SANDBOX_CHANNEL_MAX_DAYS;
+# 0 keeps them until idle).
+CHANNEL_MAX_AGE = 90 * 24 * 60 * 60
+# Housekeeping (purging expired tokens, old events, idle and too old channels) runs in a transaction of its
+# own at most this often across every worker and instance (SANDBOX_HOUSEKEEPING_SECONDS), triggered by requests.
+HOUSEKEEPING_EVERY = 60
 # Expired v2.1 tokens are kept for a while so verify can say "expired" rather than
 # "revoked"; per channel only the most recent few, so storage stays bounded.
 EXPIRED_KEPT_PER_CHANNEL = 30
@@ -76,14 +85,14 @@ KINDS = (V21, SHORT_LIVED, LONG_LIVED)
 
 # --------------------------------------------------------------------------- schema
 
-_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens", "bots", "events",
+_SQL_NAMES = ("sa", "event", "OperationalError", "metadata", "channels", "keys", "tokens", "bots", "events", "meta",
               "faults", "clocks", "request_log")
 _load_lock = threading.Lock()
 
 
 def _load_sqlalchemy() -> None:
     """Import SQLAlchemy and define the tables, once; sets this module's SQL globals."""
-    global sa, event, OperationalError, metadata, channels, keys, bots, events, _STATEMENTS, tokens  # plain names linters can follow
+    global sa, event, OperationalError, metadata, channels, keys, bots, events, meta, _STATEMENTS, tokens  # plain names linters can follow
     global faults, clocks, request_log
     if "tokens" in globals():
         return
@@ -122,6 +131,13 @@ def _load_sqlalchemy() -> None:
             sa.Column("bucket", sa.String(64), nullable=False),
             sa.Column("at", sa.BigInteger, nullable=False),
             sa.Index("ix_sandbox_events_bucket", "bucket", "at"),
+        )
+
+        # Small named values: when housekeeping last ran (so several processes run it once a minute in all).
+        meta = sa.Table(
+            "sandbox_meta", metadata,
+            sa.Column("name", sa.String(32), primary_key=True),
+            sa.Column("value", sa.BigInteger, nullable=False),
         )
 
         tokens_table = sa.Table(
@@ -367,13 +383,27 @@ def _ensure_wal(cur: Any) -> None:
 class Store:
     """Channels, keys and tokens in one database. Thread- and process-safe."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, max_channels: int | None = None, max_age: int | None = None,
+                 housekeeping_every: int | None = None):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        # None: the module's constants, read when used (so a test may lower them).
+        self.max_channels, self.max_age, self.housekeeping_every = max_channels, max_age, housekeeping_every
+        self._next_housekeeping = 0  # the epoch second before which this process does not even ask the database
         self._engine: Engine | None = None
         self._ready = False
         self._ready_lock = threading.Lock()
         self._engine_lock = threading.Lock()  # not _ready_lock: _ensure_schema holds that while it asks for the engine
+
+    @property
+    def channel_cap(self) -> int:
+        """How many channels the sandbox holds at most (SANDBOX_MAX_CHANNELS, else MAX_CHANNELS)."""
+        return self.max_channels or MAX_CHANNELS
+
+    @property
+    def channel_max_age(self) -> int:
+        """Seconds a channel is kept at most whatever its use (0: no maximum)."""
+        return CHANNEL_MAX_AGE if self.max_age is None else self.max_age
 
     @property
     def engine(self) -> Engine:
@@ -431,37 +461,40 @@ class Store:
             self._ready = True
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A short write transaction holding the database's write lock (SQLite) from the start."""
+    def _transaction(self, sqlite_begin: str) -> Iterator[Connection]:
+        """A transaction (on SQLite begun with ``BEGIN <sqlite_begin>``, without one when empty); a database that
+        cannot be used raises StoreUnavailable."""
         try:
             with self.engine.connect() as conn:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                conn = conn.execution_options(sqlite_begin=sqlite_begin)
                 with conn.begin():
                     yield conn
         except OperationalError as e:
             raise _unavailable(e) from None
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _write(self):
+        """A short write transaction holding the database's write lock (SQLite) from the start."""
+        return self._transaction("IMMEDIATE")
+
+    def _read(self):
         """One read-only statement (never blocks on writers in WAL mode; on SQLite without a BEGIN)."""
         self._ensure_schema()
-        try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(sqlite_begin="")
-                with conn.begin():
-                    yield conn
-        except OperationalError as e:
-            raise _unavailable(e) from None
+        return self._transaction("")
 
     @contextmanager
-    def _locked_channel(self, channel_id: str, now: int) -> Iterator[Connection]:
-        """A write transaction with the channel row locked; raises ChannelNotFound."""
+    def _locked_channel(self, channel_id: str, now: int, touch: bool = True) -> Iterator[Connection]:
+        """A write transaction with the channel row locked; raises ChannelNotFound.
+
+        ``touch``: the owner's action (keys, long-lived token, bot, revoke all) resets the channel's idle clock;
+        token calls pass False.
+        """
         self._ensure_schema()
         with self._write() as conn:
             row = conn.execute(_STATEMENTS["lock_channel"], {"p_channel": channel_id}).first()
             if row is None:
                 raise ChannelNotFound(channel_id)
-            conn.execute(_STATEMENTS["touch_channel"], {"p_channel": channel_id, "p_now": now})
+            if touch:
+                conn.execute(_STATEMENTS["touch_channel"], {"p_channel": channel_id, "p_now": now})
             yield conn
 
     def dispose(self) -> None:
@@ -475,9 +508,10 @@ class Store:
                        per_hour: int = 0) -> tuple[Channel, str]:
         """Create a channel; return it and its secret (32 hex), which is stored only as a hash.
 
-        Raises CapReached when MAX_CHANNELS channels exist (idle ones are purged first), and
-        RateLimited when ``client`` (an IP address; only its hash is stored) already created
-        ``per_hour`` channels in the last hour (``per_hour`` 0: no limit, as for the CLI).
+        At the cap (MAX_CHANNELS, or SANDBOX_MAX_CHANNELS) the channel its owner left unused longest is
+        removed to make room. Raises RateLimited when ``client`` (an address; only its hash is stored) already
+        created ``per_hour`` channels in the last hour (``per_hour`` 0: no limit, as for the CLI).
+        Housekeeping is not done here (``housekeep``): a refused creation rolls back, and it must not.
         """
         now = _now(now)
         name = (name or "")[:MAX_NAME_LENGTH]
@@ -487,14 +521,18 @@ class Store:
             if not self.is_sqlite:
                 # Serialise channel creation so the cap holds across instances.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242032)"))
-            self._purge(conn, now)
             if client is not None and per_hour > 0:
                 self._take(conn, "create:" + client, per_hour, 3600, now)
             count = conn.execute(sa.select(sa.func.count()).select_from(channels)).scalar_one()
-            if count >= MAX_CHANNELS:
-                raise CapReached(
-                    f"The sandbox already holds its maximum of {MAX_CHANNELS} channels. Delete channels you no "
-                    f"longer need; channels unused for {CHANNEL_IDLE_LIFETIME // 86400} days are removed.")
+            cap = self.channel_cap
+            if count >= cap:
+                # The cap is full: the channel its owner left unused longest makes room (issue 23 item 2).
+                oldest = conn.execute(sa.select(channels.c.channel_id).order_by(channels.c.used_at, channels.c.created_at)
+                                      .limit(count - cap + 1)).scalars().all()
+                if not oldest:
+                    raise CapReached(f"The sandbox already holds its maximum of {cap} channels.")
+                self._delete_channels(conn, oldest)
+                log.info("sandbox: %d channels, the cap; removed the %d unused longest", count, len(oldest))
             for _ in range(20):
                 channel_id = _new_channel_id()
                 exists = conn.execute(
@@ -547,14 +585,24 @@ class Store:
         """Delete a channel with its keys and tokens; False if there was none."""
         self._ensure_schema()
         with self._write() as conn:
-            # Explicit child deletes: SQLite enforces ON DELETE CASCADE only with the pragma on.
-            conn.execute(tokens.delete().where(tokens.c.channel_id == channel_id))
-            conn.execute(keys.delete().where(keys.c.channel_id == channel_id))
-            conn.execute(bots.delete().where(bots.c.channel_id == channel_id))
-            for table in (faults, clocks, request_log):
-                conn.execute(table.delete().where(table.c.channel_id == channel_id))
-            deleted = conn.execute(channels.delete().where(channels.c.channel_id == channel_id)).rowcount
-        return deleted > 0
+            return self._delete_channels(conn, [channel_id]) > 0
+
+    @staticmethod
+    def _delete_channels(conn: Connection, channel_ids: list[str]) -> int:
+        """Delete channels with their keys, tokens, bots, faults, clock and request log; return how many channels there were."""
+        # Explicit child deletes: SQLite enforces ON DELETE CASCADE only with the pragma on.
+        conn.execute(tokens.delete().where(tokens.c.channel_id.in_(channel_ids)))
+        conn.execute(keys.delete().where(keys.c.channel_id.in_(channel_ids)))
+        conn.execute(bots.delete().where(bots.c.channel_id.in_(channel_ids)))
+        for table in (faults, clocks, request_log):
+            conn.execute(table.delete().where(table.c.channel_id.in_(channel_ids)))
+        return conn.execute(channels.delete().where(channels.c.channel_id.in_(channel_ids))).rowcount
+
+    def touch_channel(self, channel_id: str, now: int | None = None) -> None:
+        """The owner used the channel (opened it, called the admin API with its secret): reset its idle clock."""
+        self._ensure_schema()
+        with self._write() as conn:
+            conn.execute(_STATEMENTS["touch_channel"], {"p_channel": channel_id, "p_now": _now(now)})
 
     def reset(self) -> None:
         """Delete every row of every sandbox table: channels, keys, tokens, bots, events (and any table added
@@ -671,12 +719,12 @@ class Store:
             raise ValueError(f"unknown token kind {kind!r}")
         now = _now(now)
         record = Token(hash_token(token), channel_id, kind, key_id, now, now + int(lifetime))
-        with self._locked_channel(channel_id, now) as conn:
+        with self._locked_channel(channel_id, now, touch=False) as conn:  # a token call is not the owner's use
             self._trim_expired(conn, channel_id, now)
             valid = conn.execute(_STATEMENTS["valid_ids"],
                                  {"p_channel": channel_id, "p_kind": kind, "p_now": now}).scalars().all()
             if kind == V21 and len(valid) >= V21_TOKENS_PER_CHANNEL:
-                raise TokenLimitReached("The maximum number of access tokens has already been issued")
+                raise TokenLimitReached(rules.TOKEN_LIMIT)
             if kind == SHORT_LIVED and len(valid) >= SHORT_LIVED_TOKENS_PER_CHANNEL:
                 oldest = valid[:len(valid) - SHORT_LIVED_TOKENS_PER_CHANNEL + 1]
                 conn.execute(tokens.delete().where(tokens.c.id.in_(oldest)))
@@ -699,6 +747,7 @@ class Store:
         record = Token(hash_token(token), channel_id, LONG_LIVED, None, now, now + LONG_LIVED_LIFETIME)
         previous_until = None
         with self._locked_channel(channel_id, now) as conn:
+            self._trim_expired(conn, channel_id, now)
             valid = conn.execute(sa.select(tokens.c.id, tokens.c.expires_at)
                                  .where(_valid(channel_id, LONG_LIVED, now)).order_by(tokens.c.id)).all()
             if valid:
@@ -767,28 +816,49 @@ class Store:
         conn.execute(_STATEMENTS["trim_expired"], {"p_channel": channel_id, "p_now": now})
 
     def _purge(self, conn: Connection, now: int) -> None:
-        """Remove long-expired tokens and idle channels (run when a channel is created)."""
+        """Remove what the documented bounds no longer keep: tokens expired more than EXPIRED_KEPT_FOR ago and,
+        per channel, all but the newest EXPIRED_KEPT_PER_CHANNEL expired ones; events older than a day; channels
+        idle for CHANNEL_IDLE_LIFETIME, and channels older than the maximum age."""
         conn.execute(tokens.delete().where(tokens.c.expires_at <= now - EXPIRED_KEPT_FOR))
+        ranked = (sa.select(tokens.c.id, sa.func.row_number().over(
+            partition_by=tokens.c.channel_id, order_by=(tokens.c.expires_at.desc(), tokens.c.id.desc())).label("n"))
+            .where(tokens.c.expires_at <= now).subquery())
+        conn.execute(tokens.delete().where(tokens.c.id.in_(
+            sa.select(ranked.c.id).where(ranked.c.n > EXPIRED_KEPT_PER_CHANNEL))))
         conn.execute(events.delete().where(events.c.at <= now - EVENTS_KEPT_FOR))
-        idle = sa.select(channels.c.channel_id).where(channels.c.used_at <= now - CHANNEL_IDLE_LIFETIME)
-        # A channel with a valid token is in use even if nobody touched it lately; a long-lived
-        # token alone does not count (it never expires, so it would hold a slot of the cap forever).
-        idle = idle.where(~sa.exists().where((tokens.c.channel_id == channels.c.channel_id)
-                                              & (tokens.c.kind != LONG_LIVED) & (tokens.c.expires_at > now)))
-        idle_ids = conn.execute(idle).scalars().all()
-        if idle_ids:
-            conn.execute(tokens.delete().where(tokens.c.channel_id.in_(idle_ids)))
-            conn.execute(keys.delete().where(keys.c.channel_id.in_(idle_ids)))
-            conn.execute(bots.delete().where(bots.c.channel_id.in_(idle_ids)))
-            for table in (faults, clocks, request_log):
-                conn.execute(table.delete().where(table.c.channel_id.in_(idle_ids)))
-            conn.execute(channels.delete().where(channels.c.channel_id.in_(idle_ids)))
+        gone = channels.c.used_at <= now - CHANNEL_IDLE_LIFETIME  # the owner's use only (issue 23 item 2)
+        max_age = self.channel_max_age
+        if max_age > 0:
+            gone = gone | (channels.c.created_at <= now - max_age)
+        old = conn.execute(sa.select(channels.c.channel_id).where(gone)).scalars().all()
+        if old:
+            self._delete_channels(conn, old)
 
     def purge(self, now: int | None = None) -> None:
-        """Run the housekeeping now (also runs on its own when channels are created)."""
+        """Run the housekeeping now, whenever it last ran."""
+        self.housekeep(now, force=True)
+
+    def housekeep(self, now: int | None = None, force: bool = False) -> bool:
+        """Run the housekeeping if it is due: at most once per HOUSEKEEPING_EVERY seconds across all workers
+        and instances (the last run is recorded in the database), in a transaction of its own. Returns whether
+        it ran. Cheap when not due: this process asks the database at most once per period."""
+        every = HOUSEKEEPING_EVERY if self.housekeeping_every is None else self.housekeeping_every
+        now = _now(now)
+        if not force and now < self._next_housekeeping <= now + every:
+            return False
+        self._next_housekeeping = now + every
         self._ensure_schema()
         with self._write() as conn:
-            self._purge(conn, _now(now))
+            if not self.is_sqlite:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242034)"))
+            last = conn.execute(sa.select(meta.c.value).where(meta.c.name == "housekeeping")).scalar()
+            if not force and last is not None and now - every < last <= now:
+                self._next_housekeeping = last + every  # another process ran it: due again a period after that
+                return False
+            if conn.execute(meta.update().where(meta.c.name == "housekeeping").values(value=now)).rowcount == 0:
+                conn.execute(meta.insert().values(name="housekeeping", value=now))
+            self._purge(conn, now)
+        return True
 
     # ---- the bot behind a channel (step 6: the Messaging API's GET /v2/bot/info)
 
@@ -864,5 +934,14 @@ def _unavailable(error: OperationalError) -> StoreUnavailable:
 
 
 def open_store(config: dict) -> Store:
-    """A Store for an app config (see database_url); raises ValueError for a bad DATABASE_URL."""
-    return Store(database_url(config))
+    """A Store for an app config (see database_url); raises ValueError for a bad DATABASE_URL.
+
+    SANDBOX_MAX_CHANNELS, SANDBOX_CHANNEL_MAX_DAYS and SANDBOX_HOUSEKEEPING_SECONDS, when the config has them,
+    replace the module's constants."""
+    def setting(name: str, scale: int = 1) -> int | None:
+        value = config.get(name)
+        return None if value is None or value == "" else int(value) * scale
+
+    return Store(database_url(config), max_channels=setting("SANDBOX_MAX_CHANNELS"),
+                 max_age=setting("SANDBOX_CHANNEL_MAX_DAYS", 86400),
+                 housekeeping_every=setting("SANDBOX_HOUSEKEEPING_SECONDS"))

@@ -10,7 +10,7 @@ from .. import INSTALLED, PROJECT_ROOT, RESOURCE_ROOT, user_dir
 from ..sandbox import routes as sandbox
 from ..cli import flask_commands
 from ..core import line_client
-from ..core.settings import env_flag, line_settings
+from ..core.settings import env_flag, line_settings, trust_proxy_hops
 from . import sandbox_origin
 from ..sandbox import budget  # the body bounds, shared with the sandbox's own origin
 from . import errors, i18n, inspect_web, page_cache, proxy, security, static_files, trying, views
@@ -32,7 +32,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         # Server-side key generations (60-180 ms of CPU each) per client, a budget of its own; empty: no limit.
         KEYGEN_RATE_LIMIT=os.environ.get("KEYGEN_RATE_LIMIT", "10/minute").strip(),
         REDIS_URL=os.environ.get("REDIS_URL") or "",  # rate-limit counters shared by all instances
-        TRUST_PROXY=env_flag("TRUST_PROXY", False),
+        # The number of proxies in front (Heroku's router: 1); their X-Forwarded-* values, from peers TRUST_PROXY_FROM
+        # lists (private addresses by default), give the client's address and scheme. security.ForwardedHeaders.
+        TRUST_PROXY=os.environ.get("TRUST_PROXY", ""),
+        TRUST_PROXY_FROM=os.environ.get("TRUST_PROXY_FROM", "private"),
+        TRUST_PROXY_HOST=env_flag("TRUST_PROXY_HOST", False),  # X-Forwarded-Host too (the proxy sets it)
         MAX_CONTENT_LENGTH=security.MAX_BODY_BYTES,  # 1 MiB: a key and a JWT fit many times over
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
         MAX_FORM_PARTS=budget.MAX_FORM_PARTS,  # multipart parts; urlencoded fields are counted in budget.py
@@ -43,6 +47,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="en",
     )
     app.config.update(overrides or {})
+    try:
+        app.config["TRUST_PROXY"] = trust_proxy_hops(app.config["TRUST_PROXY"])
+    except ValueError as e:
+        raise RuntimeError(str(e)) from None
     if not app.config["SANDBOX_DATABASE"]:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SANDBOX_DATABASE"] = os.path.join(app.instance_path, "sandbox.sqlite3")

@@ -14,7 +14,6 @@ string (a page translates about 70 strings).
 """
 from __future__ import annotations
 
-import io
 import os
 
 from babel import Locale
@@ -24,15 +23,17 @@ from flask_babel import Babel, get_locale
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from ..core.catalogs import LANGUAGES, cli_translations, language_from_env  # noqa: F401  (i18n.* as before)
+from ..core import catalogs
+from ..core.catalogs import DOMAIN, cli_translations, language_from_env  # noqa: F401  (i18n.* as before)
 
 LANG_COOKIE = "lang"
-DOMAIN = "messages"
 
 babel = Babel()
 
 
-_LOCALES = {lang: Locale.parse(lang) for lang in LANGUAGES}  # parsed once: Flask-Babel takes a Locale as it is
+_LOCALES = {lang: Locale.parse(lang) for lang in catalogs.LANGUAGES}  # parsed once: Flask-Babel takes a Locale as it is
+# The language switch: each language by its own name (Babel's locale data), e.g. "English".
+LANGUAGES = {lang: locale.get_display_name(lang) for lang, locale in _LOCALES.items()}
 
 
 def select_locale() -> Locale:
@@ -43,24 +44,9 @@ def select_locale() -> Locale:
 
 
 def load_catalog(root: str, lang: str) -> Translations | NullTranslations:
-    """One language's catalog: the compiled ``.mo`` if current, else the ``.po`` compiled in memory."""
-    po_path = os.path.join(root, lang, "LC_MESSAGES", f"{DOMAIN}.po")
-    mo_path = po_path[:-3] + ".mo"
-    po_time = os.path.getmtime(po_path) if os.path.exists(po_path) else None
-    if os.path.exists(mo_path) and (po_time is None or os.path.getmtime(mo_path) >= po_time):
-        with open(mo_path, "rb") as f:
-            return Translations(f, domain=DOMAIN)
-    if po_time is None:
-        return NullTranslations()
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    with open(po_path, "rb") as f:
-        catalog = read_po(f, locale=lang)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
+    """One language's catalog as Flask-Babel takes it (core.catalogs.load_catalog: the ``.mo`` if current,
+    else the ``.po`` compiled in memory)."""
+    return catalogs.load_catalog(root, lang, lambda f: Translations(f, domain=DOMAIN), NullTranslations)
 
 
 def _template_callables(translations, translations_lang: str) -> dict:

@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
-from ..core import display, inspector
+from ..core import display, inspector, rules
 from ..sandbox import routes
-from .errors import json_error, localise
+from .errors import json_error, localise, translate
 from ..core.signing import Duration
 
 bp = Blueprint("inspect", __name__)
@@ -33,17 +33,8 @@ KIND_LABELS = {
 }
 
 
-def _translate(template: str, params: dict) -> str:
-    text = gettext(template)
-    localised = {k: localise(v) for k, v in params.items()}
-    try:
-        return text % localised if localised else text
-    except (KeyError, ValueError, TypeError):
-        return template % params if params else template
-
-
 def duration_text(seconds: int) -> str:
-    """A length of time in the user's language, e.g. "12 min", "1時間59分"."""
+    """A length of time in the user's language, e.g. "12 min" (in the units the catalog gives)."""
     return str(localise(Duration(abs(int(seconds)))))
 
 
@@ -53,23 +44,25 @@ def duration_units() -> list[str]:
 
 
 def sandbox_kid(header: dict | None, payload: dict | None) -> dict | None:
-    """On the sandbox: is the JWT's kid registered, to which channel, and does its iss channel exist."""
+    """On the sandbox: is the JWT's kid registered, and to which channel.
+
+    Whether the iss channel exists is not said: a caller who has not proven the channel's secret cannot
+    learn which channel IDs exist (issue 23 item 9). A registered kid's channel may be named: a kid cannot
+    be guessed, and it shows the holder a JWT made for the wrong channel.
+    """
     if not current_app.config.get("SANDBOX_ENABLED", True) or not isinstance(header, dict):
         return None
     kid = header.get("kid")
     iss = payload.get("iss") if isinstance(payload, dict) else None
     info: dict[str, Any] = {"kid": kid if isinstance(kid, str) else None, "registered": False, "channel_id": None,
-                            "iss": iss if isinstance(iss, str) else None, "iss_channel_exists": None}
+                            "iss": iss if isinstance(iss, str) else None}
     try:
-        sandbox = routes.service()  # the store opens lazily, on this first use
-        owner = sandbox.key_owner(kid)
-        if owner is not None:
-            info.update(registered=True, channel_id=owner)
-        if isinstance(iss, str) and iss.isdigit() and len(iss) <= 20:
-            info["iss_channel_exists"] = sandbox.get_channel(iss) is not None
+        owner = routes.service().key_owner(kid)  # the store opens lazily, on this first use
     except Exception:  # the store down: say nothing rather than fail the page
         current_app.logger.warning("inspector: sandbox store unavailable")
         return None
+    if owner is not None:
+        info.update(registered=True, channel_id=owner)
     if not info["kid"]:
         info["message"] = gettext("The JWT has no kid, so the sandbox cannot tell which key signed it.")
     elif info["registered"] and info["iss"] and info["channel_id"] != info["iss"]:
@@ -79,13 +72,9 @@ def sandbox_kid(header: dict | None, payload: dict | None) -> dict | None:
     elif info["registered"]:
         info["message"] = gettext("The kid %(kid)s is registered to sandbox channel %(channel)s.",
                                   kid=info["kid"], channel=info["channel_id"])
-    elif info["iss_channel_exists"] is False:
-        info["message"] = gettext("The sandbox knows no key with kid %(kid)s, and has no channel %(iss)s: this JWT "
-                                  "was made for a channel on the LINE Platform (send it to LINE), or the sandbox "
-                                  "channel was deleted. Create a sandbox channel and register your public key there.",
-                                  kid=info["kid"], iss=info["iss"] or "?")
     else:
-        info["message"] = gettext("The sandbox knows no key with kid %(kid)s. Register your public key on the "
+        info["message"] = gettext("The sandbox knows no key with kid %(kid)s. If this JWT was made for a channel on "
+                                  "the LINE Platform, send it to LINE; otherwise register your public key on the "
                                   "sandbox console and use the kid it shows.", kid=info["kid"])
     return info
 
@@ -99,7 +88,7 @@ def inspect_text(text: str, target: str | None = None, now: int | None = None) -
     found = inspector.inspect(text, now)
     result = found.as_dict()
     result["kind_label"] = gettext(KIND_LABELS.get(found.kind, found.kind))
-    result["problems"] = [{"field": f.field, "message": _translate(f.template, f.params)} for f in found.findings]
+    result["problems"] = [{"field": f.field, "message": translate(f.template, f.params)} for f in found.findings]
     result["ok"] = found.ok
     # A token is only checked for its shape: the page says so rather than "No LINE rule broken".
     result["is_token"] = found.kind in (inspector.V21_TOKEN, inspector.OPAQUE_TOKEN, inspector.STATELESS_TOKEN)
@@ -108,7 +97,7 @@ def inspect_text(text: str, target: str | None = None, now: int | None = None) -
                                   if found.expires_in > 0 else
                                   gettext("expired %(time)s ago", time=duration_text(found.expires_in)))
     payload = found.payload if isinstance(found.payload, dict) else {}
-    token_exp = inspector._number(payload.get("token_exp")) if "token_exp" in payload else None
+    token_exp = rules.whole_number(payload.get("token_exp")) if "token_exp" in payload else None
     if token_exp is not None and token_exp > 0:
         result["token_exp"] = token_exp
         result["token_exp_text"] = duration_text(token_exp)
@@ -118,7 +107,7 @@ def inspect_text(text: str, target: str | None = None, now: int | None = None) -
 
 
 def error_message(e: inspector.InspectError) -> str:
-    return _translate(e.template, e.params)
+    return translate(e.template, e.params)
 
 
 def try_inspect(text: str, target: str | None = None) -> dict | None:

@@ -17,14 +17,14 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from ..core import display, line_client, signing, snippets
+from ..core import display, endpoints, line_client, signing, snippets
 
 from . import inspect_web
 
 from ..sandbox import routes as sandbox
-from .errors import json_error, translate_error, wants_json
+from .errors import json_error, translate, translate_error, wants_json
 from .forms import form_assertion, has_key_upload
-from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE, LineAPIError, LineResponse, request_fields
+from ..core.line_client import LineAPIError, LineResponse, request_fields
 from ..core.fields import Source
 from ..core.signing import N_, InputError
 
@@ -78,21 +78,6 @@ class Call:
     signed_assertion: str = ""  # the JWT signed here in one-step mode
 
 
-def _assertion_call(endpoint: str, src: Source, **extra: str) -> Call:
-    assertion, signed = _assertion(src)
-    fields = request_fields(endpoint, client_assertion=assertion,
-                            client_assertion_type=src.text("client_assertion_type"), **extra)
-    return Call(endpoint, fields, assertion if signed else "")
-
-
-def build_issue(src: Source) -> Call:
-    return _assertion_call("issue_v21", src, grant_type=src.text("grant_type"))
-
-
-def build_kids(src: Source) -> Call:
-    return _assertion_call("kids_v21", src)
-
-
 TOKEN_MISSING = N_("Paste the access token.")
 CHANNEL_ID_MISSING = N_("Enter the channel ID (the numeric ID under Basic settings in the LINE Developers Console).")
 SECRET_MISSING = N_("Enter the channel secret (Basic settings in the LINE Developers Console).")
@@ -110,18 +95,12 @@ def _token(src: Source) -> str:
     return token
 
 
-def _client(src: Source) -> dict[str, str]:
-    return {"client_id": src.text("client_id", missing=CHANNEL_ID_MISSING),
-            "client_secret": src.text("client_secret", missing=SECRET_MISSING)}
-
-
-def build_verify(src: Source) -> Call:
-    return Call("verify_v21", request_fields("verify_v21", access_token=_token(src)))
-
-
-def build_revoke(src: Source) -> Call:
-    client = _client(src)
-    return Call("revoke_v21", request_fields("revoke_v21", **client, access_token=_token(src)))
+# How the pages read each of LINE's fields (the registry lists which an endpoint takes); any other is plain text.
+READERS: dict[str, Callable[[Source], str]] = {
+    "access_token": _token,
+    "client_id": lambda src: src.text("client_id", missing=CHANNEL_ID_MISSING),
+    "client_secret": lambda src: src.text("client_secret", missing=SECRET_MISSING),
+}
 
 
 def stateless_variant(src: Source) -> str:
@@ -134,52 +113,73 @@ def stateless_variant(src: Source) -> str:
     return "secret" if src.has("client_secret") else "assertion"
 
 
-def build_stateless(src: Source) -> Call:
-    grant_type = src.text("grant_type")
-    if stateless_variant(src) == "secret":
-        return Call("issue_stateless", request_fields("issue_stateless", grant_type=grant_type, **_client(src)))
-    return _assertion_call("issue_stateless", src, grant_type=grant_type)
-
-
-def build_issue_v2(src: Source) -> Call:
-    grant_type = src.text("grant_type")
-    return Call("issue_v2", request_fields("issue_v2", grant_type=grant_type, **_client(src)))
-
-
-def build_verify_v2(src: Source) -> Call:
-    return Call("verify_v2", request_fields("verify_v2", access_token=_token(src)))
-
-
-def build_revoke_v2(src: Source) -> Call:
-    return Call("revoke_v2", request_fields("revoke_v2", access_token=_token(src)))
+def build(endpoint: str, src: Source) -> Call:
+    """The request to ``endpoint`` from the page's input: the fields the registry lists, in LINE's order (for
+    the stateless page, those of the way the user chose to authenticate); a JWT signed here when asked."""
+    described = endpoints.get(endpoint)
+    auth = described.authenticated_by[0]
+    if len(described.auth) > 1 and stateless_variant(src) == "secret":
+        auth = endpoints.CLIENT_SECRET
+    values: dict[str, str] = {}
+    signed_assertion = ""
+    for name in described.sends(auth):
+        if name == "client_assertion":
+            values[name], signed = _assertion(src)
+            signed_assertion = values[name] if signed else ""
+        else:
+            values[name] = READERS[name](src) if name in READERS else src.text(name)
+    return Call(endpoint, request_fields(endpoint, **values), signed_assertion)
 
 
 @dataclass
 class Page:
-    """A proxy page: its template, the form fields it keeps on re-render, and its request builder."""
+    """A proxy page: its template, the registry's endpoint it calls, and where it is (LINE's path unless given)."""
 
     template: str
-    build: Callable[[Source], Call]
-    fields: tuple[str, ...]
-    defaults: dict[str, str] = field(default_factory=dict)
+    endpoint: str
     section: str = ""  # which form of the "other token types" page
+    path: str = ""
+
+    @property
+    def described(self) -> endpoints.Endpoint:
+        return endpoints.get(self.endpoint)
+
+    @property
+    def signs(self) -> bool:
+        """True when the page takes a JWT assertion, so it can also sign one here (one-step mode)."""
+        return endpoints.ASSERTION in self.described.authenticated_by
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The form fields the page keeps on re-render: LINE's, and the one-step and variant fields."""
+        extra = ("private_key", *ONE_STEP_FIELDS) if self.signs else ()
+        return (*self.described.field_names, *extra, *(("variant",) if len(self.described.auth) > 1 else ()))
+
+    @property
+    def defaults(self) -> dict[str, str]:
+        values = {f.name: f.default for f in self.described.fields if f.default}
+        if self.signs:
+            values.update(ONE_STEP_DEFAULTS)
+        if len(self.described.auth) > 1:
+            values["variant"] = "assertion"
+        return values
+
+    def build(self, src: Source) -> Call:
+        return build(self.endpoint, src)
 
 
-ASSERTION_FIELDS = ("client_assertion", "grant_type", "client_assertion_type", "private_key", *ONE_STEP_FIELDS)
-ONE_STEP_DEFAULTS = {"grant_type": GRANT_TYPE, "client_assertion_type": ASSERTION_TYPE,
-                     "token_exp": "1", "token_exp_unit": "days", "exp_minutes": "30"}
+ONE_STEP_DEFAULTS = {"token_exp": "1", "token_exp_unit": "days", "exp_minutes": "30"}
 
 PAGES: dict[str, Page] = {
-    "token": Page("proxy/token.html", build_issue, ASSERTION_FIELDS, ONE_STEP_DEFAULTS),
-    "tokens": Page("proxy/tokens.html", build_kids, ASSERTION_FIELDS, ONE_STEP_DEFAULTS),
-    "verify": Page("proxy/verify.html", build_verify, ("access_token",)),
-    "revoke": Page("proxy/revoke.html", build_revoke, ("client_id", "client_secret", "access_token")),
-    "stateless": Page("proxy/other.html", build_stateless, (*ASSERTION_FIELDS, "variant", "client_id", "client_secret"),
-                      {**ONE_STEP_DEFAULTS, "variant": "assertion"}, "stateless"),
-    "issue_v2": Page("proxy/other.html", build_issue_v2, ("grant_type", "client_id", "client_secret"),
-                     {"grant_type": GRANT_TYPE}, "issue_v2"),
-    "verify_v2": Page("proxy/other.html", build_verify_v2, ("access_token",), {}, "verify_v2"),
-    "revoke_v2": Page("proxy/other.html", build_revoke_v2, ("access_token",), {}, "revoke_v2"),
+    "token": Page("proxy/token.html", "issue_v21"),
+    # LINE's GET /oauth2/v2.1/tokens/kid lists the valid tokens' key IDs: the page is the list of tokens.
+    "tokens": Page("proxy/tokens.html", "kids_v21", path="/oauth2/v2.1/tokens"),
+    "verify": Page("proxy/verify.html", "verify_v21"),
+    "revoke": Page("proxy/revoke.html", "revoke_v21"),
+    "stateless": Page("proxy/other.html", "issue_stateless", "stateless"),
+    "issue_v2": Page("proxy/other.html", "issue_v2", "issue_v2"),
+    "verify_v2": Page("proxy/other.html", "verify_v2", "verify_v2"),
+    "revoke_v2": Page("proxy/other.html", "revoke_v2", "revoke_v2"),
 }
 
 
@@ -217,23 +217,13 @@ def handle(name: str):
     try:
         response = line_client.call(built.endpoint, built.fields, target)
     except LineAPIError as e:
-        errors = {e.field: translate_line_error(e)} if e.field else {}
-        return _render(page, values, errors, upstream_error=e, upstream_message=translate_line_error(e)), e.status
+        errors = {e.field: translate(e.template, e.params)} if e.field else {}
+        return _render(page, values, errors, upstream_error=e, upstream_message=translate(e.template, e.params)), e.status
     return _render(page, values, {}, result=result_view(response, built))
 
 
 def _render(page: Page, values: dict, errors: dict, **context):
     return render_template(page.template, values=values, errors=errors, section=page.section, **context)
-
-
-def translate_line_error(e: LineAPIError) -> str:
-    """The LineAPIError's message in the user's language."""
-    template = gettext(e.template)
-    params = {k: gettext(v) if isinstance(v, str) else v for k, v in e.params.items()}
-    try:
-        return template % params if params else template
-    except (KeyError, ValueError, TypeError):
-        return e.description
 
 
 # --------------------------------------------------------------------------- the result page
@@ -327,8 +317,7 @@ EXP_TOO_FAR_FIX = N_("Sign a new JWT that expires at most 30 minutes from now: o
 def slots_in_use(assertion: str, target: str) -> int | None:
     """How many v2.1 tokens the channel holds now (LINE's /tokens/kid with the same JWT); None if unknown."""
     try:
-        answer = line_client.call("kids_v21", {"client_assertion_type": ASSERTION_TYPE,
-                                               "client_assertion": assertion}, target)
+        answer = line_client.call("kids_v21", request_fields("kids_v21", client_assertion=assertion), target)
     except LineAPIError:
         return None
     kids = answer.body.get("kids") if answer.ok and isinstance(answer.body, dict) else None
@@ -348,58 +337,16 @@ def channel_of(assertion: str) -> str:
 # --------------------------------------------------------------------------- routes
 
 
-@bp.route("/oauth2/v2.1/token", methods=["GET", "POST"])
-def token():
-    """Issue a channel access token v2.1 (POST /oauth2/v2.1/token at LINE)."""
-    return handle("token")
-
-
-@bp.route("/oauth2/v2.1/tokens", methods=["GET", "POST"])
-def tokens():
-    """List the key IDs of a channel's valid v2.1 tokens (GET /oauth2/v2.1/tokens/kid at LINE)."""
-    return handle("tokens")
-
-
-@bp.route("/oauth2/v2.1/verify", methods=["GET", "POST"])
-def verify():
-    """Verify a v2.1 token (GET /oauth2/v2.1/verify at LINE)."""
-    return handle("verify")
-
-
-@bp.route("/oauth2/v2.1/revoke", methods=["GET", "POST"])
-def revoke():
-    """Revoke a v2.1 token (POST /oauth2/v2.1/revoke at LINE)."""
-    return handle("revoke")
-
-
 @bp.get("/other-tokens")
 def other():
     """The other token types side by side: stateless and short-lived, with links to each form."""
     return render_template("proxy/other.html", values={}, errors={}, section="")
 
 
-@bp.route("/oauth2/v3/token", methods=["GET", "POST"])
-def stateless():
-    """Issue a stateless token (POST /oauth2/v3/token at LINE), by JWT or by channel secret."""
-    return handle("stateless")
-
-
-@bp.route("/v2/oauth/accessToken", methods=["GET", "POST"])
-def issue_v2():
-    """Issue a short-lived token (POST /v2/oauth/accessToken at LINE)."""
-    return handle("issue_v2")
-
-
-@bp.route("/v2/oauth/verify", methods=["GET", "POST"])
-def verify_v2():
-    """Verify a short-lived or long-lived token (POST /v2/oauth/verify at LINE)."""
-    return handle("verify_v2")
-
-
-@bp.route("/v2/oauth/revoke", methods=["GET", "POST"])
-def revoke_v2():
-    """Revoke a short-lived or long-lived token (POST /v2/oauth/revoke at LINE)."""
-    return handle("revoke_v2")
+# Each page at its endpoint's path (registry), named for url_for as PAGES names it (proxy.token, proxy.tokens …).
+for _name, _page in PAGES.items():
+    bp.add_url_rule(_page.path or _page.described.path, _name, lambda _name=_name: handle(_name),
+                    methods=["GET", "POST"])
 
 
 def init_app(app: Flask) -> None:
@@ -409,7 +356,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(LineAPIError)
     def line_api_error(e: LineAPIError):
-        message = translate_line_error(e)
+        message = translate(e.template, e.params)
         if wants_json():
             extra = {"field": e.field} if e.field else {}
             return json_error(e.code, message, e.status, **extra)

@@ -34,19 +34,17 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import re
-import sqlite3
-import threading
-import time
 
 from flask import Flask, has_request_context, render_template, request
 from flask_babel import gettext
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from ..core.counters import (RATE_LIMIT_SYNTAX, ClientLimit, client_bucket, counter_database,  # noqa: F401
+                             counter_storage, sqlite_storage_class)
 from ..core.line_client import IN_PROCESS_MARK
 from ..core.redact import redact_log_filter
+from ..core.settings import trust_proxy_hops
 from .errors import json_error, wants_json
 
 
@@ -105,122 +103,23 @@ REQUEST_LINE_LOGGERS = ("werkzeug", "gunicorn.error", "gunicorn.access")
 
 
 # --------------------------------------------------------------------------- rate limit storage
-
-
-def sqlite_storage_class():
-    """A ``limits`` storage (fixed windows) in one SQLite file, shared by processes.
-
-    Built on first use so that ``limits`` is imported only when RATE_LIMIT is set.
-    """
-    from limits.storage import Storage
-
-    class SQLiteStorage(Storage):
-        STORAGE_SCHEME = ["tester+sqlite"]
-        PURGE_EVERY = 500  # increments between sweeps of expired windows
-
-        def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, path: str = "", **options):
-            super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-            self.path = path
-            self._local = threading.local()
-            self._count = 0
-            try:
-                self._connect().execute("CREATE TABLE IF NOT EXISTS windows (key TEXT PRIMARY KEY, "
-                                        "hits INTEGER NOT NULL, expires REAL NOT NULL)")
-            except sqlite3.Error as e:  # e.g. a read-only disk: serve unlimited (swallow_errors) rather than not at all
-                logging.getLogger(__name__).warning("rate limit store %s unusable: %s", path, type(e).__name__)
-
-        @property
-        def base_exceptions(self):
-            return sqlite3.Error
-
-        def _connect(self) -> sqlite3.Connection:
-            conn = getattr(self._local, "conn", None)
-            if conn is None or getattr(self._local, "pid", None) != os.getpid():
-                conn = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=OFF")  # counters, not records: losing a second of them is fine
-                self._local.conn, self._local.pid = conn, os.getpid()
-            return conn
-
-        def incr(self, key: str, expiry: float, amount: int = 1) -> int:
-            now = time.time()
-            conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute("SELECT hits, expires FROM windows WHERE key = ?", (key,)).fetchone()
-                if row is None or row[1] <= now:
-                    hits = amount
-                    conn.execute("INSERT OR REPLACE INTO windows (key, hits, expires) VALUES (?, ?, ?)",
-                                 (key, hits, now + expiry))
-                else:
-                    hits = row[0] + amount
-                    conn.execute("UPDATE windows SET hits = ? WHERE key = ?", (hits, key))
-                self._count += 1
-                if self._count % self.PURGE_EVERY == 0:
-                    conn.execute("DELETE FROM windows WHERE expires <= ?", (now,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return hits
-
-        def get(self, key: str) -> int:
-            row = self._connect().execute("SELECT hits FROM windows WHERE key = ? AND expires > ?",
-                                          (key, time.time())).fetchone()
-            return row[0] if row else 0
-
-        def get_expiry(self, key: str) -> float:
-            row = self._connect().execute("SELECT expires FROM windows WHERE key = ?", (key,)).fetchone()
-            return row[0] if row and row[0] > time.time() else time.time()
-
-        def check(self) -> bool:
-            try:
-                self._connect().execute("SELECT 1")
-                return True
-            except sqlite3.Error:
-                return False
-
-        def reset(self) -> int | None:
-            return self._connect().execute("DELETE FROM windows").rowcount
-
-        def clear(self, key: str) -> None:
-            self._connect().execute("DELETE FROM windows WHERE key = ?", (key,))
-
-    return SQLiteStorage
+# The counters live in core/counters.py (the sandbox's failed-authentication limit shares them).
 
 
 def rate_limit_database(app: Flask) -> str:
     """Where the rate limit counters live: RATE_LIMIT_DATABASE, else beside the sandbox's SQLite file."""
-    path = app.config.get("RATE_LIMIT_DATABASE") or os.path.join(
-        os.path.dirname(os.path.abspath(app.config["SANDBOX_DATABASE"])), "ratelimit.sqlite3")
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    except OSError:
-        pass  # the store says so when it opens
-    return path
+    return counter_database(app.config)
 
 
 def client_address() -> str:
-    """The client's IP: ProxyFix has put the real one in remote_addr when TRUST_PROXY is set."""
-    return request.remote_addr or "127.0.0.1"
+    """The client a per-client limit counts: its IP (ProxyFix has put the real one in remote_addr when
+    TRUST_PROXY is set), an IPv6 one by its /64."""
+    return client_bucket(request.remote_addr or "127.0.0.1")
 
 
 def rate_limit_storage(app: Flask) -> tuple[str, dict]:
     """The ``limits`` storage URI and options for this app's counters: Redis with REDIS_URL, else the SQLite file."""
-    redis_url = app.config.get("REDIS_URL")
-    if redis_url:
-        # Several instances (dynos): one budget for all, in Redis (Flask-Limiter's own storage).
-        storage_uri, options = redis_url, {}
-        if redis_url.startswith("rediss://"):
-            # Heroku Redis's TLS endpoint has a self-signed certificate; Heroku's docs say to skip verification.
-            options["ssl_cert_reqs"] = None
-        return storage_uri, options
-    sqlite_storage_class()  # registers the tester+sqlite:// scheme
-    return "tester+sqlite://", {"path": rate_limit_database(app)}
-
-
-# One limit in the syntax of ``limits`` (what Flask-Limiter takes): "10/minute", "100 per hour", "5/2 minutes".
-RATE_LIMIT_SYNTAX = re.compile(r"\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day|month|year)s?\s*", re.I)
+    return counter_storage(app.config)
 
 
 def keygen_wait() -> tuple[int, str] | None:
@@ -235,22 +134,9 @@ def keygen_wait() -> tuple[int, str] | None:
         return None
     counter = app.extensions.get("keygen_rate_limit")
     if counter is None:
-        from limits import parse
-        from limits.storage import storage_from_string
-        from limits.strategies import FixedWindowRateLimiter
-
-        storage_uri, options = rate_limit_storage(app)
-        counter = app.extensions["keygen_rate_limit"] = (
-            FixedWindowRateLimiter(storage_from_string(storage_uri, **options)), parse(limit))
-    strategy, item = counter
-    try:
-        if strategy.hit(item, "tester", "keygen", client_address()):
-            return None
-        reset_at, _ = strategy.get_window_stats(item, "tester", "keygen", client_address())
-    except Exception:  # the counter store is unreachable: serve, as RATE_LIMIT does (swallow_errors)
-        logging.getLogger(__name__).warning("key generation rate limit store unusable")
-        return None
-    return max(1, int(reset_at - time.time()) + 1), str(item)
+        counter = app.extensions["keygen_rate_limit"] = ClientLimit(app.config, limit, "keygen")
+    wait = counter.hit(client_address())
+    return None if wait is None else (wait, str(counter))
 
 
 def init_rate_limit(app: Flask, limit: str) -> None:
@@ -268,6 +154,107 @@ def init_rate_limit(app: Flask, limit: str) -> None:
     @limiter.request_filter
     def _free():
         return request.endpoint in RATE_LIMIT_FREE_ENDPOINTS or bool(request.environ.get(IN_PROCESS_MARK))
+
+
+# --------------------------------------------------------------------------- proxy headers
+
+
+# Peers whose X-Forwarded-* headers TRUST_PROXY honours by default ("private"): loopback, private, shared
+# (carrier-grade NAT) and link-local addresses, where a proxy in front of the app connects from (Heroku's
+# router from 10.x, nginx on the same host from 127.0.0.1). A client on the internet reaching the app
+# directly comes from none of them, so its own X-Forwarded-For is not taken for its address.
+PRIVATE_NETWORKS = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                    "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10")
+FORWARDED_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
+                     "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX")
+log = logging.getLogger(__name__)
+
+
+def trusted_networks(setting: str) -> list | None:
+    """TRUST_PROXY_FROM as networks: "private" (the default), "*" (any peer: None), or addresses and CIDRs,
+    comma-separated ("private" may be one of them). A ValueError names the setting and the bad entry."""
+    import ipaddress
+
+    entries = [entry.strip() for entry in (setting or "private").split(",") if entry.strip()]
+    if "*" in entries:
+        return None
+    networks = []
+    for entry in entries:
+        for text in (PRIVATE_NETWORKS if entry.lower() == "private" else (entry,)):
+            try:
+                networks.append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                raise ValueError(f"TRUST_PROXY_FROM: {entry!r} is not an address or network; give addresses or "
+                                 "CIDRs separated by commas, \"private\" (the default) or \"*\"") from None
+    return networks
+
+
+class ForwardedHeaders:
+    """WSGI middleware: X-Forwarded-* taken only as far as TRUST_PROXY says, and only from a proxy.
+
+    TRUST_PROXY=N (N proxies in front) hands the request to werkzeug's ProxyFix with x_for=N and x_proto=N
+    (the N rightmost values, the ones the proxies added), x_host=N only with TRUST_PROXY_HOST (otherwise a
+    client would choose the host in the bot's pictureUrl and the shown snippets) -- and only when the
+    connection comes from a peer TRUST_PROXY_FROM lists. A direct connection's own X-Forwarded-For names no
+    one. What does not fit is logged once per process: forwarded headers that are ignored, and, with
+    TRUST_PROXY set, a request from the proxy's side that carries no X-Forwarded-For.
+    """
+
+    def __init__(self, wsgi_app, hops: int, trust_from: str = "private", trust_host: bool = False):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        self.app = wsgi_app
+        self.hops = hops
+        self.networks = trusted_networks(trust_from)
+        self.proxied = ProxyFix(wsgi_app, x_for=hops, x_proto=hops, x_host=hops if trust_host else 0) if hops else None
+        self._said: set[str] = set()
+        if hops:
+            log.info("TRUST_PROXY=%d: the client address and scheme come from the last %d X-Forwarded-For / "
+                     "-Proto value(s) of requests from %s; X-Forwarded-Host is %s", hops, hops,
+                     "any peer" if self.networks is None else (trust_from or "private"),
+                     "trusted (TRUST_PROXY_HOST)" if trust_host else "ignored")
+
+    def say_once(self, what: str, message: str, *args) -> None:
+        if what not in self._said:
+            self._said.add(what)
+            log.warning(message, *args)
+
+    def from_proxy(self, peer: str) -> bool:
+        if self.networks is None:
+            return True
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(peer.split("%", 1)[0])
+        except ValueError:
+            return False
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.networks)
+
+    def __call__(self, environ, start_response):
+        if environ.get(IN_PROCESS_MARK):  # the proxy's own call into the sandbox: already resolved
+            return self.app(environ, start_response)
+        forwarded = [name for name in FORWARDED_HEADERS if name in environ]
+        peer = environ.get("REMOTE_ADDR") or ""
+        if not self.hops:
+            if forwarded:
+                self.say_once("untrusted", "X-Forwarded-* headers arrived (from %s) but TRUST_PROXY is not set: "
+                              "ignored. Behind a reverse proxy, set TRUST_PROXY to the number of proxies.", peer)
+            return self.app(environ, start_response)
+        if not self.from_proxy(peer):
+            if forwarded:
+                self.say_once("stranger", "X-Forwarded-* headers arrived from %s, which TRUST_PROXY_FROM does not "
+                              "list as a proxy: ignored (is the app reachable directly, not only through the "
+                              "proxy?). List the proxy's address in TRUST_PROXY_FROM if it is one.", peer)
+                for name in forwarded:
+                    del environ[name]
+            return self.app(environ, start_response)
+        if "HTTP_X_FORWARDED_FOR" not in environ:
+            self.say_once("missing", "TRUST_PROXY=%d but a request from %s came without X-Forwarded-For: its "
+                          "address is the peer's. Is the app reachable directly, or is TRUST_PROXY set without "
+                          "a proxy?", self.hops, peer)
+        return self.proxied(environ, start_response)
 
 
 # --------------------------------------------------------------------------- chunked bodies
@@ -316,11 +303,12 @@ def init_app(app: Flask) -> None:
     for name in REQUEST_LINE_LOGGERS:
         logging.getLogger(name).addFilter(redact_log_filter)
 
-    if app.config.get("TRUST_PROXY"):
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        # One proxy in front (Heroku's router): trust only the last X-Forwarded-* value, the one it added.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    try:
+        app.wsgi_app = ForwardedHeaders(app.wsgi_app, trust_proxy_hops(app.config.get("TRUST_PROXY")),
+                                        app.config.get("TRUST_PROXY_FROM") or "private",
+                                        bool(app.config.get("TRUST_PROXY_HOST")))
+    except ValueError as e:  # a bad TRUST_PROXY or TRUST_PROXY_FROM: refuse to start, saying which
+        raise RuntimeError(str(e)) from None
     if app.config.get("MAX_CONTENT_LENGTH"):
         app.wsgi_app = BoundedChunkedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
 

@@ -24,32 +24,22 @@ from typing import Any
 from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_babel import gettext
 
-from ..core import display, line_client, signing
+from ..core import display, endpoints, inspector, line_client
 
 from . import proxy
 
 from ..sandbox import routes as sandbox
 from ..core import snippets as take_home
-from .errors import translate_error
+from .errors import translate, translate_error
 
-try:  # the CLI engineer's token inspector (branch cli); absent until that branch is merged
-    from ..core import inspector
-except ImportError:
-    inspector = None
 from ..core.line_client import LineAPIError, LineResponse
 from ..core.fields import read_token
 from ..core.signing import SigningError
 
 bp = Blueprint("trying", __name__)
 
-# The Messaging API's SDK method names, for the snippets.
-PYTHON_METHODS = {"bot_info": "get_bot_info", "quota": "get_message_quota",
-                  "quota_consumption": "get_message_quota_consumption"}
-NODE_METHODS = {"bot_info": "getBotInfo", "quota": "getMessageQuota",
-                "quota_consumption": "getMessageQuotaConsumption"}
-
-CALLS = ("bot_info", "quota", "quota_consumption")
-
+# The Messaging API's three read calls, in the order they are tried (core/endpoints.py).
+CALLS = endpoints.BEARER_ENDPOINTS
 
 
 # --------------------------------------------------------------------------- reading the token
@@ -73,30 +63,13 @@ class TokenView:
 
 
 def inspect_token(token: str) -> TokenView:
-    """Decode a JWT-shaped token's header and claims for display (the signature is not checked).
-
-    Uses the CLI's token inspector (``line_token/inspector.py``) when this checkout has it,
-    else decodes minimally with signing's decode helper; both read tokens the same way.
-    """
-    if inspector is not None:
-        try:
-            found = inspector.inspect(token)
-        except inspector.InspectError:
-            return TokenView("jws" if token.count(".") == 2 else "opaque")
-        return TokenView("opaque" if found.kind == inspector.OPAQUE_TOKEN else "jws", found.header, found.payload)
-    parts = token.split(".")
-    if len(parts) != 3:
-        return TokenView("opaque")
+    """Decode a JWT-shaped token's header and claims for display (the signature is not checked), with the
+    inspector ``line-token inspect`` and the inspector page use."""
     try:
-        header, claims = signing.decode_unverified(token, "access_token")
-        return TokenView("jws", header, claims)
-    except (SigningError, RecursionError):
-        pass
-    try:  # v2.1 tokens: a readable header ({"alg":"HS256"}) over an opaque payload
-        header, _ = signing.decode_unverified(f"{parts[0]}.e30.", "access_token")
-        return TokenView("jws", header)
-    except (SigningError, RecursionError):
-        return TokenView("jws")
+        found = inspector.inspect(token)
+    except inspector.InspectError:
+        return TokenView("jws" if token.count(".") == 2 else "opaque")
+    return TokenView("opaque" if found.kind == inspector.OPAQUE_TOKEN else "jws", found.header, found.payload)
 
 
 # --------------------------------------------------------------------------- calling
@@ -155,7 +128,7 @@ def public_base(target: str) -> str:
 def snippets(token: str, target: str, base: str, include_secrets: bool) -> dict[str, str]:
     """The same three calls as curl, Python SDK and Node SDK (an ES module) code, each runnable as copied:
     the token as sent, or (default) read from LINE_CHANNEL_ACCESS_TOKEN (snippets.env_note says so)."""
-    urls = [base + line_client.ENDPOINTS[e][1] for e in CALLS]
+    urls = [base + endpoints.get(e).path for e in CALLS]
     if include_secrets:
         curl = "\n".join(display.curl_command("GET", url, {}, True, bearer=token) for url in urls)
         py_token, js_token = json.dumps(token), json.dumps(token)
@@ -171,7 +144,7 @@ def snippets(token: str, target: str, base: str, include_secrets: bool) -> dict[
         f"configuration = Configuration(host={json.dumps(base)}, access_token={py_token})",
         "with ApiClient(configuration) as api_client:",
         "    api = MessagingApi(api_client)",
-        *[f"    print(api.{PYTHON_METHODS[e]}())" for e in CALLS],
+        *[f"    print(api.{endpoints.get(e).python_method}())" for e in CALLS],
     ])
     node_lines = ["// npm install @line/bot-sdk; save as an ES module (e.g. try.mjs) and run: node try.mjs",
                   'import { messagingApi } from "@line/bot-sdk";', ""]
@@ -183,7 +156,7 @@ def snippets(token: str, target: str, base: str, include_secrets: bool) -> dict[
         f"  channelAccessToken: {js_token},",
         f"  baseURL: {json.dumps(base)},",
         "});",
-        *[f"console.log(await client.{NODE_METHODS[e]}());" for e in CALLS],
+        *[f"console.log(await client.{endpoints.get(e).node_method}());" for e in CALLS],
     ]
     return {"curl": curl, "python": python, "node": "\n".join(node_lines)}
 
@@ -227,7 +200,7 @@ def handle(endpoint: str):
     try:
         attempt = try_token(token, target)
     except LineAPIError as e:
-        message = proxy.translate_line_error(e)
+        message = translate(e.template, e.params)
         return _render(values, {e.field: message} if e.field else {}, e.status, upstream_message=message)
     info = attempt.info
     refused = next((r for r in attempt.answers.values() if not r.ok), None)
@@ -235,7 +208,7 @@ def handle(endpoint: str):
     base = public_base(target)
     return _render(values, {}, attempt=attempt, info=info, token_view=inspect_token(token),
                    explanation=gettext(hint) if hint else None,
-                   display_urls={e: base + line_client.ENDPOINTS[e][1] for e in attempt.answers},
+                   display_urls={e: base + endpoints.get(e).path for e in attempt.answers},
                    authorization="Bearer " + display.mask(token),
                    bodies={e: display.pretty(r.body) if not isinstance(r.body, str) else r.body
                            for e, r in attempt.answers.items()},
@@ -244,22 +217,12 @@ def handle(endpoint: str):
                    snippets_note=take_home.env_note([take_home.ENV_TOKEN]))
 
 
-@bp.route("/v2/bot/info", methods=["GET", "POST"])
-def page():
-    """Try a token: the bot's profile (GET /v2/bot/info at LINE), then its quota and consumption."""
-    return handle("bot_info")
-
-
-@bp.route("/v2/bot/message/quota", methods=["GET", "POST"])
-def quota():
-    """JSON: this month's message quota (GET /v2/bot/message/quota at LINE); forms get the whole page."""
-    return handle("quota")
-
-
-@bp.route("/v2/bot/message/quota/consumption", methods=["GET", "POST"])
-def consumption():
-    """JSON: this month's consumption (GET /v2/bot/message/quota/consumption at LINE); forms get the whole page."""
-    return handle("quota_consumption")
+# Each call's page at LINE's path (the form posts to the first; the other two answer JSON posts with their own
+# call, and forms with the whole page): the view's name for url_for, and the registry's endpoint.
+PAGES = {"page": "bot_info", "quota": "quota", "consumption": "quota_consumption"}
+for _view, _endpoint in PAGES.items():
+    bp.add_url_rule(endpoints.get(_endpoint).path, _view, lambda _endpoint=_endpoint: handle(_endpoint),
+                    methods=["GET", "POST"])
 
 
 def init_app(app: Flask) -> None:

@@ -13,7 +13,7 @@ from flask_babel import gettext
 
 from . import forms, security
 
-from ..core import line_client, signing
+from ..core import line_client, rules, signing
 from ..core.display import pretty
 from .errors import json_error, translate_error
 from .forms import form_assertion, form_value
@@ -158,12 +158,10 @@ def render_jwt_page(values: dict, errors: dict, status: int = 200, cached: bool 
     """The JWT page, with the validation messages the in-browser signer shares.
     ``cached``: the blank form (GET), the same for everyone reading a language (page_cache.py)."""
     def messages() -> dict:
+        # jwt.js takes its messages and LINE's bounds from the page: the rules table's, never a copy.
         browser = {name: gettext(text) for name, text in signing.MESSAGES.items()}
         browser["kid_channel"] = gettext(KID_CHANNEL)
-        # The server's own bounds, so static/jwt.js applies the same rules without copying numbers.
-        return {"browser_messages": browser, "browser_rules": {
-            "channel_id_pattern": signing.CHANNEL_ID_PATTERN, "max_token_exp": signing.MAX_TOKEN_EXP,
-            "max_exp_minutes": signing.MAX_ASSERTION_LIFETIME // 60}}
+        return {"browser_messages": browser, "line_rules": rules.browser_rules()}
 
     if cached:
         return render_page("jwt.html", lazy=messages, values=values, errors=errors, **result), status
