@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from .rules import whole_number
+
 
 def env_flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -45,7 +47,7 @@ def trust_proxy_hops(value) -> int:
             return 0
         if text in ("true", "yes", "on"):
             return 1
-        if not text.isdigit():
+        if whole_number(text) is None:  # the rules table's one number parser
             raise ValueError(f"TRUST_PROXY={value!r}: give the number of proxies in front of the app (1 behind "
                              "Heroku's router or one nginx), or 0 / empty for none")
         hops = int(text)

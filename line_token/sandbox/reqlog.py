@@ -14,6 +14,7 @@ import re
 from typing import Any, Iterable
 
 from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE
+from ..core.rules import CHANNEL_ID_PATTERN
 from . import store as store_module
 from .store import Store
 
@@ -25,7 +26,7 @@ MAX_USER_AGENT = 200
 PUBLIC_VALUES = {
     "grant_type": re.compile(re.escape(GRANT_TYPE) + r"\Z"),
     "client_assertion_type": re.compile(re.escape(ASSERTION_TYPE) + r"\Z"),
-    "client_id": re.compile(r"[0-9]{10}\Z"),
+    "client_id": re.compile(CHANNEL_ID_PATTERN),  # the rules table's one channel-ID rule
 }
 _NAME = re.compile(r"[^A-Za-z0-9_.\-\[\]]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
@@ -49,7 +50,7 @@ def mask_fields(fields: Iterable[tuple[str, str]], authorization: str | None = N
         clean = _NAME.sub("?", str(name)[:MAX_NAME]) or "?"
         value = str(value)
         pattern = PUBLIC_VALUES.get(name)
-        kept[clean] = value if pattern is not None and pattern.match(value) else masked(len(value))
+        kept[clean] = value if pattern is not None and pattern.fullmatch(value) else masked(len(value))
     if dropped:
         kept["…"] = f"{dropped} more fields"
     if authorization:

@@ -1431,9 +1431,10 @@ def configure(app: Flask) -> None:
     for name in ("SANDBOX_MAX_CHANNELS", "SANDBOX_CHANNEL_MAX_DAYS", "SANDBOX_HOUSEKEEPING_SECONDS"):
         value = (os.environ.get(name) or "").strip()
         if name not in app.config and value:
-            if not value.isdigit():
+            number = rules.whole_number(value)  # the rules table's one number parser
+            if number is None:
                 raise RuntimeError(f"{name}={value!r}: give a whole number")
-            app.config[name] = int(value)
+            app.config[name] = number
     # LINE's documented rate for /v2/oauth/accessToken is 370 per second per channel (§6); 0 = off.
     app.config.setdefault("SANDBOX_SHORT_LIVED_PER_SECOND", _env_int("SANDBOX_SHORT_LIVED_PER_SECOND", 0))
     app.config.setdefault("SANDBOX_PORT", (os.environ.get("SANDBOX_PORT") or "").strip())
