@@ -15,7 +15,7 @@ from line_token.core import display, line_client
 from line_token.core.line_client import LineAPIError
 from line_token.core.signing import InputError
 
-from conftest import BUSY_MACHINE_SLACK, free_port
+from conftest import BUSY_MACHINE_SLACK, ROOT, free_port
 
 SECRET_TOKEN = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXBheWxvYWQtdmFsdWU.c2lnbmF0dXJlLXZhbHVlLXNlY3JldA"
 
@@ -131,6 +131,27 @@ def test_post_sends_a_form_and_get_sends_query_parameters(line_app, line_answeri
     # The URL we keep has no query string: the fields (secrets included) are kept apart.
     assert got.url == up.url + "/oauth2/v2.1/verify" and "?" not in got.url
     assert got.fields == {"access_token": "a+b/c="} and got.method == "GET" and got.target == "line"
+
+
+def test_line_is_told_this_projects_name_version_and_address(line_app, make_upstream):
+    """The User-Agent a server receives names this project and its version from pyproject.toml (and its address,
+    once [project.urls] names one), not LINE's spec repository."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    received = []
+
+    def handle(h):
+        received.append(h.headers.get("User-Agent"))
+        h.answer(200, b'{"ok": true}')
+
+    up = make_upstream(handle)
+    line_app.config["LINE_API_BASE_URL"] = up.url
+    with line_app.app_context():
+        line_client.call("verify_v21", {"access_token": "abc"})
+    address = project.get("urls", {}).get("Homepage")
+    assert received == [f"line-token-tester/{project['version']}" + (f" (+{address})" if address else "")]
+    assert "line-openapi" not in received[0] and "line/" not in received[0]
 
 
 def test_bearer_calls_send_the_token_only_in_the_authorization_header(line_app, make_upstream):

@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import click
-from filelock import FileLock, Timeout
 
 from ..core import signing
 from .common import tr as _
@@ -86,6 +85,9 @@ def remove_planted_link(path: str) -> None:
 @contextmanager
 def locked_state(path: str) -> Iterator[dict]:
     """The state file's contents, locked against other rotates; written back (0600) on exit."""
+    # Imported here: filelock pulls in asyncio (~40 ms), and only `token rotate` takes the lock.
+    from filelock import FileLock, Timeout
+
     folder = os.path.dirname(path)
     secure_folder(folder)
     try:

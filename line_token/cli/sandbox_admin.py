@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..core import signing
-from ..sandbox.service import Sandbox
-from ..sandbox.store import CapReached, ChannelNotFound, StoreUnavailable
 from .common import tr as _
+if TYPE_CHECKING:
+    from ..sandbox.service import Sandbox
 from .common import (cli_config, InputError, UpstreamError, check_base_url, check_channel_id, emit, from_signing_error, insecure_option, one_line, output_options, read_file)
 
 
@@ -76,6 +76,9 @@ def admin_secret_option(func):
 
 def local_sandbox() -> Sandbox:
     """This process's sandbox, through its service layer: no Flask app is built."""
+    # Imported here, not at the top: `line-token --help` and the other groups need no sandbox (store, service).
+    from ..sandbox.service import Sandbox
+
     config = cli_config()
     if not config.get("SANDBOX_ENABLED", True):
         raise InputError("SANDBOX_ENABLED", _("the sandbox is turned off (SANDBOX_ENABLED=0): unset it, or give "
@@ -102,6 +105,8 @@ def store_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from ..sandbox.store import CapReached, ChannelNotFound, StoreUnavailable  # deferred as in local_sandbox
+
         try:
             return func(*args, **kwargs)
         except ChannelNotFound as e:

@@ -67,7 +67,51 @@ SANDBOX_BASE = "http://sandbox.internal"  # never resolved: SandboxAdapter answe
 SANDBOX_PREFIX = "/sandbox"  # where the sandbox Blueprint is mounted in this app
 MAX_BODY = 1024 * 1024  # LINE's answers are a few hundred bytes; anything this big is not LINE
 MAX_SHOWN_BODY = 4096  # characters of an answer too complex to read as JSON that a page shows
-USER_AGENT = "line-token-tester (+https://github.com/line/line-openapi)"
+PROJECT_NAME = "line-token-tester"  # pyproject's [project] name: the distribution whose version and address we send
+
+
+def user_agent() -> str:
+    """The User-Agent sent to LINE: this project, its version and its own address (RFC 9110 product token and a
+    comment), as pyproject.toml's [project] states them: ``line-token-tester/0.2.0 (+https://…)``.
+
+    Read on first use, not at import: from the checkout's pyproject.toml when running from one, else from the
+    installed distribution's metadata (the wheel carries no pyproject.toml). Never raises: without either, the
+    name alone.
+    """
+    global _user_agent
+    if _user_agent is None:
+        version, address = _project_identity()
+        _user_agent = PROJECT_NAME + (f"/{version}" if version else "") + (f" (+{address})" if address else "")
+    return _user_agent
+
+
+_user_agent: str | None = None
+
+
+def _project_identity() -> tuple[str | None, str | None]:
+    """(version, address) from pyproject.toml beside the package, else from the installed metadata."""
+    import os
+
+    pyproject = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                             "pyproject.toml")
+    try:
+        import tomllib
+
+        with open(pyproject, "rb") as f:
+            project = tomllib.load(f).get("project", {})
+        if project.get("name") == PROJECT_NAME:
+            urls = project.get("urls", {})
+            return project.get("version"), urls.get("Homepage") or urls.get("Repository")
+    except (OSError, ValueError):
+        pass
+    try:
+        from importlib import metadata
+
+        meta = metadata.metadata(PROJECT_NAME)
+        urls = dict(entry.split(", ", 1) for entry in meta.get_all("Project-URL") or [] if ", " in entry)
+        return meta.get("Version"), urls.get("Homepage") or urls.get("Repository")
+    except (ImportError, ValueError):  # metadata.PackageNotFoundError is an ImportError
+        return None, None
 
 
 class LineAPIError(Exception):
@@ -213,7 +257,7 @@ def session() -> requests.Session:
                 s = requests.Session()
                 # Nobody's cookies may reach another user through the shared jar.
                 s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-                s.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+                s.headers.update({"User-Agent": user_agent(), "Accept": "application/json"})
                 # No retries: a retried POST /oauth2/v2.1/token could issue two tokens.
                 pooled = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
                 s.mount("https://", pooled)
@@ -241,7 +285,7 @@ def sandbox_session() -> requests.Session:
                 s = requests.Session()
                 s.trust_env = False
                 s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-                s.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+                s.headers.update({"User-Agent": user_agent(), "Accept": "application/json"})
                 s.mount(SANDBOX_BASE + "/", SandboxAdapter())
                 _sandbox_session = s
     return _sandbox_session

@@ -2,8 +2,9 @@
 
 Catalogs live in ``translations/<lang>/LC_MESSAGES/messages.po``. The install step
 compiles them (``pybabel compile -d translations``: scripts/test and
-scripts/translations do it); the binary ``.mo`` files stay out of git. At start each
-catalog is loaded once per process: from its ``.mo`` when that is at least as new as
+scripts/translations do it); the binary ``.mo`` files stay out of git. Each catalog is
+loaded once per process, at the first request in its language (not at start: `import app`
+stays cheap): from its ``.mo`` when that is at least as new as
 the ``.po``, else compiled from the ``.po`` in memory (Babel is pure Python), so a
 fresh checkout or a read-only deploy works without writing anything.
 
@@ -15,10 +16,11 @@ string (a page translates about 70 strings).
 from __future__ import annotations
 
 import os
+import threading
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
-from flask import Flask, g, redirect, request, url_for
+from flask import Flask, current_app, g, redirect, request, url_for
 from flask_babel import Babel, get_locale
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -40,6 +42,8 @@ def select_locale() -> Locale:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen not in LANGUAGES:
         chosen = request.accept_languages.best_match(list(LANGUAGES), default="en")
+    # The catalog before Flask-Babel's first lookup in this language (it reads only its cache, filled by us).
+    current_app.extensions["line_token_i18n_callables"](chosen)
     return _LOCALES[chosen]
 
 
@@ -74,22 +78,36 @@ def _template_callables(translations, translations_lang: str) -> dict:
 def init_app(app: Flask) -> None:
     translations_dir = os.path.join(app.root_path, "translations")
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=translations_dir)
-    # Flask-Babel's own cache, keyed as it keys it, filled once: it never reads the disk itself.
+    # Flask-Babel's own cache, keyed as it keys it, filled by us: it never reads the disk itself.
     with app.app_context():
         cache = babel.domain_instance.cache
-    callables = {}
-    for lang in LANGUAGES:
-        catalog = load_catalog(translations_dir, lang)
-        cache[lang, DOMAIN] = catalog
-        callables[lang] = _template_callables(catalog, lang)
+    callables: dict = {}
+    lock = threading.Lock()
+
+    def callables_for(lang: str) -> dict:
+        """The language's bound callables, its catalog loaded on first use in this process (and put in
+        Flask-Babel's cache before it looks). Not at start: compiling the Japanese ``.po`` when no ``.mo``
+        is there costs tens of ms, which `import app` and every CLI-free start would pay for nothing."""
+        found = callables.get(lang)
+        if found is None:
+            with lock:
+                found = callables.get(lang)
+                if found is None:
+                    catalog = load_catalog(translations_dir, lang)
+                    cache[lang, DOMAIN] = catalog
+                    found = callables[lang] = _template_callables(catalog, lang)
+        return found
 
     def current_callables() -> dict:
         """The request's bound callables, found once per request."""
         try:
             return g._i18n_callables
         except AttributeError:
-            found = g._i18n_callables = callables.get(str(get_locale() or "en"), callables["en"])
+            lang = str(get_locale() or "en")
+            found = g._i18n_callables = callables_for(lang if lang in LANGUAGES else "en")
             return found
+
+    app.extensions["line_token_i18n_callables"] = callables_for
 
     # Macros imported without context (``{% import "_macros.html" as m %}``) see only the
     # environment's globals: these find the request's callables through ``g``, once per call.
