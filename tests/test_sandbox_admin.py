@@ -254,7 +254,7 @@ def test_short_lived_issue_with_unknown_or_non_numeric_client_id(client):
     wrong format"; an unknown numeric one answers as a known one with a wrong secret, LINE's documented
     invalid_client, so no caller learns which channel IDs exist (issue 23 item 9)."""
     channel_id, secret = create(client)
-    for client_id in ("abc", "12345"):
+    for client_id in ("abc", "12a45"):  # not digits (the rules table: 1 to 18 of them)
         r = short_lived(client, client_id, secret)
         assert (r.status_code, r.json) == (400, {"error": "invalid_request",
                                                  "error_description": "some parameters in the wrong format"})
