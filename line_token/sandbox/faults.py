@@ -167,7 +167,7 @@ def channel_state(store: Store, channel_id: str) -> tuple[int, bool]:
         _STATE.append(sa.select(
             sa.select(clocks.c.offset_seconds).where(clocks.c.channel_id == p).scalar_subquery(),
             sa.exists().where(table.c.channel_id == p)))
-    with store._read() as conn:
+    with store._hot_read() as conn:
         row = conn.execute(_STATE[0], {"p_channel": channel_id}).one()
     return int(row[0] or 0), bool(row[1])
 

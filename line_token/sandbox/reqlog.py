@@ -113,7 +113,7 @@ def record(store: Store, channel_id: str, *, at: int, method: str, path: str, st
               "p_status": int(status), "p_error": error, "p_request_id": request_id[:36],
               "p_user_agent": _CONTROL.sub(" ", user_agent)[:MAX_USER_AGENT] if user_agent else None,
               "p_fields": json.dumps(fields, ensure_ascii=False, separators=(",", ":"))}
-    with store._write() as conn:
+    with store._hot_write() as conn:
         if conn.execute(statements["insert"], params).rowcount == 0:
             return False
         conn.execute(statements["trim"], {"p_channel_id": channel_id})

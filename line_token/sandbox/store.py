@@ -219,6 +219,7 @@ def _load_sqlalchemy() -> None:
                 (tokens_table.c.channel_id == p("p_channel")) & (tokens_table.c.kind == p("p_kind"))
                 & (tokens_table.c.expires_at > p("p_now"))).order_by(tokens_table.c.id),
             "insert_token": tokens_table.insert(),
+            "delete_token": tokens_table.delete().where(tokens_table.c.id == p("p_id")),
             "find_key": sa.select(keys).where(keys.c.kid == p("p_kid")),
             "find_token": sa.select(tokens_table).where(tokens_table.c.token_hash == p("p_hash")),
         }
@@ -481,15 +482,62 @@ class Store:
         self._ensure_schema()
         return self._transaction("")
 
+    def _hot_read(self):
+        """_read for the statements every LINE call runs (built once, module-level): on SQLite without
+        SQLAlchemy's execution layer (_HotConnection), elsewhere _read itself."""
+        if not self.is_sqlite:
+            return self._read()
+        self._ensure_schema()
+        return self._hot_transaction(write=False)
+
+    def _hot_write(self):
+        """_write for the statements every LINE call runs (see _hot_read)."""
+        if not self.is_sqlite:
+            return self._write()
+        self._ensure_schema()
+        return self._hot_transaction(write=True)
+
     @contextmanager
-    def _locked_channel(self, channel_id: str, now: int, touch: bool = True) -> Iterator[Connection]:
+    def _hot_transaction(self, write: bool) -> Iterator["_HotConnection"]:
+        """SQLite: a driver connection of the engine's pool (set up by its connect hook), in the transaction
+        _write (BEGIN IMMEDIATE … COMMIT) or _read (none: one statement) opens. SQLAlchemy's execution path
+        around a microsecond SQLite statement cost more than the statement (docs/BENCHMARKS.md)."""
+        import sqlite3
+
+        try:
+            raw = self.engine.raw_connection()
+        except (sqlite3.OperationalError, OperationalError) as e:  # the pool's, on connecting
+            raise _unavailable(e) from None
+        try:
+            cursor = raw.driver_connection.cursor()
+            try:
+                if write:
+                    cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _HotConnection(cursor, self.engine.dialect)
+                except BaseException:
+                    if write and raw.driver_connection.in_transaction:  # SQLite may have rolled back itself
+                        cursor.execute("ROLLBACK")
+                    raise
+                if write:
+                    cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+        except sqlite3.OperationalError as e:
+            raise _unavailable(e) from None
+        finally:
+            raw.close()  # back to the pool
+
+    @contextmanager
+    def _locked_channel(self, channel_id: str, now: int, touch: bool = True,
+                        hot: bool = False) -> Iterator[Connection]:
         """A write transaction with the channel row locked; raises ChannelNotFound.
 
         ``touch``: the owner's action (keys, long-lived token, bot, revoke all) resets the channel's idle clock;
-        token calls pass False.
+        token calls pass False. ``hot``: the body runs only statements built once (see _hot_write).
         """
         self._ensure_schema()
-        with self._write() as conn:
+        with (self._hot_write() if hot else self._write()) as conn:
             row = conn.execute(_STATEMENTS["lock_channel"], {"p_channel": channel_id}).first()
             if row is None:
                 raise ChannelNotFound(channel_id)
@@ -694,7 +742,7 @@ class Store:
 
     def find_key(self, kid: str) -> Key | None:
         """The key with this kid on any channel, or None."""
-        with self._read() as conn:
+        with self._hot_read() as conn:
             row = conn.execute(_STATEMENTS["find_key"], {"p_kid": kid}).first()
         return _key(row) if row else None
 
@@ -719,15 +767,16 @@ class Store:
             raise ValueError(f"unknown token kind {kind!r}")
         now = _now(now)
         record = Token(hash_token(token), channel_id, kind, key_id, now, now + int(lifetime))
-        with self._locked_channel(channel_id, now, touch=False) as conn:  # a token call is not the owner's use
+        # A token call is not the owner's use (touch=False); every statement below is built once (hot).
+        with self._locked_channel(channel_id, now, touch=False, hot=True) as conn:
             self._trim_expired(conn, channel_id, now)
             valid = conn.execute(_STATEMENTS["valid_ids"],
                                  {"p_channel": channel_id, "p_kind": kind, "p_now": now}).scalars().all()
             if kind == V21 and len(valid) >= V21_TOKENS_PER_CHANNEL:
                 raise TokenLimitReached(rules.TOKEN_LIMIT)
             if kind == SHORT_LIVED and len(valid) >= SHORT_LIVED_TOKENS_PER_CHANNEL:
-                oldest = valid[:len(valid) - SHORT_LIVED_TOKENS_PER_CHANNEL + 1]
-                conn.execute(tokens.delete().where(tokens.c.id.in_(oldest)))
+                for oldest in valid[:len(valid) - SHORT_LIVED_TOKENS_PER_CHANNEL + 1]:  # one at the limit
+                    conn.execute(_STATEMENTS["delete_token"], {"p_id": oldest})
             conn.execute(_STATEMENTS["insert_token"], {
                 "token_hash": record.token_hash, "channel_id": channel_id, "kind": kind, "key_id": key_id,
                 "issued_at": record.issued_at, "expires_at": record.expires_at})
@@ -768,34 +817,9 @@ class Store:
 
     def find_token(self, token: str) -> Token | None:
         """The stored token with this value (expired ones included, until purged), or None."""
-        if self.is_sqlite:
-            # Every verify asks this (the sandbox's hottest read): on SQLite one statement on the pooled driver
-            # connection, the same SQL and the same snapshot as _read, without SQLAlchemy's execution layer
-            # (about a third of a verify request's CPU, docs/BENCHMARKS.md).
-            row = self._read_sqlite(_FIND_TOKEN_SQL, (hash_token(token),))
-            return Token(*row) if row else None
-        with self._read() as conn:
+        with self._hot_read() as conn:  # every verify asks this: the sandbox's hottest read
             row = conn.execute(_STATEMENTS["find_token"], {"p_hash": hash_token(token)}).first()
         return _token(row) if row else None
-
-    def _read_sqlite(self, sql: str, params: tuple) -> tuple | None:
-        """The first row of one read-only statement on SQLite, as _read runs it (no BEGIN: the statement is its
-        own transaction), on a connection of the engine's pool (set up by its connect hook)."""
-        import sqlite3
-
-        self._ensure_schema()
-        try:
-            conn = self.engine.raw_connection()
-            try:
-                cur = conn.cursor()
-                try:
-                    return cur.execute(sql, params).fetchone()
-                finally:
-                    cur.close()
-            finally:
-                conn.close()  # back to the pool
-        except (sqlite3.OperationalError, OperationalError) as e:  # the driver's, or the pool's on connecting
-            raise _unavailable(e) from None
 
     def revoke_token(self, token: str, channel_id: str | None = None,
                      kind: str | tuple[str, ...] | None = None) -> bool:
@@ -949,8 +973,76 @@ def _key(row: Any) -> Key:
 
 
 # find_token's statement for SQLite's fast path, the columns in Token's order (sandbox_tokens, _load_sqlalchemy).
-_FIND_TOKEN_SQL = ("SELECT token_hash, channel_id, kind, key_id, issued_at, expires_at FROM sandbox_tokens "
-                   "WHERE token_hash = ?")
+class _HotConnection:
+    """Enough of SQLAlchemy's Connection for the statements every LINE call runs, on SQLite's own cursor:
+    ``execute(statement, params)`` of a statement built once (module-level), its SQL compiled once for this
+    dialect; results with ``first()``, ``one()``, ``all()``, ``scalar()``, ``scalars().all()``, ``rowcount``,
+    rows with attribute access. The same SQL SQLAlchemy would send, without its per-call execution path."""
+
+    _compiled: dict[int, tuple[Any, Any, tuple[str, ...]]] = {}  # id(statement) -> (statement, compiled, names)
+    _row_types: dict[tuple[str, ...], Any] = {}
+
+    def __init__(self, cursor: Any, dialect: Any):
+        self._cursor, self._dialect = cursor, dialect
+
+    def execute(self, statement: Any, params: dict | None = None) -> "_HotResult":
+        params = params or {}
+        found = self._compiled.get(id(statement))
+        # The cache holds the statement itself, so its id cannot be reused while cached; statements are a
+        # fixed few (checked: a per-call statement here would grow the cache past its bound).
+        if found is None or found[0] is not statement:
+            if len(self._compiled) >= 64:
+                raise RuntimeError("_HotConnection runs only statements built once")
+            compiled = statement.compile(dialect=self._dialect, column_keys=sorted(params) or None)
+            found = (statement, compiled, tuple(compiled.positiontup or ()))
+            self._compiled[id(statement)] = found
+        _statement, compiled, names = found
+        values = compiled.construct_params(params)  # the statement's own literals (LIMIT, OFFSET) as well
+        self._cursor.execute(compiled.string, tuple(values[name] for name in names))
+        return _HotResult(self._cursor, self._row_types)
+
+
+class _HotResult:
+    def __init__(self, cursor: Any, row_types: dict):
+        self._cursor, self._row_types = cursor, row_types
+        self.rowcount = cursor.rowcount
+
+    def _row(self, values: tuple) -> Any:
+        names = tuple(column[0] for column in self._cursor.description)
+        row_type = self._row_types.get(names)
+        if row_type is None:
+            from collections import namedtuple
+
+            row_type = self._row_types[names] = namedtuple("Row", names, rename=True)
+        return row_type(*values)
+
+    def first(self) -> Any:
+        values = self._cursor.fetchone()
+        return None if values is None else self._row(values)
+
+    def one(self) -> Any:
+        row = self.first()
+        if row is None:
+            raise LookupError("no row")
+        return row
+
+    def all(self) -> list:
+        return [self._row(values) for values in self._cursor.fetchall()]
+
+    def scalar(self) -> Any:
+        values = self._cursor.fetchone()
+        return None if values is None else values[0]
+
+    def scalars(self) -> "_HotResult":
+        return _HotScalars(self._cursor)
+
+
+class _HotScalars:
+    def __init__(self, cursor: Any):
+        self._cursor = cursor
+
+    def all(self) -> list:
+        return [values[0] for values in self._cursor.fetchall()]
 
 
 def _token(row: Any) -> Token:
