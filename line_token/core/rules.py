@@ -66,6 +66,22 @@ def whole_number(value: Any) -> int | None:
     return None
 
 
+_DECIMAL_RE = re.compile(r"[0-9]{1,6}\.[0-9]{1,3}")
+
+
+def form_number(text: str | None) -> int | float | str | None:
+    """A form field's text as the JSON number it spells, so a form and a JSON body meet the same checks: a whole
+    number (whole_number), a decimal fraction (up to 3 places) as a float, None when empty, else the text itself
+    (which the check then refuses, naming the field)."""
+    text = (text or "").strip()
+    whole = whole_number(text)
+    if whole is not None:
+        return whole
+    if _DECIMAL_RE.fullmatch(text):
+        return float(text)
+    return text or None
+
+
 def is_channel_id(value: Any) -> bool:
     """True for a channel ID as LINE writes it: 1 to 18 ASCII digits as text (LINE's are 10)."""
     return isinstance(value, str) and _DIGITS_RE.fullmatch(value) is not None

@@ -1228,13 +1228,8 @@ def _console_faults_clock_log(channel_id: str) -> dict:
 
 
 def _form_number(name: str, default: str = "") -> Any:
-    """A console form's number as int (or float for fractions); the raw text when it is not one (checks name it)."""
-    raw = (request.form.get(name) or default).strip()
-    if re.fullmatch(r"[0-9]{1,12}", raw):
-        return int(raw)
-    if re.fullmatch(r"[0-9]{1,6}\.[0-9]{1,3}", raw):
-        return float(raw)
-    return raw or None
+    """A console form's number as the admin API's JSON would give it (rules.form_number)."""
+    return rules.form_number(request.form.get(name) or default)
 
 
 @bp.post("/console/faults")
