@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -76,6 +77,7 @@ LONG_LIVED_KEPT = 5
 EVENTS_KEPT_FOR = 24 * 60 * 60
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # under gunicorn's 30 s request timeout
+HOT_CONNECTIONS_KEPT = 8  # idle SQLite connections a process keeps for LINE's calls (Store._hot_checkout)
 
 # Token kinds as stored; stateless tokens are never stored (unlimited, never revocable).
 V21 = "v2.1"
@@ -395,6 +397,10 @@ class Store:
         self._ready = False
         self._ready_lock = threading.Lock()
         self._engine_lock = threading.Lock()  # not _ready_lock: _ensure_schema holds that while it asks for the engine
+        # A SQLite file (a memory database is one per connection: those go through SQLAlchemy's pool).
+        self._hot = self.is_sqlite and ":memory:" not in url and url.rstrip("/") != "sqlite:"
+        self._hot_idle: list = []  # idle driver connections of _hot_transaction (SQLite), this process's
+        self._hot_pid = os.getpid()
 
     @property
     def channel_cap(self) -> int:
@@ -485,14 +491,14 @@ class Store:
     def _hot_read(self):
         """_read for the statements every LINE call runs (built once, module-level): on SQLite without
         SQLAlchemy's execution layer (_HotConnection), elsewhere _read itself."""
-        if not self.is_sqlite:
+        if not self._hot:
             return self._read()
         self._ensure_schema()
         return self._hot_transaction(write=False)
 
     def _hot_write(self):
         """_write for the statements every LINE call runs (see _hot_read)."""
-        if not self.is_sqlite:
+        if not self._hot:
             return self._write()
         self._ensure_schema()
         return self._hot_transaction(write=True)
@@ -505,18 +511,19 @@ class Store:
         import sqlite3
 
         try:
-            raw = self.engine.raw_connection()
-        except (sqlite3.OperationalError, OperationalError) as e:  # the pool's, on connecting
+            raw = self._hot_checkout()
+        except (sqlite3.OperationalError, OperationalError) as e:  # on connecting
             raise _unavailable(e) from None
+        broken = False
         try:
-            cursor = raw.driver_connection.cursor()
+            cursor = raw.cursor()
             try:
                 if write:
                     cursor.execute("BEGIN IMMEDIATE")
                 try:
                     yield _HotConnection(cursor, self.engine.dialect)
                 except BaseException:
-                    if write and raw.driver_connection.in_transaction:  # SQLite may have rolled back itself
+                    if write and raw.in_transaction:  # SQLite may have rolled back itself
                         cursor.execute("ROLLBACK")
                     raise
                 if write:
@@ -524,9 +531,30 @@ class Store:
             finally:
                 cursor.close()
         except sqlite3.OperationalError as e:
+            broken = raw.in_transaction
             raise _unavailable(e) from None
         finally:
-            raw.close()  # back to the pool
+            self._hot_checkin(raw, broken)
+
+    def _hot_checkout(self) -> Any:
+        """A driver connection for _hot_transaction: an idle one of this process's, else a new one from the
+        engine's pool, detached from it (set up by the engine's connect hook: WAL, busy timeout, foreign keys).
+        A plain list instead of the pool's checkout and checkin, which cost as much as the statements."""
+        if self._hot_pid != os.getpid():  # a forked child never uses its parent's connections
+            self._hot_idle, self._hot_pid = [], os.getpid()
+        try:
+            return self._hot_idle.pop()
+        except IndexError:
+            raw = self.engine.raw_connection()
+            connection = raw.driver_connection
+            raw.detach()  # the pool forgets it (and never resets it on a checkin)
+            return connection
+
+    def _hot_checkin(self, connection: Any, broken: bool) -> None:
+        if broken or len(self._hot_idle) >= HOT_CONNECTIONS_KEPT or self._hot_pid != os.getpid():
+            connection.close()
+        else:
+            self._hot_idle.append(connection)
 
     @contextmanager
     def _locked_channel(self, channel_id: str, now: int, touch: bool = True,
@@ -547,6 +575,9 @@ class Store:
 
     def dispose(self) -> None:
         """Close pooled connections (tests and shutdown)."""
+        idle, self._hot_idle = self._hot_idle, []
+        for connection in idle:
+            connection.close()
         if self._engine is not None:
             self._engine.dispose()
 

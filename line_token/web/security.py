@@ -37,7 +37,6 @@ import logging
 
 from flask import Flask, has_request_context, render_template, request
 from flask_babel import gettext
-from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..core.counters import (RATE_LIMIT_SYNTAX, ClientLimit, client_bucket, counter_database,  # noqa: F401
@@ -45,6 +44,7 @@ from ..core.counters import (RATE_LIMIT_SYNTAX, ClientLimit, client_bucket, coun
 from ..core.line_client import IN_PROCESS_MARK
 from ..core.redact import redact_log_filter
 from ..core.settings import trust_proxy_hops
+from ..sandbox import app as sandbox_app
 from .errors import json_error, wants_json
 
 
@@ -66,8 +66,8 @@ class JsonAwareCSRFProtect(CSRFProtect):
 csrf = JsonAwareCSRFProtect()
 
 
-class SessionInterface(SecureCookieSessionInterface):
-    """Flask's cookie session, marked ``Secure`` whenever the request came over HTTPS.
+class SessionInterface(sandbox_app.SessionInterface):
+    """Flask's cookie session (its serializer built once), marked ``Secure`` whenever the request came over HTTPS.
 
     Not always: ``./scripts/start`` serves plain http://127.0.0.1, where a Secure
     cookie would never come back and every form would expire.
