@@ -319,6 +319,14 @@ def test_the_log_keeps_the_last_200_per_channel(client):
     entries = chan.log()
     assert len(entries) == reqlog.LOG_KEPT
     assert entries[0]["user_agent"] == f"call {reqlog.LOG_KEPT + 4}" and entries[-1]["user_agent"] == "call 5"
+    # The table itself stays within the bound docs/sandbox.md states (trimmed every TRIM_EVERY calls of a process).
+    for i in range(3 * reqlog.TRIM_EVERY):
+        client.post(f"{P}/v2/oauth/accessToken", data={"grant_type": "client_credentials", "client_id": chan.id,
+                                                       "client_secret": f"{i:032d}"})
+        with sqlite3.connect(client.application.config["SANDBOX_DATABASE"]) as db:
+            rows = db.execute("SELECT count(*) FROM sandbox_request_log WHERE channel_id = ?", (chan.id,)).fetchone()[0]
+        assert reqlog.LOG_KEPT <= rows <= reqlog.LOG_KEPT + reqlog.TRIM_EVERY
+    assert len(chan.log()) == reqlog.LOG_KEPT
 
 
 def test_calls_naming_no_channel_or_an_unknown_one_are_not_logged_anywhere(client, app):

@@ -19,6 +19,11 @@ from . import store as store_module
 from .store import Store
 
 LOG_KEPT = 200
+# The table is trimmed back to LOG_KEPT on a channel's every TRIM_EVERY-th logged call in a process (and on its
+# first), not on each: the trim's scan cost half of a logged call. So a channel holds at most LOG_KEPT +
+# TRIM_EVERY rows per serving process; entries() answers the newest LOG_KEPT.
+TRIM_EVERY = 16
+_since_trim: dict[str, int] = {}  # channel ID -> logged calls since this process last trimmed it
 MAX_FIELDS = 12  # LINE's requests carry at most five fields; the rest of a stuffed request is counted, not kept
 MAX_NAME = 40
 MAX_USER_AGENT = 200
@@ -113,10 +118,16 @@ def record(store: Store, channel_id: str, *, at: int, method: str, path: str, st
               "p_status": int(status), "p_error": error, "p_request_id": request_id[:36],
               "p_user_agent": _CONTROL.sub(" ", user_agent)[:MAX_USER_AGENT] if user_agent else None,
               "p_fields": json.dumps(fields, ensure_ascii=False, separators=(",", ":"))}
+    since = _since_trim.get(channel_id, TRIM_EVERY)
     with store._hot_write() as conn:
         if conn.execute(statements["insert"], params).rowcount == 0:
             return False
-        conn.execute(statements["trim"], {"p_channel_id": channel_id})
+        if since >= TRIM_EVERY - 1:
+            conn.execute(statements["trim"], {"p_channel_id": channel_id})
+            since = -1
+    if len(_since_trim) >= 4096:  # bounded: a forgotten channel is trimmed on its next call
+        _since_trim.clear()
+    _since_trim[channel_id] = since + 1
     return True
 
 
