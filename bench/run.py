@@ -444,8 +444,41 @@ def startup_times(repeats: int, tmp: Path) -> dict:
             if i:
                 figures[name][0].append(wall)
                 figures[name][1].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return {f"{name}_{kind}": statistics.median(values)
-            for name, (walls, cpus) in figures.items() for kind, values in (("s", walls), ("cpu_s", cpus))}
+    times = {f"{name}_{kind}": statistics.median(values)
+             for name, (walls, cpus) in figures.items() for kind, values in (("s", walls), ("cpu_s", cpus))}
+    times["serve_ready_s"] = serve_ready_time(repeats, env)
+    return times
+
+
+SERVE_READY_ALLOWANCE = 1.0  # issue 21 item 1: `line-token sandbox serve` is "ready within a second"
+
+
+def serve_ready_time(repeats: int, env: dict) -> float:
+    """Median wall seconds from starting `line-token sandbox serve --database :memory:` to its first answer
+    (GET /openapi.json, polled every 5 ms), after one warm-up start; each server is stopped (SIGTERM) after."""
+    walls = []
+    for i in range(repeats + 1):
+        port = free_port()
+        t0 = time.perf_counter()
+        serve = subprocess.Popen([sys.executable, "-m", "line_token.cli", "sandbox", "serve", "--port", str(port),
+                                  "--database", ":memory:"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            while time.perf_counter() - t0 < 30:
+                if serve.poll() is not None:
+                    raise SystemExit(f"bench: `line-token sandbox serve` exited with {serve.returncode}")
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.005)
+            wall = time.perf_counter() - t0
+        finally:
+            serve.terminate()
+            serve.wait(10)
+        if i:
+            walls.append(wall)
+    return statistics.median(walls)
 
 
 def startup_checks(imp: dict) -> list[tuple[str, bool, str]]:
@@ -458,6 +491,9 @@ def startup_checks(imp: dict) -> list[tuple[str, bool, str]]:
         over, over_cpu = imp[f"{name}_s"] - imp[f"{unit}_s"], imp[f"{name}_cpu_s"] - imp[f"{unit}_cpu_s"]
         checks.append((f"{STARTUP_LABELS[name]} <= {STARTUP_LABELS[unit]} + {allowance} s", over <= allowance,
                        f"{over:+.3f} s wall ({over_cpu:+.3f} s CPU)"))
+    if "serve_ready_s" in imp:
+        checks.append((f"`line-token sandbox serve` answers within {SERVE_READY_ALLOWANCE:.0f} s of its start",
+                       imp["serve_ready_s"] <= SERVE_READY_ALLOWANCE, f"{imp['serve_ready_s']:.3f} s"))
     return checks
 
 
@@ -467,6 +503,8 @@ def print_startup(imp: dict, repeats: int) -> None:
     print("|---|--:|--:|")
     for name in STARTUP:
         print(f"| {STARTUP_LABELS[name]} | {imp[name + '_s']:.3f} | {imp[name + '_cpu_s']:.3f} |")
+    if "serve_ready_s" in imp:
+        print(f"| `line-token sandbox serve --database :memory:`, start to first answer | {imp['serve_ready_s']:.3f} | |")
 
 
 # --------------------------------------------------------------------------- the run
