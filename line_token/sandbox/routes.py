@@ -709,6 +709,18 @@ def form_channel() -> tuple[store_module.Channel | None, str, Any]:
     return channel, secret, None
 
 
+def console_form(path: str):
+    """Register a console form acting on the channel it names: POST ``path``. The view is called with the channel
+    and its secret once form_channel() opened it; form_channel's refusal is the answer otherwise."""
+    def register(view):
+        @functools.wraps(view)
+        def opened():
+            channel, secret, refusal = form_channel()
+            return refusal if refusal is not None else view(channel, secret)
+        return bp.post(path)(opened)
+    return register
+
+
 @bp.get("/")
 def console():
     """The console page; ``?channel_id=`` fills in the ID (opening a channel takes its secret, by POST)."""
@@ -716,11 +728,10 @@ def console():
     return render_console(None, values={"channel_id": channel_id} if channel_id else None)
 
 
-@bp.post("/console/open")
-def console_open_channel():
+@console_form("/console/open")
+def console_open_channel(channel: store_module.Channel, secret: str):
     """Form: open a channel by its ID and secret."""
-    channel, secret, refusal = form_channel()
-    return refusal or render_console(channel, secret=secret)
+    return render_console(channel, secret=secret)
 
 
 @bp.post("/console/channels")
@@ -740,12 +751,9 @@ def console_create_channel():
     return render_console(channel, 201, secret=secret, created=True)
 
 
-@bp.post("/console/keys")
-def console_add_key():
+@console_form("/console/keys")
+def console_add_key(channel: store_module.Channel, secret: str):
     """Form: register a public key on the open channel and show its kid."""
-    channel, secret, refusal = form_channel()
-    if refusal:
-        return refusal
     values = {"public_key": request.form.get("public_key", "")}
     try:
         key = service().register_key(channel.channel_id, values["public_key"])
@@ -756,12 +764,9 @@ def console_add_key():
     return render_console(channel, 201, secret=secret, new_kid=key.kid)
 
 
-@bp.post("/console/keys/delete")
-def console_delete_key():
+@console_form("/console/keys/delete")
+def console_delete_key(channel: store_module.Channel, secret: str):
     """Form: remove a registered key from the open channel."""
-    channel, secret, refusal = form_channel()
-    if refusal:
-        return refusal
     kid = (request.form.get("kid") or "").strip()
     if not service().delete_key(channel.channel_id, kid):
         return render_console(channel, 404, errors={"kid": gettext(
@@ -770,12 +775,9 @@ def console_delete_key():
     return render_console(channel, secret=secret, notice=gettext("The public key %(kid)s was removed.", kid=kid))
 
 
-@bp.post("/console/long-lived")
-def console_issue_long_lived():
+@console_form("/console/long-lived")
+def console_issue_long_lived(channel: store_module.Channel, secret: str):
     """Form: issue or reissue the channel's long-lived token and show it."""
-    channel, secret, refusal = form_channel()
-    if refusal:
-        return refusal
     raw = (request.form.get("keep_old_hours") or "0").strip()
     try:
         hours = rules.whole_number(raw)
@@ -787,23 +789,17 @@ def console_issue_long_lived():
     return render_console(channel, 201, secret=secret, long_lived_token=token, previous_until=previous_until)
 
 
-@bp.post("/console/revoke")
-def console_revoke_all():
+@console_form("/console/revoke")
+def console_revoke_all(channel: store_module.Channel, secret: str):
     """Form: revoke every token of the open channel."""
-    channel, secret, refusal = form_channel()
-    if refusal:
-        return refusal
     revoked = service().revoke_all(channel.channel_id)
     return render_console(channel, secret=secret,
                           notice=ngettext("Revoked %(num)d valid token.", "Revoked %(num)d valid tokens.", revoked))
 
 
-@bp.post("/console/delete")
-def console_delete_channel():
+@console_form("/console/delete")
+def console_delete_channel(channel: store_module.Channel, _secret: str):
     """Form: delete the open channel with its keys and tokens."""
-    channel, _secret, refusal = form_channel()
-    if refusal:
-        return refusal
     get_store().delete_channel(channel.channel_id)
     return render_console(None, deleted_id=channel.channel_id,
                           notice=gettext("Channel %(id)s and its keys and tokens were deleted.", id=channel.channel_id))
@@ -979,12 +975,9 @@ def check_bot_form(form) -> tuple[str, str, str]:
     return name.strip(), chat_mode, read_mode
 
 
-@bp.post("/console/bot")
-def console_set_bot():
+@console_form("/console/bot")
+def console_set_bot(channel: store_module.Channel, secret: str):
     """Form: set the open channel's bot name, chat mode and read mode (the channel secret required)."""
-    channel, secret, refusal = form_channel()
-    if refusal:
-        return refusal
     values = {k: request.form.get(k, "") for k in ("display_name", "chat_mode", "mark_as_read_mode")}
     try:
         name, chat_mode, read_mode = check_bot_form(request.form)
@@ -1232,12 +1225,9 @@ def _form_number(name: str, default: str = "") -> Any:
     return rules.form_number(request.form.get(name) or default)
 
 
-@bp.post("/console/faults")
-def console_add_fault():
+@console_form("/console/faults")
+def console_add_fault(channel: store_module.Channel, secret: str):
     """Form: add a fault on the open channel."""
-    channel, secret, refusal = form_channel()
-    if refusal:
-        return refusal
     values = {k: request.form.get(k, "") for k in ("path", "status", "count", "delay_seconds")}
     data = {"path": values["path"], "status": _form_number("status"), "count": _form_number("count", "1"),
             "delay_seconds": _form_number("delay_seconds", "0")}
@@ -1252,22 +1242,16 @@ def console_add_fault():
     return render_console(channel, 201, secret=secret, notice=gettext("The fault was added."))
 
 
-@bp.post("/console/faults/clear")
-def console_clear_faults():
+@console_form("/console/faults/clear")
+def console_clear_faults(channel: store_module.Channel, secret: str):
     """Form: clear the open channel's pending faults."""
-    channel, secret, refusal = form_channel()
-    if refusal:
-        return refusal
     faults_module.clear_faults(get_store(), channel.channel_id)
     return render_console(channel, secret=secret, notice=gettext("The pending faults were cleared."))
 
 
-@bp.post("/console/clock")
-def console_advance_clock():
+@console_form("/console/clock")
+def console_advance_clock(channel: store_module.Channel, secret: str):
     """Form: move the open channel's clock forward."""
-    channel, secret, refusal = form_channel()
-    if refusal:
-        return refusal
     raw = request.form.get("advance_seconds", "")
     try:
         clock_module.advance(get_store(), channel.channel_id, _form_number("advance_seconds"))
@@ -1276,12 +1260,9 @@ def console_advance_clock():
     return render_console(channel, secret=secret, notice=gettext("The channel's clock moved forward."))
 
 
-@bp.post("/console/clock/reset")
-def console_reset_clock():
+@console_form("/console/clock/reset")
+def console_reset_clock(channel: store_module.Channel, secret: str):
     """Form: return the open channel to real time."""
-    channel, secret, refusal = form_channel()
-    if refusal:
-        return refusal
     clock_module.reset(get_store(), channel.channel_id)
     return render_console(channel, secret=secret, notice=gettext("The channel is back on real time."))
 
