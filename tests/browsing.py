@@ -102,6 +102,17 @@ def tab(browser, base: str, locale: str, viewport: dict = DESKTOP, timeout: int 
         context.close()
 
 
+def create_console_channel(page, base: str, name: str) -> tuple[str, str]:
+    """Create a channel on the sandbox console at ``base``/sandbox/ as a person does; its ID and secret."""
+    from playwright.sync_api import expect
+
+    page.goto(base + "/sandbox/")
+    page.fill("#name", name)
+    page.click("#create-channel button[type=submit]")
+    expect(page.locator("#created-channel")).to_be_visible()
+    return page.inner_text("#new-channel-id").strip(), page.input_value("#channel_secret")
+
+
 def screenshot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

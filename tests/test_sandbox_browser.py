@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from browsing import DESKTOP, Watch
+from browsing import DESKTOP, Watch, create_console_channel
 from line_token.core import signing
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -32,12 +32,7 @@ def test_secret_stays_in_the_tab_through_every_step(browser, start_server, publi
     context.set_default_timeout(15_000)
     page = context.new_page()
     watch = Watch(page, server.url)
-    page.goto(server.url + "/sandbox/")
-    page.fill("#name", "tab secret")
-    page.click("#create-channel button[type=submit]")
-    expect(page.locator("#created-channel")).to_be_visible()
-    channel_id = page.inner_text("#new-channel-id").strip()
-    secret = page.input_value("#channel_secret")
+    channel_id, secret = create_console_channel(page, server.url, "tab secret")
     assert re.fullmatch(r"[0-9a-f]{32}", secret)
 
     # The very next step: register the key. The secret is still shown and retrievable.

@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from browsing import DESKTOP, Watch
+from browsing import create_console_channel, tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -17,17 +17,12 @@ def test_faults_clock_and_log_from_the_console(browser, start_server):
     from playwright.sync_api import expect
 
     server = start_server()
-    context = browser.new_context(locale="ja-JP", viewport=DESKTOP)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    watch = Watch(page, server.url)
-    page.goto(server.url + "/sandbox/")
-    page.fill("#name", "faults")
-    page.click("#create-channel button[type=submit]")
-    expect(page.locator("#created-channel")).to_be_visible()
-    channel_id = page.inner_text("#new-channel-id").strip()
-    secret = page.input_value("#channel_secret")
+    with tab(browser, server.url, "ja-JP", timeout=15_000) as (page, watch):
+        check_faults_clock_and_log(page, watch, server, expect)
 
+
+def check_faults_clock_and_log(page, watch, server, expect) -> None:
+    channel_id, secret = create_console_channel(page, server.url, "faults")
     page.select_option("#fault_path", "/v2/oauth/accessToken")
     page.select_option("#fault_status", "503")
     page.fill("#fault_count", "2")
@@ -48,4 +43,3 @@ def test_faults_clock_and_log_from_the_console(browser, start_server):
     assert secret not in page.inner_text("#request-log")
     assert not [url for _, url, _ in watch.requests if secret in url]
     assert re.search(r"/sandbox/?$", page.url)
-    context.close()
