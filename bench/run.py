@@ -841,6 +841,14 @@ def report_prism(by_key: dict, concurrencies: list[int], c8: int, prism: dict | 
                        f"| {p['server_cpu_ms']:.2f} | {by_cpu:.2f} |")
     if ratios:
         print("\n".join(out))
+    hello, prism_verify = by_key.get("hello"), by_key.get("prism_verify")
+    if hello and prism_verify:
+        # What no request of ours can beat: the reference app (Flask answering a constant, the same gunicorn
+        # config and worker count) against Prism's verify, in the same rounds.
+        for c in concurrencies:
+            ratios[f"hello@{c}"] = rps_ratio(hello.results[c], prism_verify.results[c])
+        print("Ceiling: the reference hello (Flask answering a constant, same config) ÷ Prism's verify: "
+              + ", ".join(f"{ratios[f'hello@{c}']:.2f} at c={c}" for c in concurrencies))
     print("What each answers to garbage:")
     rows = ["| request | ours | Prism |", "|---|---|---|"]
     prism_answers = prism["garbage"].get("prism") or [None] * len(GARBAGE)
