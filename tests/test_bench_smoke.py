@@ -59,8 +59,8 @@ def test_bench_prism_rows_run_in_a_bounded_smoke_mode(tmp_path):
     for key in PRISM_ROWS:
         assert set(rows[key]) == {"1", "8"}
         assert all(r["errors"] == 0 and r["rps"] > 0 for r in rows[key].values())
-    assert set(figures["summary"]["prism_ratios"]) == {"verify@1", "verify@8", "issue@1", "issue@8"}
-    assert "Ahead of Prism (issue 21)" in run.stdout and "| request | conc | ours req/s | Prism req/s |" in run.stdout
+    assert set(figures["summary"]["prism_ratios"]) == {"verify@1", "verify@8", "issue@1", "issue@8", "hello@1", "hello@8"}
+    assert "Ahead of Prism (issue 21)" in run.stdout and "Ceiling: the reference hello" in run.stdout and "| request | conc | ours req/s | Prism req/s |" in run.stdout
     garbage = figures["prism"]["garbage"]
     assert [a["status"] for a in garbage["ours"]] == [400, 400, 400]
     assert garbage["ours"][0]["body"] == {"error": "invalid_request", "error_description": "The access token not JWS"}
