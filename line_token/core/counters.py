@@ -14,7 +14,6 @@ import math
 import logging
 import os
 import re
-import sqlite3
 import tempfile
 import threading
 import time
@@ -50,11 +49,13 @@ def client_bucket(address: str | None) -> str:
 def sqlite_storage_class():
     """A ``limits`` storage (fixed windows) in one SQLite file, shared by processes.
 
-    Built on first use so that ``limits`` is imported only when a limit is set.
+    Built on first use so that ``limits`` and ``sqlite3`` are imported only when a limit is counted in SQLite.
     """
     global _SQLITE_STORAGE
     if _SQLITE_STORAGE is not None:
         return _SQLITE_STORAGE
+    import sqlite3
+
     from limits.storage import Storage
 
     class SQLiteStorage(Storage):

@@ -14,6 +14,7 @@ from ..core.settings import env_flag, line_settings, trust_proxy_hops
 from . import sandbox_origin
 from ..sandbox import budget  # the body bounds, shared with the sandbox's own origin
 from . import errors, i18n, inspect_web, page_cache, proxy, security, static_files, trying, views
+from .routing import LazyBuilderRule
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -22,6 +23,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     # package has no project folder, so it uses the user's data folder as the CLI does.
     instance = os.path.join(PROJECT_ROOT, "instance") if not INSTALLED else user_dir("XDG_DATA_HOME", ".local/share")
     app = Flask(__name__, root_path=RESOURCE_ROOT, instance_path=instance, instance_relative_config=True)
+    app.url_rule_class = LazyBuilderRule  # URL builders compiled at their first url_for (routing.py)
     app.config.from_mapping(
         # A random per-boot fallback: sessions are only used for the CSRF token,
         # so a restart merely asks the user to resubmit a form.

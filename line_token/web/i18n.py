@@ -15,6 +15,7 @@ string (a page translates about 70 strings).
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 
@@ -34,14 +35,19 @@ babel = Babel()
 
 
 _LOCALES = {lang: Locale.parse(lang) for lang in catalogs.LANGUAGES}  # parsed once: Flask-Babel takes a Locale as it is
-# The language switch: each language by its own name (Babel's locale data), e.g. "English".
-LANGUAGES = {lang: locale.get_display_name(lang) for lang, locale in _LOCALES.items()}
+
+
+@functools.cache
+def language_names() -> dict[str, str]:
+    """The language switch: each language by its own name (Babel's locale data), e.g. "English".
+    Computed at the first page, not at import: reading the locale data costs ~15 ms `import app` need not pay."""
+    return {lang: locale.get_display_name(lang) for lang, locale in _LOCALES.items()}
 
 
 def select_locale() -> Locale:
     chosen = request.cookies.get(LANG_COOKIE)
-    if chosen not in LANGUAGES:
-        chosen = request.accept_languages.best_match(list(LANGUAGES), default="en")
+    if chosen not in _LOCALES:
+        chosen = request.accept_languages.best_match(list(_LOCALES), default="en")
     # The catalog before Flask-Babel's first lookup in this language (it reads only its cache, filled by us).
     current_app.extensions["line_token_i18n_callables"](chosen)
     return _LOCALES[chosen]
@@ -104,7 +110,7 @@ def init_app(app: Flask) -> None:
             return g._i18n_callables
         except AttributeError:
             lang = str(get_locale() or "en")
-            found = g._i18n_callables = callables_for(lang if lang in LANGUAGES else "en")
+            found = g._i18n_callables = callables_for(lang if lang in _LOCALES else "en")
             return found
 
     app.extensions["line_token_i18n_callables"] = callables_for
@@ -124,7 +130,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def languages():
         found = current_callables()
-        return {"LANGUAGES": LANGUAGES, "current_lang": found["lang"],
+        return {"LANGUAGES": language_names(), "current_lang": found["lang"],
                 "_": found["_"], "gettext": found["gettext"], "ngettext": found["ngettext"]}
 
     @app.get("/lang/<lang>")
@@ -135,6 +141,6 @@ def init_app(app: Flask) -> None:
         if not target.startswith("/") or target[1:2] in ("/", "\\") or any(c in target for c in "\\\t\r\n"):
             target = url_for("views.home")
         response = redirect(target)
-        if lang in LANGUAGES:
+        if lang in _LOCALES:
             response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
         return response

@@ -22,6 +22,7 @@ def create_sandbox_app(main: Flask) -> Flask:
     It shares the tester's settings, store, templates and static files; no tester page is routed.
     """
     app = Flask(main.import_name, root_path=main.root_path, instance_path=main.instance_path)
+    app.url_rule_class = main.url_rule_class
     app.config.update(main.config)
     app.config["SANDBOX_ONLY"] = True
     budget.init_app(app)  # the same cost checks as the main origin: sizes before parsing
