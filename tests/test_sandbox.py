@@ -185,6 +185,12 @@ FAILURES = [
     ("exp infinite", lambda c, o: assertion(c, exp=float("inf")), 400, invalid_client("Invalid exp")),
     ("nested header", lambda c, o: signing._b64u_encode(b"[" * 200000) + ".e30.x", 400,
      invalid_client("Invalid assertion")),
+    # What jwcrypto's JWS object refuses to read: an unknown critical member, a b64 that is not a boolean.
+    ("crit unknown", lambda c, o: assertion(c, header={"crit": ["zz"], "zz": 1}), 400, invalid_client("Invalid assertion")),
+    ("b64 not a boolean", lambda c, o: assertion(c, header={"b64": "x"}), 400, invalid_client("Invalid assertion")),
+    # A good assertion with a newline or spaces around it is not the JWT it signed.
+    ("newline after it", lambda c, o: assertion(c) + "\n", 400, invalid_client("Invalid signature")),
+    ("space before it", lambda c, o: " " + assertion(c), 400, invalid_client("Invalid signature")),
 ]
 
 

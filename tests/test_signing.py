@@ -253,3 +253,14 @@ def test_every_jose_operation_runs_without_pyjwt(tmp_path):
 
     for path in (ROOT / "line_token").rglob("*.py"):
         assert not re.search(r"^\s*(import jwt\b|from jwt\b)", path.read_text(), re.M), path
+
+
+def test_verify_signature_says_no_to_what_it_cannot_read():
+    """A header nested thousands deep (under the size bound), a JWT with spaces around it, garbage: False, never
+    an exception."""
+    private, public = signing.generate_key_pair()
+    good = signing.build_assertion("1234567890", "kid", signing.load_private_key(private), 3600)
+    assert signing.verify_signature(good, public)
+    nested = signing._b64u_encode(b"[" * 3000) + "." + good.split(".", 1)[1]
+    for token in (nested, good + "\n", " " + good, "a.b.c", "", "x" * 9000):
+        assert signing.verify_signature(token, public) is False, token[:40]

@@ -633,7 +633,7 @@ def _compact_parts(token: str) -> tuple[str, Any, bytes, bytes]:
     copies jwcrypto's header registry, about a tenth of a millisecond per token. Raises ValueError."""
     from jwcrypto.common import base64url_decode, json_decode
 
-    parts = token.strip().split(".")
+    parts = token.split(".")  # as given: a JWT with spaces or a newline around it is not one LINE takes
     if len(parts) != 3:
         raise ValueError("not a compact JWS")
     protected = base64url_decode(parts[0]).decode("utf-8")
@@ -646,10 +646,19 @@ def decode_unverified(token: str, field_name: str = "client_assertion") -> tuple
         raise InputError(field_name, N_("This is not a JWT: a JWT has three parts separated by dots (header.payload.signature)."))
     if len(token) > MAX_DECODED_JWT:  # sizes before parsing: an assertion or token is under 2 KiB
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))
+    from jwcrypto.common import JWException
+
     try:
-        _protected, header, payload, _signature = _compact_parts(token)  # parsed, not verified
+        _protected, header, payload, _signature = _compact_parts(token.strip())  # parsed, not verified
+        if isinstance(header, dict) and ("crit" in header or "b64" in header):
+            # The members jwcrypto's JWS object checks (RFC 7515's crit, RFC 7797's b64): its own reading, in full.
+            from jwcrypto.jws import JWS
+
+            decoded = JWS()
+            decoded.deserialize(token.strip())
+            header = decoded.jose_header
         payload = json.loads(payload)
-    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError, RecursionError):
+    except (JWException, ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError, RecursionError):
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again.")) from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise InputError(field_name, N_("This JWT could not be decoded: copy the whole JWT again."))
@@ -698,5 +707,5 @@ def verify_signature(token: str, public_key: dict | rsa.RSAPublicKey) -> bool:
         # registry only to check the members handled just above.
         JWSCore("RS256", verifier, protected, payload).verify(signature)
         return True
-    except (InputError, JWException, ValueError, TypeError):
+    except (InputError, JWException, ValueError, TypeError, RecursionError):
         return False

@@ -1,8 +1,8 @@
 """The request log per channel (issue 21 item 4): every call of LINE's paths the sandbox answered for a channel.
 
 Each entry: when (real time), method, path, status, LINE's error, the answer's X-Line-Request-Id, the client's
-User-Agent and the request's fields with every secret value masked. Newest first, at most LOG_KEPT per channel
-(trimmed on every write). No value that could be a secret is ever written: a field's value is kept only when
+User-Agent and the request's fields with every secret value masked. Newest first, LOG_KEPT per channel (the
+table is trimmed back to them on a channel's every TRIM_EVERY-th write in a process). No value that could be a secret is ever written: a field's value is kept only when
 it is one of the few public values LINE's requests carry (``grant_type=client_credentials``, the JWT bearer
 assertion type, a 10-digit channel ID); every other value (client_secret, client_assertion, access_token,
 anything unknown) is replaced by its length. Knows no request: the routes hand it plain values.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable
+from typing import Iterable
 
 from ..core.line_client import ASSERTION_TYPE, GRANT_TYPE
 from ..core.rules import CHANNEL_ID_PATTERN

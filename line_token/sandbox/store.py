@@ -514,7 +514,6 @@ class Store:
             raw = self._hot_checkout()
         except (sqlite3.OperationalError, OperationalError) as e:  # on connecting
             raise _unavailable(e) from None
-        broken = False
         try:
             cursor = raw.cursor()
             try:
@@ -531,10 +530,10 @@ class Store:
             finally:
                 cursor.close()
         except sqlite3.OperationalError as e:
-            broken = raw.in_transaction
             raise _unavailable(e) from None
         finally:
-            self._hot_checkin(raw, broken)
+            # A transaction still open (a failed ROLLBACK or COMMIT) would hold the write lock: never reused.
+            self._hot_checkin(raw, raw.in_transaction)
 
     def _hot_checkout(self) -> Any:
         """A driver connection for _hot_transaction: an idle one of this process's, else a new one from the
@@ -576,8 +575,8 @@ class Store:
     def dispose(self) -> None:
         """Close pooled connections (tests and shutdown)."""
         idle, self._hot_idle = self._hot_idle, []
-        for connection in idle:
-            connection.close()
+        while idle:  # popped first: a thread holding the old list cannot take a closed one
+            idle.pop().close()
         if self._engine is not None:
             self._engine.dispose()
 
@@ -1003,14 +1002,15 @@ def _key(row: Any) -> Key:
     return Key(row.kid, row.channel_id, json.loads(row.jwk), row.created_at)
 
 
-# find_token's statement for SQLite's fast path, the columns in Token's order (sandbox_tokens, _load_sqlalchemy).
 class _HotConnection:
     """Enough of SQLAlchemy's Connection for the statements every LINE call runs, on SQLite's own cursor:
     ``execute(statement, params)`` of a statement built once (module-level), its SQL compiled once for this
     dialect; results with ``first()``, ``one()``, ``all()``, ``scalar()``, ``scalars().all()``, ``rowcount``,
     rows with attribute access. The same SQL SQLAlchemy would send, without its per-call execution path."""
 
-    _compiled: dict[int, tuple[Any, Any, tuple[str, ...]]] = {}  # id(statement) -> (statement, compiled, names)
+    # (id(statement), the parameter names) -> (statement, compiled, positional names): an INSERT compiles for the
+    # columns it is given.
+    _compiled: dict[tuple, tuple[Any, Any, tuple[str, ...]]] = {}
     _row_types: dict[tuple[str, ...], Any] = {}
 
     def __init__(self, cursor: Any, dialect: Any):
@@ -1018,7 +1018,8 @@ class _HotConnection:
 
     def execute(self, statement: Any, params: dict | None = None) -> "_HotResult":
         params = params or {}
-        found = self._compiled.get(id(statement))
+        key = (id(statement), tuple(sorted(params)))
+        found = self._compiled.get(key)
         # The cache holds the statement itself, so its id cannot be reused while cached; statements are a
         # fixed few (checked: a per-call statement here would grow the cache past its bound).
         if found is None or found[0] is not statement:
@@ -1026,7 +1027,7 @@ class _HotConnection:
                 raise RuntimeError("_HotConnection runs only statements built once")
             compiled = statement.compile(dialect=self._dialect, column_keys=sorted(params) or None)
             found = (statement, compiled, tuple(compiled.positiontup or ()))
-            self._compiled[id(statement)] = found
+            self._compiled[key] = found
         _statement, compiled, names = found
         values = compiled.construct_params(params)  # the statement's own literals (LIMIT, OFFSET) as well
         self._cursor.execute(compiled.string, tuple(values[name] for name in names))
