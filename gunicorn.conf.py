@@ -298,10 +298,12 @@ def worker_exit(server, worker):
     # "Traceback" in the log on every graceful restart (test_deploy_server). Which handlers, and why the layout
     # changed it, is not found yet; flushing and closing them here and dropping logging's list of weakrefs to them
     # (no callback left to fire) keeps the log clean. logging.shutdown() is what atexit would call anyway.
-    # Seen without these two lines (4th session): the handlers then alive are logging's last resort, gunicorn's
-    # error and access StreamHandlers, one more stderr StreamHandler and three NullHandlers; the message is
-    # "Exception ignored in: _removeHandlerRef … gevent/thread.py get_ident: RuntimeError: greenlet is being
-    # finalized", i.e. a handler's weakref callback runs while gevent's hub greenlet is finalised at exit.
+    # Traced (4th session, a spy on logging's weakref callbacks): the two handlers freed at teardown are module
+    # globals, logging.lastResort and a NOTSET StreamHandler on stderr (Flask's default_handler, made when
+    # flask.logging is imported). Each one's weakref callback takes logging's module lock, which gevent's
+    # patch_all replaced with a gevent lock (it patches existing locks); that lock asks gevent for the current
+    # greenlet, and during interpreter teardown the main greenlet is being finalised: "RuntimeError: greenlet is
+    # being finalized", printed as "Exception ignored". No public API drops those callbacks, hence the list.
     logging.shutdown()
     del logging._handlerList[:]
 
