@@ -674,13 +674,14 @@ _VERIFIERS_KEPT = 256
 def _verifier(public_key: dict) -> JWK:
     from jwcrypto.jwk import JWK
 
-    for member in ("n", "e"):  # sizes and base64url checked before jwcrypto reads them
-        _b64u_int(public_key.get(member), "public_key", member)
-    found = _VERIFIERS.get((public_key["n"], public_key["e"]))
+    n, e = public_key.get("n"), public_key.get("e")
+    found = _VERIFIERS.get((n, e)) if isinstance(n, str) and isinstance(e, str) else None
     if found is None:
+        for member in ("n", "e"):  # sizes and base64url checked before jwcrypto reads them (kept ones passed)
+            _b64u_int(public_key.get(member), "public_key", member)
         if len(_VERIFIERS) >= _VERIFIERS_KEPT:
             _VERIFIERS.clear()
-        found = _VERIFIERS[(public_key["n"], public_key["e"])] = JWK(kty="RSA", n=public_key["n"], e=public_key["e"])
+        found = _VERIFIERS[(n, e)] = JWK(kty="RSA", n=n, e=e)
     return found
 
 

@@ -1005,8 +1005,8 @@ def _key(row: Any) -> Key:
 class _HotConnection:
     """Enough of SQLAlchemy's Connection for the statements every LINE call runs, on SQLite's own cursor:
     ``execute(statement, params)`` of a statement built once (module-level), its SQL compiled once for this
-    dialect; results with ``first()``, ``one()``, ``all()``, ``scalar()``, ``scalars().all()``, ``rowcount``,
-    rows with attribute access. The same SQL SQLAlchemy would send, without its per-call execution path."""
+    dialect; results with ``first()``, ``one()``, ``scalars().all()`` and ``rowcount`` (what those statements'
+    callers use), rows with attribute access. The same SQL SQLAlchemy would send, without its per-call execution path."""
 
     # (id(statement), the parameter names) -> (statement, compiled, positional names): an INSERT compiles for the
     # columns it is given.
@@ -1058,14 +1058,7 @@ class _HotResult:
             raise LookupError("no row")
         return row
 
-    def all(self) -> list:
-        return [self._row(values) for values in self._cursor.fetchall()]
-
-    def scalar(self) -> Any:
-        values = self._cursor.fetchone()
-        return None if values is None else values[0]
-
-    def scalars(self) -> "_HotResult":
+    def scalars(self) -> "_HotScalars":
         return _HotScalars(self._cursor)
 
 
