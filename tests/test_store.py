@@ -1,6 +1,7 @@
 """The store on its own, on SQLite and PostgreSQL: limits, caps, hashing, purging, concurrency."""
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import sqlite3
 
@@ -411,3 +412,31 @@ def test_housekeeping_runs_at_most_once_a_period_across_processes(backend):
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_past_the_kept_connections_the_extra_ones_are_closed(tmp_path, monkeypatch):
+    """LINE's calls on a SQLite file keep at most HOT_CONNECTIONS_KEPT idle connections per process: 20 calls in
+    progress at once (as many threads of `sandbox serve` would hold) use 20; when they end that many are kept for
+    the next calls and every other one is closed. (Open file descriptors cannot show it: SQLite keeps a closed
+    connection's descriptor for reuse while others hold locks on the file.)"""
+    db = Store(f"sqlite:///{tmp_path / 'hot.sqlite3'}")
+    channel, _ = db.create_channel("hot")
+    used = []
+    checkout = db._hot_checkout
+    monkeypatch.setattr(db, "_hot_checkout", lambda: used.append(checkout()) or used[-1])
+    with contextlib.ExitStack() as calls:
+        for _ in range(20):
+            calls.enter_context(db._hot_read()).execute(store_module._STATEMENTS["find_token"], {"p_hash": "x" * 64})
+    assert len({id(c) for c in used}) == 20
+
+    def is_open(connection) -> bool:
+        try:
+            connection.execute("SELECT 1")
+            return True
+        except sqlite3.ProgrammingError:  # "Cannot operate on a closed database."
+            return False
+
+    assert sum(map(is_open, used)) == store_module.HOT_CONNECTIONS_KEPT
+    assert db.find_token("nothing") is None and db.get_channel(channel.channel_id) is not None  # still answers
+    db.dispose()
+    assert not any(map(is_open, used))
